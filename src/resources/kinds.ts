@@ -1,0 +1,27 @@
+import type { z } from 'zod';
+import { httpRouteSchema, type HTTPRoute } from './http-route.js';
+import { meshConfigSchema, type MeshConfig } from './mesh-config.js';
+import { serviceSchema, type Service } from './service.js';
+
+export type Resource = Service | HTTPRoute | MeshConfig;
+export type Kind = Resource['kind'];
+
+// One entry per kind: the schema, the apiVersion it lives under, and the names a user may type.
+export const kinds: Record<Kind, { apiVersion: string; schema: z.ZodType<Resource>; aliases: string[] }> = {
+  Service: { apiVersion: 'trellis.dev/v1alpha1', schema: serviceSchema as z.ZodType<Resource>, aliases: ['service', 'services', 'svc'] },
+  HTTPRoute: { apiVersion: 'gateway.networking.k8s.io/v1', schema: httpRouteSchema as z.ZodType<Resource>, aliases: ['httproute', 'httproutes', 'route', 'routes'] },
+  MeshConfig: { apiVersion: 'trellis.dev/v1alpha1', schema: meshConfigSchema as z.ZodType<Resource>, aliases: ['meshconfig', 'meshconfigs', 'mesh'] },
+};
+
+export function kindFromAlias(alias: string): Kind | undefined {
+  const lower = alias.toLowerCase();
+  for (const [kind, info] of Object.entries(kinds) as [Kind, (typeof kinds)[Kind]][]) {
+    if (kind.toLowerCase() === lower || info.aliases.includes(lower)) return kind;
+  }
+  return undefined;
+}
+
+/** Stable key of a resource in the store: Kind/namespace/name. */
+export function resourceKey(r: { kind: string; metadata: { namespace?: string; name: string } }): string {
+  return `${r.kind}/${r.metadata.namespace ?? 'default'}/${r.metadata.name}`;
+}

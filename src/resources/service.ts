@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { labelsSchema, metadataSchema, nameSchema } from './metadata.js';
+
+export const protocolSchema = z.enum(['http', 'http2', 'grpc', 'tcp']);
+export type Protocol = z.infer<typeof protocolSchema>;
+
+export const servicePortSchema = z.object({
+  name: nameSchema.optional(),
+  port: z.number().int().min(1).max(65535),
+  protocol: protocolSchema.default('http'),
+});
+
+export const serviceSchema = z.object({
+  apiVersion: z.literal('trellis.dev/v1alpha1'),
+  kind: z.literal('Service'),
+  metadata: metadataSchema,
+  spec: z.object({
+    ports: z.array(servicePortSchema).min(1).default([{ port: 80, protocol: 'http' }]),
+    // Without a selector the Service holds the instances registered under its name;
+    // with one, every instance whose labels (plus `app: <registered name>`) match.
+    selector: labelsSchema.optional(),
+  }).strict(),
+}).strict();
+
+export type Service = z.infer<typeof serviceSchema>;

@@ -1,0 +1,19 @@
+// Type URLs of the xDS resources and typed extensions Trellis speaks (shared/DESIGN.md §2).
+const prefix = 'type.googleapis.com/';
+
+export const typeUrls = {
+  listener: `${prefix}envoy.config.listener.v3.Listener`,
+  routeConfiguration: `${prefix}envoy.config.route.v3.RouteConfiguration`,
+  cluster: `${prefix}envoy.config.cluster.v3.Cluster`,
+  clusterLoadAssignment: `${prefix}envoy.config.endpoint.v3.ClusterLoadAssignment`,
+  secret: `${prefix}envoy.extensions.transport_sockets.tls.v3.Secret`,
+  httpConnectionManager: `${prefix}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
+  router: `${prefix}envoy.extensions.filters.http.router.v3.Router`,
+} as const;
+
+/** The order a server sends, and a client subscribes: clusters before endpoints, listeners before routes (Envoy's ADS rule). */
+export const adsOrder = [typeUrls.cluster, typeUrls.clusterLoadAssignment, typeUrls.listener, typeUrls.routeConfiguration] as const;
+
+export function messageNameOf(typeUrl: string): string {
+  return typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+}
