@@ -8,6 +8,7 @@ export interface NodeInfo {
   address: string;            // the pod address every sidecar listener binds
   inboundPort: number;        // where peers reach this pod's sidecar (15006)
   outboundPort: number;       // where the app reaches its sidecar (15001)
+  adminPort: number;          // the sidecar's admin server (15000), for `trellis describe proxy`
   app?: { address: string; port: number }; // the local application; absent for an ingress
   ingressFor?: string;        // an ingress sends requests for unknown hosts to this service
   labels: Record<string, string>;
@@ -64,6 +65,7 @@ export function encodeNode(n: NodeInfo): Record<string, unknown> {
       address: n.address,
       inboundPort: n.inboundPort,
       outboundPort: n.outboundPort,
+      adminPort: n.adminPort,
       app: n.app ? `${n.app.address}:${n.app.port}` : undefined,
       labels: n.labels,
       ingressFor: n.ingressFor,
@@ -93,6 +95,7 @@ export function decodeNode(node: any): NodeInfo | string {
     address,
     inboundPort: typeof md.inboundPort === 'number' ? md.inboundPort : 15006,
     outboundPort: typeof md.outboundPort === 'number' ? md.outboundPort : 15001,
+    adminPort: typeof md.adminPort === 'number' ? md.adminPort : 15000,
     app,
     ingressFor: typeof md.ingressFor === 'string' && md.ingressFor ? md.ingressFor : undefined,
     labels,
