@@ -1,0 +1,33 @@
+// The CLI's one way to reach the control plane's HTTP API (shared/DESIGN.md §4).
+
+export class ApiError extends Error {
+  constructor(message: string, readonly status: number, readonly body: unknown) {
+    super(message);
+  }
+}
+
+export function defaultApiUrl(): string {
+  return process.env.TRELLIS_API ?? 'http://127.0.0.1:15080';
+}
+
+export async function apiRequest<T>(apiUrl: string, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, apiUrl), { method, body, headers, signal: AbortSignal.timeout(15_000) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+    throw new ApiError(`cannot reach the control plane at ${apiUrl} (${cause}); is \`trellis control\` running? (--api or TRELLIS_API selects another)`, 0, null);
+  }
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // keep the text: the message below shows it
+  }
+  if (!res.ok) {
+    const msg = (parsed as { error?: string } | null)?.error ?? (typeof parsed === 'string' ? parsed : res.statusText);
+    throw new ApiError(`${method} ${path}: ${res.status} ${msg}`, res.status, parsed);
+  }
+  return parsed as T;
+}

@@ -1,0 +1,83 @@
+import { apiRequest } from './api-client.js';
+import { age, printJson, printTable, type OutputFormat } from './output.js';
+
+type Row = Record<string, any>;
+
+// What `trellis get` can list: the API path, how a NAME argument selects rows, and the table.
+const views: Record<string, { path: string; name: (r: Row) => string; columns: [string, (r: Row) => unknown][] }> = {
+  services: {
+    path: '/api/v1/services',
+    name: (r) => r.metadata?.name,
+    columns: [
+      ['NAMESPACE', (r) => r.metadata?.namespace],
+      ['NAME', (r) => r.metadata?.name],
+      ['PORTS', (r) => (r.spec?.ports ?? []).map((p: Row) => `${p.port}/${p.protocol}`)],
+      ['SELECTOR', (r) => r.spec?.selector],
+      ['ENDPOINTS', (r) => r.status?.endpoints],
+      ['SOURCE', (r) => (r.status?.implicit ? 'registered' : 'applied')],
+    ],
+  },
+  routes: {
+    path: '/api/v1/routes',
+    name: (r) => r.metadata?.name,
+    columns: [
+      ['NAMESPACE', (r) => r.metadata?.namespace],
+      ['NAME', (r) => r.metadata?.name],
+      ['PARENTS', (r) => (r.spec?.parentRefs ?? []).map((p: Row) => p.name)],
+      ['BACKENDS', (r) => (r.spec?.rules ?? []).flatMap((rule: Row) => (rule.backendRefs ?? []).map((b: Row) => `${b.name}:${b.weight ?? 1}`))],
+      ['ACCEPTED', (r) => (r.status?.accepted === undefined ? '-' : r.status.accepted ? 'True' : `False (${r.status.reason ?? 'unknown'})`)],
+    ],
+  },
+  endpoints: {
+    path: '/api/v1/endpoints',
+    name: (r) => r.service,
+    columns: [
+      ['SERVICE', (r) => r.service],
+      ['ADDRESS', (r) => `${r.address}:${r.port}`],
+      ['ZONE', (r) => r.zone],
+      ['STATE', (r) => r.state],
+      ['PROXY', (r) => r.proxyId],
+      ['LABELS', (r) => r.labels],
+    ],
+  },
+  proxies: {
+    path: '/api/v1/proxies',
+    name: (r) => r.id,
+    columns: [
+      ['ID', (r) => r.id],
+      ['SERVICE', (r) => r.service],
+      ['ADDRESS', (r) => r.address],
+      ['CONNECTED', (r) => (r.connected ? `yes (${age(r.connectedAt)})` : 'no')],
+      ['ACKED', (r) => r.ackedVersion],
+      ['SENT', (r) => r.sentVersion],
+      ['LAST NACK', (r) => (r.lastNack ? `v${r.lastNack.version}: ${r.lastNack.error}` : null)],
+    ],
+  },
+};
+
+const aliases: Record<string, string> = {
+  service: 'services', svc: 'services', route: 'routes', httproute: 'routes', httproutes: 'routes',
+  endpoint: 'endpoints', ep: 'endpoints', proxy: 'proxies',
+};
+
+export function resolveView(kind: string): string {
+  const k = kind.toLowerCase();
+  const v = views[k] ? k : aliases[k];
+  if (!v) throw new Error(`unknown kind "${kind}"; expected one of ${Object.keys(views).join(', ')}`);
+  return v;
+}
+
+export async function getCommand(apiUrl: string, kind: string, name: string | undefined, output: OutputFormat): Promise<number> {
+  const view = views[resolveView(kind)];
+  let rows = await apiRequest<Row[]>(apiUrl, 'GET', view.path);
+  if (name) {
+    rows = rows.filter((r) => view.name(r) === name);
+    if (rows.length === 0) {
+      process.stderr.write(`error: ${resolveView(kind)} "${name}" not found\n`);
+      return 1;
+    }
+  }
+  if (output === 'json') printJson(rows);
+  else printTable(rows, view.columns);
+  return 0;
+}

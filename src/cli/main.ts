@@ -1,0 +1,113 @@
+import { Command, Option, InvalidArgumentError } from 'commander';
+import { logLevels, type LogLevel } from '../common/log.js';
+import { ports } from '../common/ports.js';
+import { defaultApiUrl } from './api-client.js';
+import { applyCommand } from './command-apply.js';
+import { checkCommand } from './command-check.js';
+import { controlCommand } from './command-control.js';
+import { deleteCommand } from './command-delete.js';
+import { demoCommand } from './command-demo.js';
+import { describeCommand } from './command-describe.js';
+import { getCommand } from './command-get.js';
+import { proxyCommand } from './command-proxy.js';
+import { parseOutputFormat } from './output.js';
+import { parseDuration, parseHostPort, parseLabels, parsePort } from './parse-flags.js';
+import { trellisVersion } from './version.js';
+
+// commander calls these with (value, previous); wrap our parsers so bad values become usage errors.
+const asParser = <T>(parse: (v: string) => T) => (v: string): T => {
+  try {
+    return parse(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+};
+const logLevelOption = () => new Option('--log-level <level>', 'log level').choices(logLevels as unknown as string[]).default('info');
+const outputOption = () => new Option('-o, --output <format>', 'output: table or json').argParser(asParser(parseOutputFormat)).default('table');
+
+/** Runs a command and turns its result or error into the exit code. */
+function run(action: (...args: any[]) => Promise<number | void>) {
+  return async (...args: any[]) => {
+    try {
+      const code = await action(...args);
+      if (typeof code === 'number') process.exitCode = code;
+    } catch (err) {
+      process.stderr.write(`error: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  };
+}
+
+const program = new Command('trellis')
+  .description('Trellis: a light, observable service mesh')
+  .version(trellisVersion, '--version')
+  .addOption(new Option('--api <url>', 'control plane HTTP API').default(defaultApiUrl()))
+  .showHelpAfterError();
+const api = () => program.opts().api as string;
+
+program.command('version').description('print the version').action(() => {
+  process.stdout.write(`trellis ${trellisVersion} (node ${process.version})\n`);
+});
+
+program.command('control').description('run the control plane (xDS, registry, CA, HTTP API)')
+  .option('--data-dir <dir>', 'where resources and state are stored', '.trellis/control')
+  .option('--listen <addr>', 'address to bind the xDS and API ports', '127.0.0.1')
+  .option('--xds-port <port>', 'xDS (gRPC) port', asParser((v) => parsePort(v, '--xds-port')), ports.controlXds)
+  .option('--api-port <port>', 'HTTP API port', asParser((v) => parsePort(v, '--api-port')), ports.controlApi)
+  .option('--grace <duration>', 'how long a disconnected proxy keeps its endpoints', asParser((v) => parseDuration(v, '--grace')), 10_000)
+  .addOption(logLevelOption())
+  .action(run((o) => controlCommand({ dataDir: o.dataDir, listen: o.listen, xdsPort: o.xdsPort, apiPort: o.apiPort, grace: o.grace, logLevel: o.logLevel as LogLevel })));
+
+program.command('proxy').description('run a sidecar proxy beside one service instance')
+  .requiredOption('--service <name>', 'the service this instance belongs to')
+  .option('--app <addr:port>', 'the local application (omit for an ingress)', asParser((v) => (parseHostPort(v, '--app'), v)))
+  .option('--address <addr>', 'the pod address every listener binds', '127.0.0.1')
+  .option('--namespace <ns>', 'the service namespace', 'default')
+  .option('--labels <k=v,...>', 'instance labels (version, zone, region, ...)', asParser(parseLabels), {})
+  .option('--control <addr:port>', 'control plane xDS address', asParser((v) => (parseHostPort(v, '--control'), v)), `127.0.0.1:${ports.controlXds}`)
+  .option('--state-dir <dir>', 'where the last good config is saved')
+  .option('--id <id>', 'proxy id (default <service>-<address>)')
+  .option('--ingress-for <service>', 'act as an ingress: send requests for unknown hosts to this service')
+  .option('--admin-port <port>', 'admin port', asParser((v) => parsePort(v, '--admin-port')), ports.proxyAdmin)
+  .option('--outbound-port <port>', 'outbound listener port', asParser((v) => parsePort(v, '--outbound-port')), ports.proxyOutbound)
+  .option('--inbound-port <port>', 'inbound listener port', asParser((v) => parsePort(v, '--inbound-port')), ports.proxyInbound)
+  .option('--drain <duration>', 'how long in-flight requests may finish on SIGTERM', asParser((v) => parseDuration(v, '--drain')), 5000)
+  .addOption(logLevelOption())
+  .action(run((o) => proxyCommand({ ...o, logLevel: o.logLevel as LogLevel })));
+
+program.command('apply').description('create or update resources from YAML/JSON (all or nothing)')
+  .requiredOption('-f, --filename <path>', 'a file, a directory, or - for stdin')
+  .option('--dry-run', 'validate on the control plane without storing')
+  .addOption(outputOption())
+  .action(run((o) => applyCommand(api(), o.filename, { dryRun: o.dryRun, output: o.output })));
+
+program.command('get').description('list services, routes, endpoints or proxies')
+  .argument('<kind>', 'services | routes | endpoints | proxies')
+  .argument('[name]', 'only this one')
+  .addOption(outputOption())
+  .action(run((kind, name, o) => getCommand(api(), kind, name, o.output)));
+
+program.command('describe').description('show one resource or proxy in detail')
+  .argument('<kind>', 'service | route | proxy')
+  .argument('<name>', 'its name (a proxy: its id)')
+  .option('-n, --namespace <ns>', 'namespace', 'default')
+  .addOption(outputOption())
+  .action(run((kind, name, o) => describeCommand(api(), kind, name, o.namespace, o.output)));
+
+program.command('delete').description('delete a resource')
+  .argument('<kind>', 'Service | HTTPRoute | MeshConfig (or an alias such as svc, route)')
+  .argument('<name>')
+  .option('-n, --namespace <ns>', 'namespace', 'default')
+  .action(run((kind, name, o) => deleteCommand(api(), kind, name, o.namespace)));
+
+program.command('check').description('is the control plane healthy and every proxy connected and in sync?')
+  .addOption(outputOption())
+  .action(run((o) => checkCommand(api(), o.output)));
+
+program.command('demo').description('run a local demo mesh: control plane, a small shop with sidecars, ingress, traffic')
+  .option('--no-traffic', 'do not start the traffic generator')
+  .option('--rps <n>', 'requests per second of the traffic generator', asParser((v) => parsePort(v, '--rps')), 20)
+  .addOption(logLevelOption().default('warn'))
+  .action(run((o) => demoCommand({ traffic: o.traffic, rps: o.rps, logLevel: o.logLevel as LogLevel })));
+
+await program.parseAsync(process.argv);

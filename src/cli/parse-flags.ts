@@ -1,0 +1,37 @@
+// Flag values shared by several commands, parsed strictly so a typo fails loudly.
+
+export function parseLabels(value: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (!value) return labels;
+  for (const pair of value.split(',')) {
+    const i = pair.indexOf('=');
+    if (i <= 0) throw new Error(`--labels: "${pair}" is not key=value`);
+    const key = pair.slice(0, i).trim();
+    if (!/^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?$/.test(key)) throw new Error(`--labels: "${key}" is not a valid label key`);
+    labels[key] = pair.slice(i + 1).trim();
+  }
+  return labels;
+}
+
+export function parseHostPort(value: string, flag: string): { address: string; port: number } {
+  const i = value.lastIndexOf(':');
+  const port = Number(value.slice(i + 1));
+  const address = value.slice(0, i).replace(/^\[|\]$/g, '');
+  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${flag}: "${value}" is not ADDR:PORT`);
+  return { address, port };
+}
+
+export function parsePort(value: string, flag: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${flag}: "${value}" is not a port number`);
+  return port;
+}
+
+/** "5s", "500ms", "2m" or plain milliseconds. */
+export function parseDuration(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new Error(`${flag}: "${value}" is not a duration such as 500ms, 5s or 1m`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 'ms';
+  return Math.round(n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[unit as 'ms' | 's' | 'm' | 'h']);
+}
