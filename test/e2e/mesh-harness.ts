@@ -1,0 +1,183 @@
+// A real mesh for end-to-end tests: the control plane and sidecars run as separate processes
+// from the built CLI; the apps are small http servers in the test process, each on its own
+// pod address. Each test file takes its own 127.x.y.0/24 so files can run in parallel.
+import http from 'node:http';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ProcessGroup, waitForHttp, type Started } from '../../src/common/process-group.js';
+
+export const cliPath = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const appPort = 8000;
+
+export interface Pod { id: string; service: string; address: string; labels: Record<string, string>; app: http.Server; sidecar?: Started }
+export interface CliResult { code: number | null; stdout: string; stderr: string }
+export interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }
+
+export class Mesh {
+  readonly dir = mkdtempSync(path.join(os.tmpdir(), 'trellis-e2e-'));
+  readonly group = new ProcessGroup(path.join(this.dir, 'processes.log'));
+  readonly controlAddress: string;
+  readonly apiUrl: string;
+  readonly pods = new Map<string, Pod>();
+  private control?: Started;
+  private nextHost = 10;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+
+  constructor(readonly net: string) {
+    this.controlAddress = `${net}.1`;
+    this.apiUrl = `http://${this.controlAddress}:15080`;
+  }
+
+  async startControl(): Promise<void> {
+    this.control = this.group.start('control', process.execPath, [cliPath, 'control', '--data-dir', path.join(this.dir, 'control'),
+      '--listen', this.controlAddress, '--grace', '3s', '--log-level', 'warn']);
+    await waitForHttp(`${this.apiUrl}/api/v1/health`, 20_000, 'the control plane');
+  }
+
+  async killControl(): Promise<void> {
+    if (this.control) await this.group.stop(this.control, 'SIGKILL');
+  }
+
+  /** An app that answers JSON naming itself, and a sidecar beside it. */
+  async addPod(id: string, service: string, labels: Record<string, string> = {}, opts: { wait?: boolean } = {}): Promise<Pod> {
+    const address = `${this.net}.${this.nextHost++}`;
+    const app = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ pod: id, service, version: labels.version ?? null, path: req.url }));
+      });
+    });
+    await new Promise<void>((resolve, reject) => app.once('error', reject).listen(appPort, address, resolve));
+    const pod: Pod = { id, service, address, labels, app };
+    this.pods.set(id, pod);
+    await this.startSidecar(pod, opts.wait ?? true);
+    return pod;
+  }
+
+  async startSidecar(pod: Pod, wait = true): Promise<void> {
+    const labels = Object.entries(pod.labels).map(([k, v]) => `${k}=${v}`).join(',');
+    pod.sidecar = this.group.start(`${pod.id}/sidecar`, process.execPath, [cliPath, 'proxy', '--service', pod.service, '--id', pod.id,
+      '--app', `${pod.address}:${appPort}`, '--address', pod.address, ...(labels ? ['--labels', labels] : []),
+      '--control', `${this.controlAddress}:15010`, '--state-dir', path.join(this.dir, 'state', pod.id), '--log-level', 'warn', '--drain', '1s']);
+    if (wait) await waitForHttp(`http://${pod.address}:15000/ready`, 20_000, `the sidecar of ${pod.id}`);
+  }
+
+  async stopSidecar(pod: Pod, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (pod.sidecar) await this.group.stop(pod.sidecar, signal);
+  }
+
+  /** A request from `from`'s app through its sidecar's outbound listener to `host`. */
+  request(from: Pod, host: string, urlPath = '/', method = 'GET'): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host: from.address, port: 15001, path: urlPath, method, agent: this.agent, headers: { host }, timeout: 10_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`request to ${host}${urlPath} via ${from.id} timed out`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  /** Runs the real CLI against this mesh's control plane. */
+  cli(args: string[], stdin?: string): Promise<CliResult> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [cliPath, '--api', this.apiUrl, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c));
+      child.stderr.on('data', (c: Buffer) => (stderr += c));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+      child.stdin.end(stdin ?? '');
+    });
+  }
+
+  async apply(yaml: string, name = 'resources.yaml'): Promise<CliResult> {
+    const file = path.join(this.dir, name);
+    writeFileSync(file, yaml);
+    return this.cli(['apply', '-f', file]);
+  }
+
+  async getJson<T = Record<string, any>[]>(kind: string): Promise<T> {
+    const r = await this.cli(['get', kind, '-o', 'json']);
+    if (r.code !== 0) throw new Error(`trellis get ${kind} failed (${r.code}): ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  }
+
+  /** Waits until every connected proxy has ACKed the latest config sent to it. */
+  async waitInSync(timeoutMs = 15_000, expectProxies?: number): Promise<Record<string, any>[]> {
+    return waitFor(async () => {
+      const res = await fetch(`${this.apiUrl}/api/v1/proxies`);
+      const proxies = (await res.json()) as Record<string, any>[];
+      const connected = proxies.filter((p) => p.connected);
+      if (expectProxies !== undefined && connected.length < expectProxies) return undefined;
+      return connected.every((p) => p.ackedVersion !== null && p.ackedVersion === p.sentVersion) ? proxies : undefined;
+    }, timeoutMs, 'every proxy to ACK its latest config');
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+    await this.group.stopAll(5000);
+    await Promise.all([...this.pods.values()].map((p) => new Promise<void>((resolve) => { p.app.closeAllConnections(); p.app.close(() => resolve()); })));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Polls `probe` every 100 ms until it returns a value; throws after `timeoutMs` naming what it waited for. */
+export async function waitFor<T>(probe: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+}
+
+/** Sends requests back to back (at most `concurrency` at once) until stopped; records every outcome. */
+export class SteadyLoad {
+  readonly outcomes: { status: number; pod?: string; error?: string }[] = [];
+  private running = true;
+  private readonly loops: Promise<void>[] = [];
+
+  constructor(private readonly mesh: Mesh, private readonly from: Pod, private readonly host: string, concurrency = 4, private readonly maxRequests = 20_000) {
+    for (let i = 0; i < concurrency; i++) this.loops.push(this.loop());
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running && this.outcomes.length < this.maxRequests) {
+      try {
+        const r = await this.mesh.request(this.from, this.host, '/');
+        let pod: string | undefined;
+        try { pod = (JSON.parse(r.body) as { pod?: string }).pod; } catch { /* an error body from the proxy */ }
+        this.outcomes.push({ status: r.status, pod, error: r.headers['x-trellis-error'] as string | undefined });
+      } catch (err) {
+        this.outcomes.push({ status: 0, error: (err as Error).message });
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+
+  failures() {
+    return this.outcomes.filter((o) => o.status !== 200);
+  }
+}
