@@ -26,7 +26,7 @@ function portFree(host: string, port: number): Promise<boolean> {
 // The README's first command runs this; it owns 127.0.0.1:8080/15000/15010/15080 and 127.0.1.x.
 describe('trellis demo', () => {
   it('brings up the shop, serves through the ingress, and stops cleanly on Ctrl-C', async () => {
-    const child = spawn(process.execPath, [cliPath, 'demo', '--rps', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliPath, 'demo', '--rps', '5'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     child.stdout.on('data', (c) => (out += c));
     child.stderr.on('data', (c) => (out += c));
