@@ -24,6 +24,7 @@ export interface Instance {
   address: string;
   inboundPort: number;
   outboundPort: number;
+  adminPort: number;
   app?: { address: string; port: number };
   ingressFor?: string;
   /** The labels the sidecar sent plus `app: <service>`. */
@@ -121,6 +122,7 @@ export class Registry {
       address: node.address,
       inboundPort: node.inboundPort,
       outboundPort: node.outboundPort,
+      adminPort: node.adminPort,
       app: node.app,
       ingressFor: node.ingressFor,
       labels: { ...node.labels, app: node.service },

@@ -1,4 +1,4 @@
-import { packAny } from '../../xds/any.js';
+import { packMessage } from './pack.js';
 import type { NodeInfo } from '../../xds/node.js';
 import { typeUrls } from '../../xds/type-urls.js';
 import { INBOUND_LOCAL_CLUSTER } from './compile-clusters.js';
@@ -7,13 +7,13 @@ import { adsConfigSource, socketAddress, type XdsObject } from './xds-object.js'
 export const OUTBOUND_ROUTE_CONFIG = 'outbound';
 
 function routerFilter(): XdsObject {
-  return { name: 'envoy.filters.http.router', typed_config: packAny(typeUrls.router, {}) };
+  return { name: 'envoy.filters.http.router', typed_config: packMessage(typeUrls.router, {}) };
 }
 
 function httpConnectionManager(statPrefix: string, routing: XdsObject): XdsObject {
   return {
     name: 'envoy.filters.network.http_connection_manager',
-    typed_config: packAny(typeUrls.httpConnectionManager, {
+    typed_config: packMessage(typeUrls.httpConnectionManager, {
       stat_prefix: statPrefix,
       strip_any_host_port: true,
       ...routing,

@@ -1,0 +1,143 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../../common/log.js';
+import { kindFromAlias } from '../../resources/kinds.js';
+import { parseResources } from '../../resources/validate.js';
+import type { Registry } from '../registry.js';
+import type { Store } from '../store/store.js';
+import { endpointRows, proxyRows, routeRows, serviceRows } from './api-views.js';
+import { readBody } from './read-body.js';
+import { trellisVersion } from './trellis-version.js';
+
+export interface ApiServerOptions {
+  store: Store;
+  registry: Registry;
+  logger: Logger;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
+    super(message);
+  }
+}
+
+type Handler = (req: IncomingMessage, url: URL, params: string[]) => Promise<[number, unknown]>;
+
+interface RouteDef {
+  pattern: RegExp;
+  methods: Partial<Record<string, Handler>>;
+}
+
+/** The control plane's JSON API under /api/v1 (node:http, no framework: a handful of routes). */
+export class ApiServer {
+  private readonly server: Server;
+  private readonly routes: RouteDef[];
+
+  constructor(private readonly opts: ApiServerOptions) {
+    this.routes = [
+      { pattern: /^\/api\/v1\/health$/, methods: { GET: () => this.health() } },
+      { pattern: /^\/api\/v1\/resources$/, methods: { GET: (_r, url) => this.listResources(url), POST: (req, url) => this.applyResources(req, url) } },
+      { pattern: /^\/api\/v1\/resources\/([^/]+)\/([^/]+)\/([^/]+)$/, methods: { GET: (_r, _u, p) => this.getResource(p), DELETE: (_r, _u, p) => this.deleteResource(p) } },
+      { pattern: /^\/api\/v1\/services$/, methods: { GET: async () => [200, serviceRows(await this.opts.store.list(), this.opts.registry.list())] } },
+      { pattern: /^\/api\/v1\/routes$/, methods: { GET: async () => [200, routeRows(await this.opts.store.list(), this.opts.registry.list())] } },
+      { pattern: /^\/api\/v1\/endpoints$/, methods: { GET: async () => [200, endpointRows(await this.opts.store.list(), this.opts.registry.list())] } },
+      { pattern: /^\/api\/v1\/proxies$/, methods: { GET: async () => [200, proxyRows(this.opts.registry.list())] } },
+    ];
+    this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  listen(address: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, address, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let status: number;
+    let body: unknown;
+    let headers: Record<string, string> = {};
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      [status, body] = await this.dispatch(req, url);
+    } catch (err) {
+      if (err instanceof HttpError) {
+        [status, body, headers] = [err.status, { error: err.message }, err.headers];
+      } else {
+        this.opts.logger.error({ err, method: req.method, url: req.url }, 'API request failed');
+        [status, body] = [500, { error: `internal error: ${(err as Error).message}` }];
+      }
+    }
+    const text = JSON.stringify(body) + '\n';
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+    res.end(text);
+    // an unread request body (e.g. one refused as too large) must not stall the connection
+    if (!req.complete) req.resume();
+  }
+
+  private dispatch(req: IncomingMessage, url: URL): Promise<[number, unknown]> {
+    for (const route of this.routes) {
+      const m = route.pattern.exec(url.pathname);
+      if (!m) continue;
+      const handler = route.methods[req.method ?? 'GET'];
+      if (!handler) throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}`, { allow: Object.keys(route.methods).join(', ') });
+      return handler(req, url, m.slice(1).map(decodeURIComponent));
+    }
+    throw new HttpError(404, `no such API path: ${url.pathname}`);
+  }
+
+  private async health(): Promise<[number, unknown]> {
+    const resources = await this.opts.store.list();
+    const proxies = this.opts.registry.list().filter((i) => i.connected).length;
+    return [200, { status: 'ok', version: trellisVersion(), proxies, resources: resources.length }];
+  }
+
+  private async listResources(url: URL): Promise<[number, unknown]> {
+    const alias = url.searchParams.get('kind');
+    const kind = alias ? kindFromAlias(alias) : undefined;
+    if (alias && !kind) throw new HttpError(400, `unknown kind "${alias}"`);
+    return [200, await this.opts.store.list(kind)];
+  }
+
+  private async getResource([alias, namespace, name]: string[]): Promise<[number, unknown]> {
+    const kind = kindFromAlias(alias);
+    if (!kind) throw new HttpError(400, `unknown kind "${alias}"`);
+    const found = await this.opts.store.get(kind, namespace, name);
+    if (!found) throw new HttpError(404, `${kind} ${namespace}/${name} not found`);
+    return [200, found];
+  }
+
+  private async applyResources(req: IncomingMessage, url: URL): Promise<[number, unknown]> {
+    const body = await readBody(req);
+    if (!body.ok) throw new HttpError(413, 'request body is larger than 4 MiB');
+    const source = headerValue(req.headers['x-trellis-source']) || '<request>';
+    const parsed = parseResources(body.text, source);
+    if (!parsed.ok) return [400, { errors: parsed.errors }];
+    const dryRun = url.searchParams.get('dryRun') === 'true';
+    const applied = await this.opts.store.apply(parsed.resources, { dryRun });
+    this.opts.logger.info({ source, dryRun, applied: applied.filter((a) => a.action !== 'unchanged').length }, 'resources applied');
+    return [200, dryRun ? { applied, dryRun: true } : { applied }];
+  }
+
+  private async deleteResource([alias, namespace, name]: string[]): Promise<[number, unknown]> {
+    const kind = kindFromAlias(alias);
+    if (!kind) throw new HttpError(400, `unknown kind "${alias}"`);
+    if (!(await this.opts.store.delete(kind, namespace, name))) throw new HttpError(404, `${kind} ${namespace}/${name} not found`);
+    this.opts.logger.info({ kind, namespace, name }, 'resource deleted');
+    return [200, { deleted: { kind, namespace, name } }];
+  }
+}
+
+function headerValue(v: string | string[] | undefined): string {
+  return Array.isArray(v) ? v[0] ?? '' : v ?? '';
+}

@@ -1,0 +1,73 @@
+import type { HTTPRoute } from '../../resources/http-route.js';
+import type { Service } from '../../resources/service.js';
+import { meshServices, serviceKey, serviceMembers } from '../compiler/mesh-services.js';
+import { routeStatus } from '../compiler/route-status.js';
+import type { Instance } from '../registry.js';
+import type { StoredResource } from '../store/store.js';
+
+// Rows of the read endpoints, in the shapes shared/DESIGN.md §4 gives for `trellis get -o json`.
+
+export interface EndpointRow {
+  service: string;
+  namespace: string;
+  address: string;
+  port: number;
+  labels: Record<string, string>;
+  zone: string;
+  state: 'healthy' | 'draining';
+  proxyId: string;
+  // measured by the sidecars, which do not report them to the control plane yet
+  ejectedUntil: null;
+  inFlight: null;
+  ewmaMs: null;
+}
+
+/** One row per (service, instance) pair, as the sidecars receive them over EDS. */
+export function endpointRows(resources: readonly StoredResource[], instances: readonly Instance[]): EndpointRow[] {
+  const rows: EndpointRow[] = [];
+  for (const svc of meshServices(resources, instances)) {
+    for (const inst of serviceMembers(svc, instances)) {
+      if (!inst.app) continue;
+      rows.push({
+        service: svc.name, namespace: svc.namespace, address: inst.address, port: inst.inboundPort, labels: inst.labels,
+        zone: inst.zone, state: inst.state === 'draining' ? 'draining' : 'healthy', proxyId: inst.proxyId,
+        ejectedUntil: null, inFlight: null, ewmaMs: null,
+      });
+    }
+  }
+  return rows;
+}
+
+export function proxyRows(instances: readonly Instance[]): Record<string, unknown>[] {
+  return instances.map((inst) => ({
+    id: inst.proxyId,
+    service: inst.service,
+    namespace: inst.namespace,
+    address: inst.address,
+    adminPort: inst.adminPort,
+    labels: inst.labels,
+    zone: inst.zone,
+    region: inst.region,
+    state: inst.state,
+    connected: inst.connected,
+    connectedAt: inst.connectedAt,
+    disconnectedAt: inst.disconnectedAt,
+    ackedVersion: inst.ackedVersion,
+    sentVersion: inst.sentVersion,
+    lastNack: inst.lastNack ? { version: inst.lastNack.version, error: inst.lastNack.error } : null,
+  }));
+}
+
+export function serviceRows(resources: readonly StoredResource[], instances: readonly Instance[]): Record<string, unknown>[] {
+  const services = meshServices(resources, instances);
+  return resources.filter((r): r is StoredResource & Service => r.kind === 'Service').map((r) => {
+    const svc = services.find((s) => s.key === serviceKey(r.metadata.name, r.metadata.namespace))!;
+    const members = serviceMembers(svc, instances).filter((i) => i.app);
+    return { ...r, status: { endpoints: members.filter((i) => i.state !== 'draining').length, draining: members.filter((i) => i.state === 'draining').length } };
+  });
+}
+
+export function routeRows(resources: readonly StoredResource[], instances: readonly Instance[]): Record<string, unknown>[] {
+  const services = meshServices(resources, instances);
+  return resources.filter((r): r is StoredResource & HTTPRoute => r.kind === 'HTTPRoute').map((r) => ({ ...r, status: routeStatus(r, services) }));
+}

@@ -1,0 +1,81 @@
+import { createLogger, type LogLevel } from '../common/log.js';
+import { ports } from '../common/ports.js';
+import { ApiServer } from './api/api-server.js';
+import { Registry } from './registry.js';
+import './store/store-file.js';
+import { openStore, type StoredResource } from './store/store.js';
+import { AdsServer } from './xds/ads-server.js';
+
+export interface ControlPlaneOptions {
+  dataDir: string;
+  /** Address both servers bind; default 127.0.0.1. */
+  listen?: string;
+  xdsPort?: number;
+  apiPort?: number;
+  /** How long a disconnected proxy's endpoints stay (as draining) before they are dropped. */
+  graceMs?: number;
+  logLevel?: LogLevel;
+}
+
+export interface ControlPlane {
+  xdsPort: number;
+  apiPort: number;
+  close(): Promise<void>;
+}
+
+/** Starts store, registry, xDS server and HTTP API; start-up problems (a corrupt file, a busy port) reject. */
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const logger = createLogger('control', opts.logLevel ?? 'info');
+  const listen = opts.listen ?? '127.0.0.1';
+  const store = await openStore('file', { dataDir: opts.dataDir });
+  const registry = new Registry({
+    dataDir: opts.dataDir,
+    graceMs: opts.graceMs,
+    onPersistError: (err) => logger.error({ err }, 'cannot persist the registry'),
+  });
+  await registry.load();
+
+  let resources: StoredResource[] = await store.list();
+  const ads = new AdsServer({ registry, logger, resources: () => resources });
+  const unsubscribeStore = store.onChange(() => {
+    void store.list().then((list) => {
+      resources = list;
+      ads.scheduleRefresh();
+    });
+  });
+  const unsubscribeRegistry = registry.onChange(() => ads.scheduleRefresh());
+  const api = new ApiServer({ store, registry, logger });
+
+  let xdsPort: number;
+  let apiPort: number;
+  try {
+    xdsPort = await ads.listen(listen, opts.xdsPort ?? ports.controlXds);
+    apiPort = await api.listen(listen, opts.apiPort ?? ports.controlApi);
+  } catch (err) {
+    await ads.close();
+    await api.close();
+    await registry.close();
+    await store.close();
+    throw err;
+  }
+  logger.info({ listen, xdsPort, apiPort, dataDir: opts.dataDir, resources: resources.length, instances: registry.list().length }, 'control plane started');
+
+  let closing: Promise<void> | undefined;
+  return {
+    xdsPort,
+    apiPort,
+    close: () => {
+      closing ??= (async () => {
+        unsubscribeStore();
+        unsubscribeRegistry();
+        await api.close();
+        await ads.close();
+        await registry.close();
+        await store.close();
+        logger.info('control plane stopped');
+        logger.flush();
+      })();
+      return closing;
+    },
+  };
+}

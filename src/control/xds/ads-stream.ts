@@ -1,0 +1,184 @@
+import { status, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { Logger } from '../../common/log.js';
+import { decodeNode, type NodeInfo } from '../../xds/node.js';
+import { adsOrder, typeUrls } from '../../xds/type-urls.js';
+import { compileSnapshot, type MeshState } from '../compiler/compile-snapshot.js';
+import type { Registry } from '../registry.js';
+import type { DiscoveryRequest, DiscoveryResponse } from './ads-service-definition.js';
+import { encodeSnapshot, type EncodedSnapshot } from './encoded-snapshot.js';
+
+// Envoy's rule: for these types an empty resource_names list asks for everything.
+const wildcardTypes = new Set<string>([typeUrls.listener, typeUrls.cluster]);
+
+interface Subscription {
+  wildcard: boolean;
+  names: Set<string>;
+  nonce: string;
+  sentVersion: string;
+  ackedVersion: string | null;
+}
+
+/** What a stream needs from the server that holds it. */
+export interface StreamHost {
+  readonly registry: Registry;
+  readonly logger: Logger;
+  meshState(): MeshState;
+  /** The version for this proxy's snapshot: the same while the content is, one more when it changes. */
+  versionFor(proxyId: string, hash: string): number;
+  nextNonce(): string;
+  /** True while the server shuts down: streams ending then do not mean their sidecars left. */
+  readonly closing: boolean;
+  streamEnded(stream: AdsStream): void;
+}
+
+/** One sidecar's ADS stream: registration, subscriptions, versions, nonces, ACK and NACK (docs/xds.md). */
+export class AdsStream {
+  private node?: NodeInfo;
+  private session = 0;
+  private readonly subs = new Map<string, Subscription>();
+  private snapshot?: EncodedSnapshot;
+  private version = 0;
+  private ended = false;
+
+  constructor(private readonly call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, private readonly host: StreamHost) {
+    call.on('data', (req: DiscoveryRequest) => this.onRequest(req));
+    call.on('end', () => {
+      this.finish();
+      call.end();
+    });
+    call.on('cancelled', () => this.finish());
+    call.on('error', () => this.finish());
+    call.on('close', () => this.finish());
+  }
+
+  get proxyId(): string | undefined {
+    return this.node?.id;
+  }
+
+  /** Recompiles; pushes every subscribed type under a new version when the content changed. Returns whether it pushed. */
+  refresh(): boolean {
+    if (!this.node || this.ended) return false;
+    const ldsNames = this.subs.get(typeUrls.listener);
+    const listenerNames = ldsNames && !ldsNames.wildcard ? [...ldsNames.names] : [];
+    let next: EncodedSnapshot;
+    try {
+      next = encodeSnapshot(compileSnapshot(this.host.meshState(), this.node, listenerNames));
+    } catch (err) {
+      // a compiler bug must not take the stream down; the proxy keeps its last config
+      this.host.logger.error({ err, proxy: this.node.id }, 'cannot compile the snapshot');
+      return false;
+    }
+    if (this.snapshot && next.hash === this.snapshot.hash) return false;
+    this.snapshot = next;
+    this.version = this.host.versionFor(this.node.id, next.hash);
+    const types = [...this.subs.keys()].sort((a, b) => orderOf(a) - orderOf(b));
+    for (const typeUrl of types) this.send(typeUrl);
+    return true;
+  }
+
+  /** Ends the stream from the server side with status OK. */
+  end(): void {
+    if (this.ended) return;
+    this.call.end();
+    this.finish();
+  }
+
+  private onRequest(req: DiscoveryRequest): void {
+    if (this.ended) return;
+    if (!this.node) {
+      const info = decodeNode(req.node);
+      if (typeof info === 'string') return this.fail(status.INVALID_ARGUMENT, `invalid xDS node: ${info}`);
+      this.node = info;
+      this.session = this.host.registry.connect(info);
+      this.host.logger.info({ proxy: info.id, service: info.service, address: info.address }, 'proxy connected');
+    }
+    const typeUrl = req.type_url ?? '';
+    if (!typeUrl) return this.fail(status.INVALID_ARGUMENT, 'type_url is required');
+    const nonce = req.response_nonce ?? '';
+    const sub = this.subs.get(typeUrl);
+    if (sub && nonce && nonce !== sub.nonce) {
+      this.host.logger.debug({ proxy: this.node.id, typeUrl, nonce, current: sub.nonce }, 'stale nonce ignored');
+      return;
+    }
+    if (sub && nonce) this.acknowledge(sub, typeUrl, req);
+
+    const requested = req.resource_names ?? [];
+    const wildcard = requested.includes('*') || (requested.length === 0 && wildcardTypes.has(typeUrl));
+    const names = new Set(requested.filter((n) => n !== '*'));
+    const changed = !sub || !nonce || sub.wildcard !== wildcard || !sameSet(sub.names, names);
+    if (!changed) return;
+    if (sub) {
+      sub.wildcard = wildcard;
+      sub.names = names;
+    } else {
+      this.subs.set(typeUrl, { wildcard, names, nonce: '', sentVersion: '', ackedVersion: null });
+    }
+    // named listeners can change the snapshot itself (a proxyless client's target)
+    const pushed = !this.snapshot || typeUrl === typeUrls.listener ? this.refresh() : false;
+    if (!pushed) this.send(typeUrl);
+  }
+
+  private acknowledge(sub: Subscription, typeUrl: string, req: DiscoveryRequest): void {
+    const id = this.node!.id;
+    const error = req.error_detail;
+    const registry = this.host.registry;
+    if (error && (error.message || error.code)) {
+      const lastNack = { version: sub.sentVersion, error: error.message ?? `code ${error.code}`, typeUrl };
+      registry.updateStatus(id, { lastNack });
+      this.host.logger.warn({ proxy: id, typeUrl, version: sub.sentVersion, error: lastNack.error }, 'proxy rejected config (NACK)');
+      return;
+    }
+    sub.ackedVersion = req.version_info ?? sub.sentVersion;
+    const lastNack = registry.get(id)?.lastNack;
+    if (lastNack && lastNack.typeUrl === typeUrl && Number(sub.ackedVersion) > Number(lastNack.version)) registry.updateStatus(id, { lastNack: null });
+    registry.updateStatus(id, { ackedVersion: this.ackedVersion() });
+  }
+
+  /** The highest version ACKed for every subscribed type. */
+  private ackedVersion(): string | null {
+    let min = Infinity;
+    for (const sub of this.subs.values()) {
+      if (sub.ackedVersion === null || sub.ackedVersion === '') return null;
+      min = Math.min(min, Number(sub.ackedVersion));
+    }
+    return Number.isFinite(min) ? String(min) : null;
+  }
+
+  private send(typeUrl: string): void {
+    const sub = this.subs.get(typeUrl);
+    if (!sub || !this.snapshot || this.ended) return;
+    const available = this.snapshot.resources.get(typeUrl) ?? new Map();
+    const names = sub.wildcard ? [...available.keys()] : [...sub.names].sort().filter((n) => available.has(n));
+    sub.nonce = this.host.nextNonce();
+    sub.sentVersion = String(this.version);
+    this.host.registry.updateStatus(this.node!.id, { sentVersion: sub.sentVersion });
+    this.call.write({ version_info: sub.sentVersion, resources: names.map((n) => available.get(n)!), type_url: typeUrl, nonce: sub.nonce });
+  }
+
+  private fail(code: status, details: string): void {
+    this.host.logger.warn({ peer: this.call.getPeer(), details }, 'ADS stream refused');
+    this.call.emit('error', { code, details });
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.node && !this.host.closing) {
+      this.host.registry.disconnect(this.node.id, this.session);
+      this.host.logger.info({ proxy: this.node.id }, 'proxy disconnected');
+    }
+    this.host.streamEnded(this);
+  }
+}
+
+function orderOf(typeUrl: string): number {
+  const i = (adsOrder as readonly string[]).indexOf(typeUrl);
+  return i < 0 ? adsOrder.length : i;
+}
+
+function sameSet(a: Set<string>, b: Set<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
