@@ -1,0 +1,21 @@
+/** The bench's loopback range is 127.0.40.0/24 (each pod its own address, as in the demo). */
+export const benchAddresses = {
+  upstream: '127.0.40.10',
+  nginx: '127.0.40.11',
+  haproxy: '127.0.40.12',
+  control: '127.0.40.20',
+  /** The sidecar in front of the upstream: the 1-hop target and the mesh's inbound side. */
+  appPod: '127.0.40.21',
+  /** The sidecar the mesh traffic enters through (outbound listener). */
+  clientPod: '127.0.40.22',
+} as const;
+
+/** Port of the upstream and of the nginx/HAProxy listeners (each on its own address). */
+export const benchPort = 8080;
+
+/** Size of the upstream's response body, as in shared/PERFORMANCE.md. */
+export const upstreamBodyBytes = 100;
+
+/** The Service name the mesh path addresses with `Host:`. */
+export const meshServiceName = 'bench-app';
+export const clientServiceName = 'bench-client';

@@ -1,0 +1,90 @@
+import { parseArgs } from 'node:util';
+
+export const targetNames = ['direct', 'nginx', 'haproxy', 'trellis-1-hop', 'trellis-mesh'] as const;
+export type TargetName = (typeof targetNames)[number];
+
+export interface BenchOptions {
+  /** Whole seconds of each throughput run (wrk takes no fractions). */
+  readonly duration: number;
+  /** Connections of the throughput run. */
+  readonly connections: number;
+  /** Seconds and connections of the latency run (wrk --latency). */
+  readonly latencyDuration: number;
+  readonly latencyConnections: number;
+  /** Seconds of warm-up before each measured run. */
+  readonly warmup: number;
+  readonly repeats: number;
+  readonly only: readonly TargetName[];
+}
+
+export const usage = `Usage: node dist/bench/run.js [options]
+  --duration S              whole seconds per throughput run (default 10)
+  --connections N           connections for the throughput run (default 50)
+  --latency-duration S      seconds per latency run (default half of --duration, at least 2)
+  --latency-connections N   connections for the latency run (default 8)
+  --warmup S                warm-up seconds before each run (default 1)
+  --repeats N               interleaved repeats of the whole set (default 3)
+  --only a,b                targets among ${targetNames.join(', ')}`;
+
+/** Parses argv (without node and the script); an Error carries a message for the user. */
+export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      options: {
+        duration: { type: 'string' },
+        connections: { type: 'string' },
+        'latency-duration': { type: 'string' },
+        'latency-connections': { type: 'string' },
+        warmup: { type: 'string' },
+        repeats: { type: 'string' },
+        only: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    return new Error((error as Error).message);
+  }
+  if (values.help === true) return new Error(usage);
+  const duration = positiveInt('duration', values.duration, 10);
+  const connections = positiveInt('connections', values.connections, 50);
+  const latencyDuration = positiveInt('latency-duration', values['latency-duration'], Math.max(2, Math.round((duration instanceof Error ? 10 : duration) / 2)));
+  const latencyConnections = positiveInt('latency-connections', values['latency-connections'], 8);
+  const warmup = nonNegativeInt('warmup', values.warmup, 1);
+  const repeats = positiveInt('repeats', values.repeats, 3);
+  const only = parseOnly(values.only);
+  for (const v of [duration, connections, latencyDuration, latencyConnections, warmup, repeats, only]) {
+    if (v instanceof Error) return v;
+  }
+  return {
+    duration: duration as number,
+    connections: connections as number,
+    latencyDuration: latencyDuration as number,
+    latencyConnections: latencyConnections as number,
+    warmup: warmup as number,
+    repeats: repeats as number,
+    only: only as TargetName[],
+  };
+}
+
+function nonNegativeInt(name: string, raw: string | undefined, fallback: number): number | Error {
+  const value = raw === undefined ? fallback : Number(raw);
+  return Number.isInteger(value) && value >= 0 ? value : new Error(`--${name} must be an integer >= 0, got ${raw}`);
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number | Error {
+  const value = raw === undefined ? fallback : Number(raw);
+  return Number.isInteger(value) && value > 0 ? value : new Error(`--${name} must be a positive integer, got ${raw}`);
+}
+
+function parseOnly(raw: string | undefined): TargetName[] | Error {
+  if (raw === undefined) return [...targetNames];
+  const names = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const unknown = names.filter((n) => !(targetNames as readonly string[]).includes(n));
+  if (unknown.length > 0) return new Error(`--only: unknown target(s) ${unknown.join(', ')}; known: ${targetNames.join(', ')}`);
+  if (names.length === 0) return new Error('--only needs at least one target');
+  // Keep the canonical order so runs stay interleaved the same way whatever the user typed.
+  return targetNames.filter((n) => names.includes(n));
+}

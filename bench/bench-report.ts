@@ -1,0 +1,14 @@
+import type { BenchEnvironment } from './bench-environment.js';
+import type { BenchOptions } from './bench-options.js';
+import type { TargetSummary } from './bench-summary.js';
+
+/** Everything one `npm run bench` produced; written as JSON as is. */
+export interface BenchReport {
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly options: BenchOptions;
+  readonly environment: BenchEnvironment;
+  readonly upstream: { readonly kind: 'nginx' | 'node'; readonly note: string | null };
+  readonly pinning: { readonly proxyCpus: string | null; readonly loadCpus: string | null; readonly note: string | null };
+  readonly targets: readonly TargetSummary[];
+}

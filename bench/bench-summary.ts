@@ -1,0 +1,88 @@
+import type { RepeatResult } from './bench-measure.js';
+import type { TargetName } from './bench-options.js';
+import { median } from './bench-stats.js';
+
+const mb = 1024 * 1024;
+
+/** One row of the report: medians over the repeats, and figures relative to nginx and direct. */
+export interface TargetSummary {
+  readonly target: TargetName;
+  readonly status: 'ok' | 'skipped' | 'failed';
+  /** Why it was skipped or failed. */
+  readonly reason: string | null;
+  readonly note: string | null;
+  readonly hops: number;
+  readonly requestsPerSecond: number | null;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly requestsPerCpuSecond: number | null;
+  readonly cpuUsPerRequest: number | null;
+  /** CPU per request divided by the number of proxies on the path (the mesh has two). */
+  readonly cpuUsPerRequestPerHop: number | null;
+  readonly rssIdleMb: number | null;
+  readonly rssLoadMb: number | null;
+  /** requestsPerCpuSecond ÷ nginx's in the same run. */
+  readonly ratioToNginx: number | null;
+  /** (p50 − direct's p50) ÷ hops, at the latency run's connections. */
+  readonly addedP50PerHopMs: number | null;
+  /** Non-2xx responses and socket errors, summed over all measured runs. */
+  readonly errors: number;
+  readonly repeats: readonly RepeatResult[];
+  readonly failures: readonly string[];
+}
+
+export interface TargetOutcome {
+  readonly target: TargetName;
+  readonly hops: number;
+  readonly note: string | null;
+  readonly skipped: string | null;
+  readonly rssIdleBytes: number | null;
+  readonly repeats: readonly RepeatResult[];
+  readonly failures: readonly string[];
+}
+
+export function requestsPerCpuSecond(r: RepeatResult): number | null {
+  return r.cpuSeconds !== null && r.cpuSeconds > 0 ? r.throughput.requests / r.cpuSeconds : null;
+}
+
+export function summarize(outcomes: readonly TargetOutcome[]): TargetSummary[] {
+  const rows = outcomes.map(summarizeOne);
+  const nginx = rows.find((r) => r.target === 'nginx')?.requestsPerCpuSecond ?? null;
+  const direct = rows.find((r) => r.target === 'direct')?.p50Ms ?? null;
+  return rows.map((row) => ({
+    ...row,
+    ratioToNginx: nginx !== null && row.requestsPerCpuSecond !== null ? row.requestsPerCpuSecond / nginx : null,
+    addedP50PerHopMs: direct !== null && row.p50Ms !== null && row.hops > 0 ? (row.p50Ms - direct) / row.hops : null,
+  }));
+}
+
+function summarizeOne(o: TargetOutcome): TargetSummary {
+  const reps = o.repeats;
+  const perCpu = median(reps.map(requestsPerCpuSecond));
+  const cpuUs = median(reps.map((r) => (r.cpuSeconds !== null && r.throughput.requests > 0 ? (r.cpuSeconds * 1e6) / r.throughput.requests : null)));
+  const status = o.skipped !== null ? 'skipped' : reps.length === 0 ? 'failed' : 'ok';
+  return {
+    target: o.target,
+    status,
+    reason: o.skipped ?? (reps.length === 0 ? o.failures.join('; ') || 'no run completed' : null),
+    note: o.note,
+    hops: o.hops,
+    requestsPerSecond: median(reps.map((r) => r.throughput.requestsPerSecond)),
+    p50Ms: median(reps.map((r) => r.latency.p50Ms)),
+    p99Ms: median(reps.map((r) => r.latency.p99Ms)),
+    requestsPerCpuSecond: perCpu,
+    cpuUsPerRequest: cpuUs,
+    cpuUsPerRequestPerHop: cpuUs !== null && o.hops > 0 ? cpuUs / o.hops : null,
+    rssIdleMb: o.rssIdleBytes === null ? null : o.rssIdleBytes / mb,
+    rssLoadMb: toMb(median(reps.map((r) => r.rssPeakBytes))),
+    ratioToNginx: null,
+    addedP50PerHopMs: null,
+    errors: reps.reduce((sum, r) => sum + r.throughput.errors + r.latency.errors, 0),
+    repeats: reps,
+    failures: o.failures,
+  };
+}
+
+function toMb(bytes: number | null): number | null {
+  return bytes === null ? null : bytes / mb;
+}

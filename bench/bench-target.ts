@@ -1,0 +1,45 @@
+import type { BenchChildren } from './bench-children.js';
+import type { TargetName } from './bench-options.js';
+import type { ToolLookup, ToolName } from './bench-tools.js';
+
+/** A running path under test, ready for wrk. */
+export interface BenchTarget {
+  readonly name: TargetName;
+  readonly url: string;
+  readonly hostHeader: string | null;
+  /** Proxies between wrk and the upstream (0 for direct, 2 for the mesh). */
+  readonly hops: number;
+  /** Root pids of the proxy's processes; their descendants count too. Empty for direct. */
+  readonly proxyPids: readonly number[];
+  readonly note: string | null;
+}
+
+export interface SkippedTarget {
+  readonly name: TargetName;
+  readonly skipped: string;
+}
+
+export type StartedTarget = BenchTarget | SkippedTarget;
+
+export function isSkipped(t: StartedTarget): t is SkippedTarget {
+  return 'skipped' in t;
+}
+
+export interface Upstream {
+  readonly kind: 'nginx' | 'node';
+  readonly host: string;
+  readonly port: number;
+  /** Why the fallback was used, when it was. */
+  readonly note: string | null;
+}
+
+export interface BenchContext {
+  readonly children: BenchChildren;
+  readonly tmpDir: string;
+  readonly repoRoot: string;
+  /** taskset CPU lists: the proxy under test, and wrk + upstream. null = unpinned. */
+  readonly proxyCpus: string | null;
+  readonly loadCpus: string | null;
+  readonly tools: ReadonlyMap<ToolName, ToolLookup>;
+  readonly say: (line: string) => void;
+}

@@ -1,0 +1,148 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BenchChildren } from './bench-children.js';
+import { describeEnvironment } from './bench-environment.js';
+import { measureOnce, type MeasureEnv, type RepeatResult } from './bench-measure.js';
+import { parseBenchOptions, usage, type BenchOptions, type TargetName } from './bench-options.js';
+import { clockTicksPerSecond, rssBytes, withDescendants } from './bench-proc.js';
+import type { BenchReport } from './bench-report.js';
+import { writeReportFiles } from './bench-report-files.js';
+import { renderTable } from './bench-report-table.js';
+import { summarize, type TargetOutcome } from './bench-summary.js';
+import { isSkipped, type BenchContext, type BenchTarget, type StartedTarget } from './bench-target.js';
+import { directTarget } from './bench-target-direct.js';
+import { startHaproxyTarget } from './bench-target-haproxy.js';
+import { startNginxTarget } from './bench-target-nginx.js';
+import { startTrellisTargets } from './bench-target-trellis.js';
+import { ensureTools, type ToolName } from './bench-tools.js';
+import { startUpstream } from './bench-upstream.js';
+
+/** `npm run bench`: direct, nginx, HAProxy and Trellis side by side, interleaved (shared/PERFORMANCE.md). */
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const say = (line: string): void => { process.stderr.write(`[bench] ${line}\n`); };
+/** Start-up of all processes and report writing, on top of the runs themselves. */
+const setupBudgetSeconds = 180;
+
+async function main(): Promise<number> {
+  const options = parseBenchOptions(process.argv.slice(2));
+  if (options instanceof Error) {
+    process.stderr.write(`${options.message}\n`);
+    return options.message === usage ? 0 : 2;
+  }
+  const wanted = new Set<TargetName>(options.only);
+  const toolNames: ToolName[] = ['wrk', 'nginx'];
+  if (wanted.has('haproxy')) toolNames.push('haproxy');
+  const tools = ensureTools(toolNames, say);
+  const wrk = tools.get('wrk');
+  if (wrk === undefined || !('path' in wrk)) {
+    process.stderr.write(`bench: cannot run without wrk: ${wrk !== undefined && 'missing' in wrk ? wrk.missing : 'not found'}\n`);
+    return 1;
+  }
+
+  const tmpDir = mkdtempSync(join(tmpdir(), 'trellis-bench-'));
+  const children = new BenchChildren(tmpDir);
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) return;
+    interrupted = true;
+    say(`${signal}: stopping everything the bench started...`);
+    void children.stopAll().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', () => children.killAllNow());
+  const budget = estimateSeconds(options) + setupBudgetSeconds;
+  const watchdog = setTimeout(() => {
+    say(`overall timeout of ${budget}s reached; stopping`);
+    void children.stopAll().finally(() => process.exit(1));
+  }, budget * 1000);
+
+  let ok = false;
+  try {
+    const report = await runBench(options, tools, children, tmpDir, wrk.path);
+    if (report instanceof Error) {
+      process.stderr.write(`bench: ${report.message}\n`);
+      return 1;
+    }
+    process.stdout.write(`\n${renderTable(report)}\n\n`);
+    const written = writeReportFiles(join(repoRoot, 'bench', 'results'), report);
+    say(`wrote ${written.join(', ')}`);
+    ok = true;
+    return 0;
+  } finally {
+    clearTimeout(watchdog);
+    await children.stopAll();
+    if (ok) rmSync(tmpDir, { recursive: true, force: true });
+    else say(`logs kept in ${tmpDir}`);
+  }
+}
+
+async function runBench(
+  options: BenchOptions, tools: BenchContext['tools'], children: BenchChildren, tmpDir: string, wrkPath: string,
+): Promise<BenchReport | Error> {
+  const startedAt = new Date().toISOString();
+  const pinned = availableParallelism() >= 2;
+  const ctx: BenchContext = {
+    children, tmpDir, repoRoot, tools, say,
+    proxyCpus: pinned ? '0' : null,
+    loadCpus: pinned ? '1' : null,
+  };
+  say(`estimated run time ${Math.round(estimateSeconds(options) / 60 * 10) / 10} min; temp dir ${tmpDir}`);
+  const upstream = await startUpstream(ctx);
+  if (upstream instanceof Error) return new Error(`upstream did not start: ${upstream.message}`);
+
+  const wanted = new Set<TargetName>(options.only);
+  const started: StartedTarget[] = [];
+  if (wanted.has('direct')) started.push(directTarget(upstream));
+  if (wanted.has('nginx')) started.push(await startNginxTarget(ctx, upstream));
+  if (wanted.has('haproxy')) started.push(await startHaproxyTarget(ctx, upstream));
+  if (wanted.has('trellis-1-hop') || wanted.has('trellis-mesh')) {
+    started.push(...await startTrellisTargets(ctx, upstream, { oneHop: wanted.has('trellis-1-hop'), mesh: wanted.has('trellis-mesh') }));
+  }
+  for (const t of started) if (isSkipped(t)) say(`${t.name} skipped: ${t.skipped}`);
+  const active = options.only.map((n) => started.find((t) => t.name === n)).filter((t): t is BenchTarget => t !== undefined && !isSkipped(t));
+
+  // Idle memory once, after start-up and before any load, so a V8 heap grown by earlier runs does not count.
+  await new Promise((r) => setTimeout(r, 500));
+  const idle = new Map<TargetName, number | null>();
+  for (const t of active) idle.set(t.name, t.proxyPids.length === 0 ? null : rssBytes(withDescendants(t.proxyPids)));
+
+  const env: MeasureEnv = { children, wrkPath, loadCpus: ctx.loadCpus, ticksPerSecond: clockTicksPerSecond() };
+  const results = new Map<TargetName, RepeatResult[]>(active.map((t) => [t.name, []]));
+  const failures = new Map<TargetName, string[]>(active.map((t) => [t.name, []]));
+  for (let repeat = 1; repeat <= options.repeats; repeat++) {
+    for (const t of active) {
+      const r = await measureOnce(env, t, options, repeat);
+      if (r instanceof Error) {
+        failures.get(t.name)?.push(`repeat ${repeat}: ${r.message}`);
+        say(`repeat ${repeat}/${options.repeats} ${t.name}: FAILED ${r.message}`);
+        continue;
+      }
+      results.get(t.name)?.push(r);
+      const cpu = r.cpuSeconds === null ? '' : `, ${(r.cpuSeconds * 1e6 / r.throughput.requests).toFixed(1)} CPU µs/req`;
+      say(`repeat ${repeat}/${options.repeats} ${t.name}: ${r.throughput.requestsPerSecond.toFixed(0)} req/s, p50 ${r.latency.p50Ms?.toFixed(3)} ms${cpu}`);
+    }
+  }
+
+  const outcomes: TargetOutcome[] = started.map((t) => isSkipped(t)
+    ? { target: t.name, hops: 0, note: null, skipped: t.skipped, rssIdleBytes: null, repeats: [], failures: [] }
+    : { target: t.name, hops: t.hops, note: t.note, skipped: null, rssIdleBytes: idle.get(t.name) ?? null, repeats: results.get(t.name) ?? [], failures: failures.get(t.name) ?? [] });
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    options,
+    environment: describeEnvironment(tools, repoRoot),
+    upstream: { kind: upstream.kind, note: upstream.note },
+    pinning: { proxyCpus: ctx.proxyCpus, loadCpus: ctx.loadCpus, note: pinned ? null : 'fewer than 2 CPUs: nothing pinned, proxy and load share the CPU' },
+    targets: summarize(outcomes),
+  };
+}
+
+/** Seconds the measured runs take (plus ~0.5 s of process start per wrk). */
+function estimateSeconds(o: BenchOptions): number {
+  return o.repeats * o.only.length * (2 * o.warmup + o.duration + o.latencyDuration + 2);
+}
+
+process.exitCode = await main();
