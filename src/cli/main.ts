@@ -2,14 +2,6 @@ import { Command, Option, InvalidArgumentError } from 'commander';
 import { logLevels, type LogLevel } from '../common/log.js';
 import { ports } from '../common/ports.js';
 import { defaultApiUrl } from './api-client.js';
-import { applyCommand } from './command-apply.js';
-import { checkCommand } from './command-check.js';
-import { controlCommand } from './command-control.js';
-import { deleteCommand } from './command-delete.js';
-import { demoCommand } from './command-demo.js';
-import { describeCommand } from './command-describe.js';
-import { getCommand } from './command-get.js';
-import { proxyCommand } from './command-proxy.js';
 import { parseOutputFormat } from './output.js';
 import { parseDuration, parseHostPort, parseLabels, parsePort } from './parse-flags.js';
 import { trellisVersion } from './version.js';
@@ -25,7 +17,10 @@ const asParser = <T>(parse: (v: string) => T) => (v: string): T => {
 const logLevelOption = () => new Option('--log-level <level>', 'log level').choices(logLevels as unknown as string[]).default('info');
 const outputOption = () => new Option('-o, --output <format>', 'output: table or json').argParser(asParser(parseOutputFormat)).default('table');
 
-/** Runs a command and turns its result or error into the exit code. */
+/**
+ * Runs a command and turns its result or error into the exit code. Commands are imported only
+ * when run: a sidecar process must not load the control plane's gRPC stack, nor the CLI the proxy.
+ */
 function run(action: (...args: any[]) => Promise<number | void>) {
   return async (...args: any[]) => {
     try {
@@ -56,7 +51,7 @@ program.command('control').description('run the control plane (xDS, registry, CA
   .option('--api-port <port>', 'HTTP API port', asParser((v) => parsePort(v, '--api-port')), ports.controlApi)
   .option('--grace <duration>', 'how long a disconnected proxy keeps its endpoints', asParser((v) => parseDuration(v, '--grace')), 10_000)
   .addOption(logLevelOption())
-  .action(run((o) => controlCommand({ dataDir: o.dataDir, listen: o.listen, xdsPort: o.xdsPort, apiPort: o.apiPort, grace: o.grace, logLevel: o.logLevel as LogLevel })));
+  .action(run((o) => import('./command-control.js').then((m) => m.controlCommand({ dataDir: o.dataDir, listen: o.listen, xdsPort: o.xdsPort, apiPort: o.apiPort, grace: o.grace, logLevel: o.logLevel as LogLevel }))));
 
 program.command('proxy').description('run a sidecar proxy beside one service instance')
   .requiredOption('--service <name>', 'the service this instance belongs to')
@@ -73,41 +68,41 @@ program.command('proxy').description('run a sidecar proxy beside one service ins
   .option('--inbound-port <port>', 'inbound listener port', asParser((v) => parsePort(v, '--inbound-port')), ports.proxyInbound)
   .option('--drain <duration>', 'how long in-flight requests may finish on SIGTERM', asParser((v) => parseDuration(v, '--drain')), 5000)
   .addOption(logLevelOption())
-  .action(run((o) => proxyCommand({ ...o, logLevel: o.logLevel as LogLevel })));
+  .action(run((o) => import('./command-proxy.js').then((m) => m.proxyCommand({ ...o, logLevel: o.logLevel as LogLevel }))));
 
 program.command('apply').description('create or update resources from YAML/JSON (all or nothing)')
   .requiredOption('-f, --filename <path>', 'a file, a directory, or - for stdin')
   .option('--dry-run', 'validate on the control plane without storing')
   .addOption(outputOption())
-  .action(run((o) => applyCommand(api(), o.filename, { dryRun: o.dryRun, output: o.output })));
+  .action(run((o) => import('./command-apply.js').then((m) => m.applyCommand(api(), o.filename, { dryRun: o.dryRun, output: o.output }))));
 
 program.command('get').description('list services, routes, endpoints or proxies')
   .argument('<kind>', 'services | routes | endpoints | proxies')
   .argument('[name]', 'only this one')
   .addOption(outputOption())
-  .action(run((kind, name, o) => getCommand(api(), kind, name, o.output)));
+  .action(run((kind, name, o) => import('./command-get.js').then((m) => m.getCommand(api(), kind, name, o.output))));
 
 program.command('describe').description('show one resource or proxy in detail')
   .argument('<kind>', 'service | route | proxy')
   .argument('<name>', 'its name (a proxy: its id)')
   .option('-n, --namespace <ns>', 'namespace', 'default')
   .addOption(outputOption())
-  .action(run((kind, name, o) => describeCommand(api(), kind, name, o.namespace, o.output)));
+  .action(run((kind, name, o) => import('./command-describe.js').then((m) => m.describeCommand(api(), kind, name, o.namespace, o.output))));
 
 program.command('delete').description('delete a resource')
   .argument('<kind>', 'Service | HTTPRoute | MeshConfig (or an alias such as svc, route)')
   .argument('<name>')
   .option('-n, --namespace <ns>', 'namespace', 'default')
-  .action(run((kind, name, o) => deleteCommand(api(), kind, name, o.namespace)));
+  .action(run((kind, name, o) => import('./command-delete.js').then((m) => m.deleteCommand(api(), kind, name, o.namespace))));
 
 program.command('check').description('is the control plane healthy and every proxy connected and in sync?')
   .addOption(outputOption())
-  .action(run((o) => checkCommand(api(), o.output)));
+  .action(run((o) => import('./command-check.js').then((m) => m.checkCommand(api(), o.output))));
 
 program.command('demo').description('run a local demo mesh: control plane, a small shop with sidecars, ingress, traffic')
   .option('--no-traffic', 'do not start the traffic generator')
   .option('--rps <n>', 'requests per second of the traffic generator', asParser((v) => parsePort(v, '--rps')), 20)
   .addOption(logLevelOption().default('warn'))
-  .action(run((o) => demoCommand({ traffic: o.traffic, rps: o.rps, logLevel: o.logLevel as LogLevel })));
+  .action(run((o) => import('./command-demo.js').then((m) => m.demoCommand({ traffic: o.traffic, rps: o.rps, logLevel: o.logLevel as LogLevel }))));
 
 await program.parseAsync(process.argv);

@@ -19,7 +19,7 @@ export const serviceSchema = z.object({
     // Without a selector the Service holds the instances registered under its name;
     // with one, every instance whose labels (plus `app: <registered name>`) match.
     selector: labelsSchema.optional(),
-  }).strict(),
+  }).strict().default({ ports: [{ port: 80, protocol: 'http' }] }),
 }).strict();
 
 export type Service = z.infer<typeof serviceSchema>;
