@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseBenchOptions, targetNames, usage } from '../../bench/bench-options.js';
+
+test('defaults follow shared/PERFORMANCE.md', () => {
+  assert.deepEqual(parseBenchOptions([]), {
+    duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 3, only: [...targetNames],
+  });
+});
+
+test('the latency run defaults to half the duration, at least 2 s', () => {
+  const short = parseBenchOptions(['--duration', '3']);
+  assert.ok(!(short instanceof Error));
+  assert.equal(short.latencyDuration, 2);
+  const long = parseBenchOptions(['--duration', '30', '--latency-duration', '7']);
+  assert.ok(!(long instanceof Error));
+  assert.equal(long.latencyDuration, 7);
+});
+
+test('--only keeps the canonical interleaving order', () => {
+  const o = parseBenchOptions(['--only', 'trellis-mesh, direct,nginx']);
+  assert.ok(!(o instanceof Error));
+  assert.deepEqual(o.only, ['direct', 'nginx', 'trellis-mesh']);
+});
+
+test('bad values are errors that name the option', () => {
+  for (const [argv, pattern] of [
+    [['--only', 'envoy'], /unknown target\(s\) envoy/],
+    [['--duration', '1.5'], /--duration/],
+    [['--repeats', '0'], /--repeats/],
+    [['--warmup', '-1'], /--warmup/],
+    [['--bogus'], /bogus/],
+  ] as const) {
+    const r = parseBenchOptions(argv);
+    assert.ok(r instanceof Error, argv.join(' '));
+    assert.match(r.message, pattern);
+  }
+  assert.equal((parseBenchOptions(['--help']) as Error).message, usage);
+});

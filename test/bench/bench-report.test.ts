@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BenchReport } from '../../bench/bench-report.js';
+import { fileTimestamp, writeReportFiles } from '../../bench/bench-report-files.js';
+import { renderMarkdown } from '../../bench/bench-report-markdown.js';
+import { renderTable } from '../../bench/bench-report-table.js';
+import { summarize } from '../../bench/bench-summary.js';
+
+function report(): BenchReport {
+  const wrk = (requests: number, p50Ms: number | null) => ({ requests, seconds: 10, requestsPerSecond: requests / 10, p50Ms, p99Ms: p50Ms, errors: 0 });
+  return {
+    startedAt: '2025-03-04T05:06:07.891Z',
+    finishedAt: '2025-03-04T05:11:07.891Z',
+    options: { duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 1, only: ['direct', 'nginx', 'haproxy'] },
+    environment: { node: 'v20', kernel: '6', cpuModel: 'cpu', cpuCount: 2, tools: ['nginx version: nginx/1.22.1'], commit: 'abc' },
+    upstream: { kind: 'nginx', note: null },
+    pinning: { proxyCpus: '0', loadCpus: '1', note: null },
+    targets: summarize([
+      { target: 'direct', hops: 0, note: null, skipped: null, rssIdleBytes: null, failures: [],
+        repeats: [{ repeat: 1, throughput: wrk(600_000, null), latency: wrk(1, 0.1), cpuSeconds: null, rssPeakBytes: null, pids: [] }] },
+      { target: 'nginx', hops: 1, note: null, skipped: null, rssIdleBytes: 8 << 20, failures: [],
+        repeats: [{ repeat: 1, throughput: wrk(300_000, null), latency: wrk(1, 0.2), cpuSeconds: 9, rssPeakBytes: 9 << 20, pids: [1] }] },
+      { target: 'haproxy', hops: 0, note: null, skipped: 'haproxy | not installed', rssIdleBytes: null, repeats: [], failures: [] },
+    ]),
+  };
+}
+
+test('the terminal table aligns rows and says why a target was skipped', () => {
+  const lines = renderTable(report()).split('\n');
+  assert.match(lines[0], /^target\s+req\/s \(c50\)\s+p50 ms \(c8\)/);
+  const nginx = lines.find((l) => l.startsWith('nginx')) ?? '';
+  assert.match(nginx, /30000\s+0\.200\s+0\.200\s+33333\s+30\.0\s+1\.00\s+8\.0 \/ 9\.0\s+\+0\.100\s+0$/);
+  assert.equal(nginx.length, lines[0].length);
+  assert.ok(lines.some((l) => /^haproxy\s+skipped: haproxy \| not installed$/.test(l)));
+});
+
+test('the Markdown table has one cell per header and escapes pipes', () => {
+  const md = renderMarkdown(report());
+  const rows = md.split('\n').filter((l) => l.startsWith('|'));
+  assert.equal(rows.length, 5);
+  const cells = (row: string): number => row.replace(/\\\|/g, '').split('|').length;
+  for (const row of rows) assert.equal(cells(row), cells(rows[0]), row);
+  assert.match(md, /skipped: haproxy \\\| not installed/);
+});
+
+test('files are named by an ISO 8601 basic timestamp, with latest.md beside them', () => {
+  assert.equal(fileTimestamp('2025-03-04T05:06:07.891Z'), '20250304T050607Z');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-report-'));
+  try {
+    const paths = writeReportFiles(dir, report());
+    assert.deepEqual(paths.map((p) => p.slice(dir.length + 1)), ['20250304T050607Z.json', '20250304T050607Z.md', 'latest.md']);
+    assert.equal(JSON.parse(readFileSync(paths[0], 'utf8')).targets[1].ratioToNginx, 1);
+    assert.equal(readFileSync(paths[2], 'utf8'), readFileSync(paths[1], 'utf8'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

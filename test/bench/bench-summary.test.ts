@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { RepeatResult } from '../../bench/bench-measure.js';
+import { median } from '../../bench/bench-stats.js';
+import { summarize, type TargetOutcome } from '../../bench/bench-summary.js';
+import type { WrkResult } from '../../bench/bench-wrk-output.js';
+
+function wrk(requests: number, p50Ms: number | null = null, errors = 0): WrkResult {
+  return { requests, seconds: 10, requestsPerSecond: requests / 10, p50Ms, p99Ms: p50Ms === null ? null : p50Ms * 4, errors };
+}
+
+function rep(repeat: number, requests: number, cpuSeconds: number | null, p50Ms: number, rssPeakBytes: number | null): RepeatResult {
+  return { repeat, throughput: wrk(requests), latency: wrk(1000, p50Ms), cpuSeconds, rssPeakBytes, pids: [] };
+}
+
+function outcome(target: TargetOutcome['target'], hops: number, repeats: RepeatResult[]): TargetOutcome {
+  return { target, hops, note: null, skipped: null, rssIdleBytes: hops === 0 ? null : 8 * 1024 * 1024, repeats, failures: [] };
+}
+
+test('median of odd and even counts ignores nulls', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, null, 1, 3, 2]), 2.5);
+  assert.equal(median([null]), null);
+});
+
+test('rows hold medians, CPU per request, the ratio to nginx and the added p50 per hop', () => {
+  const rows = summarize([
+    outcome('direct', 0, [rep(1, 500_000, null, 0.1, null), rep(2, 520_000, null, 0.12, null), rep(3, 510_000, null, 0.11, null)]),
+    outcome('nginx', 1, [rep(1, 300_000, 9, 0.2, 9 << 20), rep(2, 300_000, 10, 0.21, 10 << 20), rep(3, 300_000, 11, 0.22, 11 << 20)]),
+    outcome('trellis-mesh', 2, [rep(1, 100_000, 10, 0.51, 100 << 20), rep(2, 100_000, 8, 0.5, 90 << 20), rep(3, 100_000, 12, 0.52, 80 << 20)]),
+    { target: 'haproxy', hops: 0, note: null, skipped: 'haproxy missing', rssIdleBytes: null, repeats: [], failures: [] },
+  ]);
+  const [direct, nginx, mesh, haproxy] = rows;
+  assert.equal(direct.requestsPerSecond, 51_000);
+  assert.equal(direct.requestsPerCpuSecond, null);
+  assert.equal(direct.addedP50PerHopMs, null);
+  assert.equal(nginx.requestsPerCpuSecond, 30_000);
+  assert.equal(nginx.cpuUsPerRequest, 100 / 3);
+  assert.equal(nginx.ratioToNginx, 1);
+  assert.equal(nginx.rssLoadMb, 10);
+  assert.ok(Math.abs((nginx.addedP50PerHopMs ?? 0) - 0.1) < 1e-9);
+  assert.equal(mesh.requestsPerCpuSecond, 10_000);
+  assert.equal(mesh.cpuUsPerRequest, 100);
+  assert.equal(mesh.cpuUsPerRequestPerHop, 50);
+  assert.ok(Math.abs((mesh.ratioToNginx ?? 0) - 1 / 3) < 1e-9);
+  assert.ok(Math.abs((mesh.addedP50PerHopMs ?? 0) - 0.2) < 1e-9, 'two hops share (0.51 - 0.11)');
+  assert.equal(mesh.rssIdleMb, 8);
+  assert.equal(haproxy.status, 'skipped');
+  assert.equal(haproxy.reason, 'haproxy missing');
+});
+
+test('a target whose every run failed is reported as failed with the reasons', () => {
+  const [row] = summarize([{ target: 'nginx', hops: 1, note: null, skipped: null, rssIdleBytes: null, repeats: [], failures: ['repeat 1: boom'] }]);
+  assert.equal(row.status, 'failed');
+  assert.equal(row.reason, 'repeat 1: boom');
+  assert.equal(row.ratioToNginx, null);
+});
