@@ -14,7 +14,7 @@ const views: Record<string, { path: string; name: (r: Row) => string; columns: [
       ['PORTS', (r) => (r.spec?.ports ?? []).map((p: Row) => `${p.port}/${p.protocol}`)],
       ['SELECTOR', (r) => r.spec?.selector],
       ['ENDPOINTS', (r) => r.status?.endpoints],
-      ['SOURCE', (r) => (r.status?.implicit ? 'registered' : 'applied')],
+      ['DRAINING', (r) => r.status?.draining],
     ],
   },
   routes: {
