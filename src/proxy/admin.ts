@@ -1,0 +1,111 @@
+// The sidecar's admin server (port 15000): liveness, readiness, the active config as JSON and
+// Prometheus metrics. Off the request path, so plain JSON and async work are fine here.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ProxyRuntime } from './proxy-runtime.js';
+
+export interface XdsStatus {
+  connected: boolean;
+  server: string;
+  ackedVersion: string | null;
+  lastNack: { version: string; error: string } | null;
+  lastUpdate: string | null;
+  source: string | null;
+}
+
+export interface AdminOptions {
+  address: string;
+  port: number;
+  runtime: ProxyRuntime;
+  /** Status of the xDS client, when there is one. */
+  xdsStatus?: () => XdsStatus | Record<string, unknown>;
+  /** The NodeInfo this proxy registered with, once known. */
+  node?: () => unknown;
+}
+
+export class AdminServer {
+  private readonly server: http.Server;
+
+  constructor(private readonly opts: AdminOptions) {
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((err: Error) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(`${err.message}\n`);
+      });
+    });
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.address, () => {
+        this.server.removeListener('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo | null)?.port ?? this.opts.port;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const rt = this.opts.runtime;
+    switch (path) {
+      case '/live':
+        return text(res, 200, 'live\n');
+      case '/ready':
+        return rt.ready ? text(res, 200, 'ready\n') : text(res, 503, 'not ready\n');
+      case '/config_dump':
+        return json(res, 200, configDump(rt, this.opts.xdsStatus?.() ?? null, this.opts.node?.() ?? null));
+      case '/metrics': {
+        const body = await rt.metrics.text();
+        res.writeHead(200, { 'content-type': rt.metrics.contentType });
+        res.end(body);
+        return;
+      }
+      default:
+        return text(res, 404, 'not found: try /live /ready /config_dump /metrics\n');
+    }
+  }
+}
+
+export function configDump(rt: ProxyRuntime, xds: unknown, node: unknown): Record<string, unknown> {
+  const cfg = rt.activeConfig;
+  const listeners = [...rt.activeListeners().values()].map((l) => ({
+    ...l.config,
+    bound: l.address !== null,
+    boundPort: l.address?.port ?? null,
+    activeRequests: l.activeRequests,
+  }));
+  const clusters = [...rt.clusters.all()].map((c) => ({ ...c.config, endpoints: c.endpoints }));
+  return {
+    version: cfg?.version ?? null,
+    source: rt.configSource,
+    ready: rt.ready,
+    node,
+    listeners,
+    routes: cfg ? [...cfg.routes.values()] : [],
+    clusters,
+    endpoints: cfg ? [...cfg.endpoints.values()] : [],
+    xds,
+  };
+}
+
+function text(res: http.ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+  res.end(body);
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body, null, 2));
+}

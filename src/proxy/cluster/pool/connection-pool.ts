@@ -1,0 +1,136 @@
+// Keep-alive connections to one endpoint. Idle sockets are reused newest first (the warmest,
+// least likely to have been closed by the peer), capped in number and closed after an idle
+// time shorter than Node's default server keep-alive (5 s) to avoid most close races.
+import { UpstreamConnection, type ConnectionOwner } from './upstream-client.js';
+
+export interface ConnectionStats {
+  opened(): void;
+  closed(): void;
+}
+
+export const nullConnectionStats: ConnectionStats = { opened() {}, closed() {} };
+
+export interface ConnectionPoolOptions {
+  connectTimeoutMs: number;
+  maxIdle?: number;
+  idleTimeoutMs?: number;
+  stats?: ConnectionStats;
+  now?: () => number;
+}
+
+const defaultMaxIdle = 128;
+const defaultIdleTimeoutMs = 4000;
+
+export class ConnectionPool implements ConnectionOwner {
+  readonly key: string;
+  connectTimeoutMs: number;
+  private readonly idle: UpstreamConnection[] = [];
+  private readonly all = new Set<UpstreamConnection>();
+  private readonly maxIdle: number;
+  private readonly idleTimeoutMs: number;
+  private readonly stats: ConnectionStats;
+  private readonly now: () => number;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private retired = false;
+  private onEmpty: (() => void) | null = null;
+
+  constructor(readonly address: string, readonly port: number, opts: ConnectionPoolOptions) {
+    this.key = `${address}:${port}`;
+    this.connectTimeoutMs = opts.connectTimeoutMs;
+    this.maxIdle = opts.maxIdle ?? defaultMaxIdle;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? defaultIdleTimeoutMs;
+    this.stats = opts.stats ?? nullConnectionStats;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** An idle connection, or a new one (writes are buffered until it connects). */
+  acquire(fresh = false): UpstreamConnection {
+    if (!fresh) {
+      const idle = this.idle;
+      while (idle.length > 0) {
+        const conn = idle.pop()!;
+        if (conn.usable) {
+          conn.reused = true;
+          return conn;
+        }
+        conn.destroy();
+      }
+    }
+    const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs);
+    this.all.add(conn);
+    this.stats.opened();
+    return conn;
+  }
+
+  release(conn: UpstreamConnection): void {
+    if (this.retired || this.idle.length >= this.maxIdle || !conn.usable) {
+      conn.destroy();
+      return;
+    }
+    conn.idleSince = this.now();
+    this.idle.push(conn);
+    if (this.sweepTimer === null && this.idleTimeoutMs > 0) {
+      this.sweepTimer = setInterval(this.sweep, Math.max(250, this.idleTimeoutMs / 4));
+      this.sweepTimer.unref();
+    }
+  }
+
+  remove(conn: UpstreamConnection): void {
+    if (!this.all.delete(conn)) return;
+    this.stats.closed();
+    const i = this.idle.indexOf(conn);
+    if (i !== -1) this.idle.splice(i, 1);
+    if (this.all.size === 0) {
+      this.stopSweep();
+      const cb = this.onEmpty;
+      this.onEmpty = null;
+      if (cb) cb();
+    }
+  }
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  /**
+   * The endpoint left the cluster: idle sockets close now, busy ones once their exchange ends.
+   * Resolves when the last socket is gone.
+   */
+  retire(): Promise<void> {
+    this.retired = true;
+    this.closeIdle();
+    if (this.all.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.onEmpty = resolve;
+    });
+  }
+
+  closeIdle(): void {
+    while (this.idle.length > 0) this.idle.pop()!.destroy();
+  }
+
+  /** Closes everything at once, in-flight exchanges included (they fail with upstream-reset). */
+  destroy(): void {
+    this.retired = true;
+    for (const conn of [...this.all]) conn.destroy();
+    this.stopSweep();
+  }
+
+  private stopSweep(): void {
+    if (this.sweepTimer !== null) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = null;
+    }
+  }
+
+  private readonly sweep = (): void => {
+    const cutoff = this.now() - this.idleTimeoutMs;
+    // Oldest first: the array is in release order.
+    while (this.idle.length > 0 && this.idle[0].idleSince <= cutoff) this.idle.shift()!.destroy();
+    if (this.idle.length === 0) this.stopSweep();
+  };
+}

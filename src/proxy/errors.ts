@@ -1,0 +1,38 @@
+// The one catalog of errors the proxy produces itself (shared/DESIGN.md §6). The data path
+// passes these records around as values; the code, status, header and metric label of each
+// error are fixed here so responses, metrics and logs always agree.
+
+export interface ProxyError {
+  /** Stable identifier; logic branches on this, never on message text. */
+  readonly code: string;
+  /** HTTP status the proxy answers with. */
+  readonly status: number;
+  /** Value of the `x-trellis-error` response header, also the `error` metric label. */
+  readonly name: string;
+  /** Short plain-text body of the proxy's own response. */
+  readonly body: string;
+}
+
+function define(code: string, status: number, name: string, message: string): ProxyError {
+  return Object.freeze({ code, status, name, body: `${message}\n` });
+}
+
+export const errors = Object.freeze({
+  noRoute: define('TRL_ERR_NO_ROUTE', 404, 'no-route', 'no route matches this request'),
+  noHealthyUpstream: define('TRL_ERR_NO_HEALTHY_UPSTREAM', 503, 'no-healthy-upstream', 'no healthy upstream endpoint'),
+  upstreamConnect: define('TRL_ERR_UPSTREAM_CONNECT', 502, 'upstream-connect', 'could not connect to the upstream endpoint'),
+  upstreamReset: define('TRL_ERR_UPSTREAM_RESET', 502, 'upstream-reset', 'the upstream connection failed before a complete response'),
+  timeout: define('TRL_ERR_TIMEOUT', 504, 'timeout', 'the upstream did not answer within the route timeout'),
+  overloaded: define('TRL_ERR_OVERLOADED', 503, 'overloaded', 'the proxy is overloaded'),
+  unauthorized: define('TRL_ERR_UNAUTHORIZED', 403, 'unauthorized', 'the caller is not authorized'),
+  badRequest: define('TRL_ERR_BAD_REQUEST', 400, 'bad-request', 'the request is malformed'),
+});
+
+export type ErrorKey = keyof typeof errors;
+
+export const allErrors: readonly ProxyError[] = Object.values(errors);
+
+/** Metric label for requests that ended without a proxy error. */
+export const noErrorLabel = '';
+
+export const errorHeader = 'x-trellis-error';

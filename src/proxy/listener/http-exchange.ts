@@ -1,0 +1,200 @@
+// One proxied request: downstream request → upstream connection → downstream response. The
+// object is the upstream connection's ResponseSink and the target of the downstream's events
+// (reached through a symbol on req/res), so no closure is created per request.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errors, type ProxyError } from '../errors.js';
+import type { BodyFraming, ResponseSink, UpstreamConnection } from '../cluster/pool/upstream-client.js';
+import type { ConnectionPool } from '../cluster/pool/connection-pool.js';
+import type { RouteStats } from '../telemetry/metrics.js';
+import { responseHeaders, trailerObject } from '../http/forward-headers.js';
+
+export const kExchange = Symbol('trellis.exchange');
+
+/** What the exchange needs from its listener. */
+export interface ExchangeHost {
+  readonly draining: boolean;
+  respondError(res: ServerResponse, error: ProxyError): void;
+  exchangeDone(ex: HttpExchange): void;
+}
+
+/** Status recorded when the downstream left before its response was complete. */
+export const downstreamClosedStatus = 499;
+
+const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+export class HttpExchange implements ResponseSink {
+  private conn: UpstreamConnection | null = null;
+  private retried = false;
+  private finished = false;
+  private timer: NodeJS.Timeout | null = null;
+  private watchingResDrain = false;
+  private readonly isHead: boolean;
+
+  constructor(
+    private readonly host: ExchangeHost,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    private readonly pool: ConnectionPool,
+    private readonly head: string,
+    private readonly framing: BodyFraming,
+    private readonly stats: RouteStats,
+    private readonly startNs: bigint,
+    timeoutMs: number,
+  ) {
+    this.isHead = req.method === 'HEAD';
+    (req as any)[kExchange] = this;
+    (res as any)[kExchange] = this;
+    res.on('close', onResClose);
+    if (timeoutMs > 0) this.timer = setTimeout(onTimeout, timeoutMs, this);
+  }
+
+  start(): void {
+    const conn = this.pool.acquire();
+    this.conn = conn;
+    conn.send(this.head, this, this.isHead, this.framing);
+    if (this.framing !== 'none') {
+      this.req.on('data', onReqData);
+      this.req.on('end', onReqEnd);
+    }
+  }
+
+  onUpstreamHead(status: number, statusMessage: string, rawHeaders: string[]): void {
+    if (this.finished) return;
+    const res = this.res;
+    try {
+      res.writeHead(status, statusMessage, responseHeaders(rawHeaders, this.host.draining) as any);
+    } catch {
+      // Node refused a header (invalid characters): the upstream's answer cannot be relayed.
+      this.abortUpstream();
+      this.fail(errors.upstreamReset);
+    }
+  }
+
+  onUpstreamData(chunk: Buffer): boolean {
+    if (this.finished) return true;
+    if (this.res.write(chunk)) return true;
+    if (!this.watchingResDrain) {
+      this.watchingResDrain = true;
+      this.res.on('drain', onResDrain);
+    }
+    return false;
+  }
+
+  onUpstreamEnd(rawTrailers: string[] | null): void {
+    if (this.finished) return;
+    this.conn = null;
+    const res = this.res;
+    if (rawTrailers !== null && rawTrailers.length > 0) {
+      try {
+        res.addTrailers(trailerObject(rawTrailers));
+      } catch {
+        // Trailers Node will not send (e.g. without chunked framing) are dropped, not fatal.
+      }
+    }
+    res.end();
+    this.finish(res.statusCode, null);
+  }
+
+  onUpstreamError(error: ProxyError, _detail: string, retryable: boolean): void {
+    if (this.finished) return;
+    this.conn = null;
+    // A keep-alive socket the peer had already closed: go once more on a fresh socket when the
+    // request can be sent again unchanged and repeating it is harmless.
+    if (retryable && !this.retried && this.framing === 'none' && idempotent.has(this.req.method ?? '')) {
+      this.retried = true;
+      const conn = this.pool.acquire(true);
+      this.conn = conn;
+      conn.send(this.head, this, this.isHead, this.framing);
+      return;
+    }
+    this.fail(error);
+  }
+
+  onUpstreamDrain(): void {
+    this.req.resume();
+  }
+
+  /** The route timeout fired. */
+  timeout(): void {
+    this.timer = null;
+    if (this.finished) return;
+    this.abortUpstream();
+    this.fail(errors.timeout);
+  }
+
+  /** The downstream connection closed; if the response was not complete, cancel upstream. */
+  downstreamClosed(): void {
+    if (this.finished) return;
+    this.abortUpstream();
+    this.finish(downstreamClosedStatus, null);
+  }
+
+  resumeUpstream(): void {
+    if (this.conn !== null) this.conn.resume();
+  }
+
+  writeBody(chunk: Buffer): void {
+    const conn = this.conn;
+    if (conn !== null && !conn.writeBody(chunk)) this.req.pause();
+  }
+
+  endBody(): void {
+    const conn = this.conn;
+    if (conn !== null) conn.endBody(this.framing === 'chunked' && this.req.rawTrailers.length > 0 ? this.req.rawTrailers : null);
+  }
+
+  private abortUpstream(): void {
+    const conn = this.conn;
+    this.conn = null;
+    if (conn !== null) conn.abort();
+  }
+
+  private fail(error: ProxyError): void {
+    const res = this.res;
+    if (!res.headersSent) {
+      this.host.respondError(res, error);
+    } else {
+      // Mid-response there is no way to signal an error in HTTP/1.1 but to cut the connection.
+      res.destroy();
+    }
+    this.finish(error.status, error);
+  }
+
+  private finish(status: number, error: ProxyError | null): void {
+    this.finished = true;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.framing !== 'none') {
+      this.req.removeListener('data', onReqData);
+      this.req.removeListener('end', onReqEnd);
+    }
+    this.stats.record(status, error, Number(process.hrtime.bigint() - this.startNs) / 1e9);
+    this.host.exchangeDone(this);
+  }
+}
+
+function onTimeout(ex: HttpExchange): void {
+  ex.timeout();
+}
+
+function onResClose(this: ServerResponse): void {
+  const ex = (this as any)[kExchange] as HttpExchange;
+  if (ex !== undefined) ex.downstreamClosed();
+}
+
+function onResDrain(this: ServerResponse): void {
+  const ex = (this as any)[kExchange] as HttpExchange;
+  if (ex !== undefined) ex.resumeUpstream();
+}
+
+function onReqData(this: IncomingMessage, chunk: Buffer): void {
+  const ex = (this as any)[kExchange] as HttpExchange;
+  if (ex !== undefined) ex.writeBody(chunk);
+}
+
+function onReqEnd(this: IncomingMessage): void {
+  const ex = (this as any)[kExchange] as HttpExchange;
+  if (ex !== undefined) ex.endBody();
+}

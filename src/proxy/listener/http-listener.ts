@@ -1,0 +1,190 @@
+// The part both listeners share: a node:http server (it validates requests and handles
+// timeouts, 100-continue and HTTP/1.0) whose requests go router → cluster → balancer → pool.
+// The route table is swapped by reference, so a new config applies to the next request while
+// requests in flight keep the route and connection they started with.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ListenerConfig, RouteTable } from '../config/proxy-config.js';
+import type { ClusterManager } from '../cluster/cluster-manager.js';
+import { ConnectionPool } from '../cluster/pool/connection-pool.js';
+import { Router, type CompiledRoute } from '../http/router.js';
+import { buildRequestHead, hostOf } from '../http/forward-headers.js';
+import { errorHeader, errors, type ProxyError } from '../errors.js';
+import type { Direction, ProxyMetrics, RouteStats } from '../telemetry/metrics.js';
+import { HttpExchange, type ExchangeHost } from './http-exchange.js';
+
+export interface HttpListenerOptions {
+  config: ListenerConfig;
+  clusters: ClusterManager;
+  metrics: ProxyMetrics;
+  /** Used when the config carries no table for this listener. */
+  defaultRoutes?: RouteTable;
+  random?: () => number;
+}
+
+interface ErrorHeads {
+  open: string[];
+  closing: string[];
+}
+
+function errorHead(e: ProxyError, close: boolean): string[] {
+  const h = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(e.body)), errorHeader, e.name];
+  if (close) h.push('connection', 'close');
+  return h;
+}
+
+const errorHeads = new Map<ProxyError, ErrorHeads>(
+  Object.values(errors).map((e) => [e, { open: errorHead(e, false), closing: errorHead(e, true) }]),
+);
+
+export class HttpListener implements ExchangeHost {
+  config: ListenerConfig;
+  readonly direction: Direction;
+  draining = false;
+  private router: Router | null = null;
+  private readonly server: http.Server;
+  private readonly clusters: ClusterManager;
+  private readonly metrics: ProxyMetrics;
+  private readonly random: () => number;
+  private readonly noRouteStats: RouteStats;
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly opts: HttpListenerOptions) {
+    this.config = opts.config;
+    this.direction = opts.config.direction;
+    this.clusters = opts.clusters;
+    this.metrics = opts.metrics;
+    this.random = opts.random ?? Math.random;
+    this.noRouteStats = this.metrics.routeStatsFor(this.direction, '', '');
+    this.server = http.createServer({ noDelay: true, keepAliveTimeout: 60_000, requestTimeout: 0 }, this.onRequest);
+    // The server's own socket errors (resets by clients) are routine; never crash the proxy.
+    this.server.on('clientError', onClientError);
+  }
+
+  /** Swaps the route table for new requests. */
+  setRoutes(table: RouteTable | undefined): void {
+    const t = table ?? this.opts.defaultRoutes;
+    this.router = t ? new Router(t, this.random) : null;
+  }
+
+  get routes(): Router | null {
+    return this.router;
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(this.config.port, this.config.address, () => {
+        this.server.removeListener('error', onError);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get address(): AddressInfo | null {
+    return this.server.address() as AddressInfo | null;
+  }
+
+  get activeRequests(): number {
+    return this.inFlight;
+  }
+
+  /**
+   * Stops accepting, lets requests in flight finish for up to `ms`, answers with
+   * `connection: close` meanwhile, then cuts whatever is left.
+   */
+  async drain(ms: number): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.whenIdle(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  /** Closes at once (a changed address or a removed listener after its drain). */
+  close(): Promise<void> {
+    return this.drain(0);
+  }
+
+  respondError(res: http.ServerResponse, error: ProxyError): void {
+    const heads = errorHeads.get(error)!;
+    res.writeHead(error.status, this.draining ? heads.closing : heads.open);
+    res.end(error.body);
+  }
+
+  exchangeDone(_ex: HttpExchange): void {
+    if (--this.inFlight === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const start = process.hrtime.bigint();
+    res.sendDate = false;
+    const router = this.router;
+    const route = router === null ? null : router.route(hostOf(req.rawHeaders), req.url ?? '/');
+    if (route === null) {
+      this.reject(res, errors.noRoute, this.noRouteStats, start);
+      return;
+    }
+    const clusterName = route.pickCluster();
+    const stats = statsFor(this.metrics, this.direction, route, clusterName ?? '');
+    const cluster = clusterName === null ? undefined : this.clusters.get(clusterName);
+    if (cluster === undefined) {
+      this.reject(res, errors.noHealthyUpstream, stats, start);
+      return;
+    }
+    const pool = cluster.pick();
+    if (!(pool instanceof ConnectionPool)) {
+      this.reject(res, pool, stats, start);
+      return;
+    }
+    const { head, framing } = buildRequestHead(req, pool.key);
+    this.inFlight++;
+    const ex = new HttpExchange(this, req, res, pool, head, framing, stats, start, route.timeoutMs);
+    ex.start();
+  };
+
+  private reject(res: http.ServerResponse, error: ProxyError, stats: RouteStats, start: bigint): void {
+    this.respondError(res, error);
+    stats.record(error.status, error, Number(process.hrtime.bigint() - start) / 1e9);
+  }
+}
+
+function statsFor(metrics: ProxyMetrics, direction: Direction, route: CompiledRoute, cluster: string): RouteStats {
+  let s = route.stats.get(cluster) as RouteStats | undefined;
+  if (s === undefined) {
+    s = metrics.routeStatsFor(direction, route.name, cluster);
+    route.stats.set(cluster, s);
+  }
+  return s;
+}
+
+function onClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = errors.badRequest.body;
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `${errorHeader}: ${errors.badRequest.name}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,136 @@
+// Starts one sidecar: data path (ProxyRuntime), admin server and the xDS client that feeds
+// the runtime. Signals belong to the CLI; it calls close() (which drains) on SIGTERM.
+import { readFileSync } from 'node:fs';
+import { createLogger, type LogLevel } from '../common/log.js';
+import { ports } from '../common/ports.js';
+import type { NodeInfo } from '../xds/node.js';
+import { AdsClient } from './xds/ads-client.js';
+import { AdminServer } from './admin.js';
+import { ProxyRuntime } from './proxy-runtime.js';
+
+export interface StartProxyOptions {
+  service: string;
+  namespace?: string;
+  /** ADDR:PORT of the local app; absent for an ingress. */
+  app?: string;
+  address?: string;
+  labels?: Record<string, string>;
+  /** host:port of the control plane's xDS server. */
+  control?: string;
+  stateDir?: string;
+  adminPort?: number;
+  outboundPort?: number;
+  inboundPort?: number;
+  ingressFor?: string;
+  drainMs?: number;
+  logLevel?: LogLevel;
+  id?: string;
+}
+
+export interface RunningProxy {
+  /** Drains (stops accepting, lets requests in flight finish within drainMs), then stops. */
+  close(): Promise<void>;
+  drain(ms?: number): Promise<void>;
+  runtime: ProxyRuntime;
+  admin: { port: number };
+  node: NodeInfo;
+}
+
+/** `adminPort` is the bound port (differs from opts.adminPort when that is 0). */
+export function buildNodeInfo(opts: StartProxyOptions, adminPort = opts.adminPort ?? ports.proxyAdmin): NodeInfo {
+  const address = opts.address ?? '127.0.0.1';
+  const labels = { ...(opts.labels ?? {}) };
+  return {
+    id: opts.id ?? `${opts.service}-${address}`,
+    service: opts.service,
+    namespace: opts.namespace ?? 'default',
+    address,
+    inboundPort: opts.inboundPort ?? ports.proxyInbound,
+    outboundPort: opts.outboundPort ?? ports.proxyOutbound,
+    adminPort,
+    app: opts.app ? parseHostPort(opts.app, '--app') : undefined,
+    ingressFor: opts.ingressFor,
+    labels,
+    zone: labels.zone ?? '',
+    region: labels.region ?? '',
+    version: trellisVersion(),
+  };
+}
+
+export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy> {
+  const address = opts.address ?? '127.0.0.1';
+  const id = opts.id ?? `${opts.service}-${address}`;
+  const logger = createLogger('proxy', opts.logLevel ?? 'info').child({ proxy: id });
+  const drainMs = opts.drainMs ?? 5000;
+  const runtime = new ProxyRuntime({ logger });
+  let ads: AdsClient | null = null;
+  let node: NodeInfo | null = null;
+  const admin = new AdminServer({
+    address,
+    port: opts.adminPort ?? ports.proxyAdmin,
+    runtime,
+    xdsStatus: () => ads?.status() ?? { connected: false, server: '', ackedVersion: null, lastNack: null, lastUpdate: null, source: null },
+    node: () => node,
+  });
+  // The admin port goes into the node metadata, so bind it first (it may be ephemeral in tests).
+  await admin.listen();
+  node = buildNodeInfo({ ...opts, address, id }, admin.port);
+  ads = new AdsClient({
+    server: opts.control ?? `127.0.0.1:${ports.controlXds}`,
+    node,
+    stateDir: opts.stateDir,
+    logger,
+    onConfig: (config, source) => {
+      runtime.applyConfig(config, source);
+      runtime.listening().then(
+        () => logger.info({ version: config.version, source }, 'config applied'),
+        (err: Error) => logger.error({ version: config.version, err: err.message }, 'config applied but a listener failed to bind'),
+      );
+    },
+  });
+  ads.start();
+  logger.info({ admin: admin.port, control: opts.control ?? `127.0.0.1:${ports.controlXds}` }, 'proxy started');
+
+  let closing: Promise<void> | null = null;
+  const drain = (ms = drainMs) => runtime.drain(ms);
+  return {
+    runtime,
+    admin: { port: admin.port },
+    node,
+    drain,
+    close() {
+      closing ??= (async () => {
+        await ads?.close();
+        await drain();
+        await admin.close();
+        logger.info('proxy stopped');
+        logger.flush();
+      })();
+      return closing;
+    },
+  };
+}
+
+function parseHostPort(s: string, what: string): { address: string; port: number } {
+  const i = s.lastIndexOf(':');
+  const port = Number(s.slice(i + 1));
+  const address = i > 0 ? s.slice(0, i).replace(/^\[|\]$/g, '') : '';
+  if (!address || !Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`${what} must be ADDR:PORT, got "${s}"`);
+  return { address, port };
+}
+
+let cachedVersion: string | undefined;
+
+function trellisVersion(): string {
+  if (cachedVersion) return cachedVersion;
+  // src/proxy/main.ts and dist/src/proxy/main.js sit at different depths below package.json.
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'trellis' && pkg.version) return (cachedVersion = pkg.version);
+    } catch {
+      // try the next depth
+    }
+  }
+  return (cachedVersion = '0.0.0');
+}
