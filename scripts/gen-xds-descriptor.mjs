@@ -76,6 +76,8 @@ function visit(type) {
 }
 for (const name of [...roots, ...services]) visit(root.lookup(name));
 
+const snakeCase = (n) => n.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
 // Emit a namespace tree with only kept objects and no options (validation rules, annotations).
 function emit(ns) {
   const nested = {};
@@ -83,14 +85,17 @@ function emit(ns) {
     if (!keep.has(child)) continue;
     if (child instanceof protobuf.Type) {
       const fields = {};
+      // protobufjs serves google/protobuf/*.proto from its bundled camelCase definitions
+      // (Value.stringValue), ignoring keepCase; Trellis uses the proto's snake_case names everywhere.
+      const fieldName = child.fullName.startsWith('.google.protobuf.') ? snakeCase : (n) => n;
       for (const f of child.fieldsArray) {
         const out = { type: f.type, id: f.id };
         if (f.repeated) out.rule = 'repeated';
         if (f.map) out.keyType = f.keyType;
-        fields[f.name] = out;
+        fields[fieldName(f.name)] = out;
       }
       const oneofs = {};
-      for (const o of child.oneofsArray) oneofs[o.name] = { oneof: o.oneof };
+      for (const o of child.oneofsArray) oneofs[o.name] = { oneof: o.oneof.map(fieldName) };
       const json = { fields };
       if (Object.keys(oneofs).length) json.oneofs = oneofs;
       const sub = emit(child);
