@@ -35,6 +35,7 @@ export class GrpcStream {
   private status: GrpcEndReason | undefined;
   private transportError: string | undefined;
   private ended = false;
+  private readEnded = false;
   private connectTimer: NodeJS.Timeout | undefined;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -65,6 +66,11 @@ export class GrpcStream {
     this.stream.on('trailers', (trailers) => this.noteStatus(trailers));
     this.stream.on('data', (chunk: Buffer) => this.onData(chunk));
     this.stream.on('error', (err) => this.noteTransportError(err.message));
+    // The server's END_STREAM ends the call even though our side is still open for writing.
+    this.stream.on('end', () => {
+      this.readEnded = true;
+      this.finish();
+    });
     this.stream.on('close', () => this.finish());
   }
 
@@ -152,7 +158,7 @@ export class GrpcStream {
     if (this.ended) return;
     // Wait for the stream's close when the connection failed first, so that trailers that did
     // arrive are preferred over the connection's error.
-    if (!this.stream.closed && !this.session.destroyed && this.transportError === undefined) return;
+    if (!this.readEnded && !this.stream.closed && !this.session.destroyed && this.transportError === undefined) return;
     if (!this.status) {
       const rst = this.stream.rstCode;
       this.status = {
@@ -161,6 +167,7 @@ export class GrpcStream {
       };
     }
     this.end();
+    if (!this.stream.closed) this.stream.close(http2.constants.NGHTTP2_NO_ERROR);
     this.session.destroy();
   }
 
