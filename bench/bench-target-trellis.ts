@@ -74,7 +74,9 @@ function startSidecar(ctx: BenchContext, cli: string, dir: string, service: stri
 
 async function waitReady(ctx: BenchContext, sidecar: BenchChild, address: string, control: BenchChild): Promise<string | null> {
   ctx.say(`waiting for ${sidecar.name} at ${address}...`);
-  return pollHttp(`http://${address}:${ports.admin}/ready`, null, readyTimeoutMs, expectStatus(200), () => exitedProblem(sidecar, control));
+  const problem = await pollHttp(`http://${address}:${ports.admin}/ready`, null, readyTimeoutMs, expectStatus(200), () => exitedProblem(sidecar, control));
+  // Still running but never ready: its own log usually says why (no config, NACK, ...).
+  return problem === null || !sidecar.isRunning() || !control.isRunning() ? problem : `${problem}; log: ${sidecar.logTail(3)}`;
 }
 
 function exitedProblem(sidecar: BenchChild, control: BenchChild): string | null {
