@@ -15,7 +15,7 @@ import { webSnapshot, outboundRoutes, type Snapshot } from './xds-fixtures.js';
 
 const logger = pino({ level: 'silent' });
 const node: NodeInfo = {
-  id: 'web-127.0.20.9', service: 'web', namespace: 'default', address: '127.0.20.9', inboundPort: 15006, outboundPort: 15001,
+  id: 'web-127.0.20.9', service: 'web', namespace: 'default', address: '127.0.20.9', inboundPort: 15006, outboundPort: 15001, adminPort: 15000,
   app: { address: '127.0.20.9', port: 8080 }, labels: { version: 'v1' }, zone: 'z1', region: 'r1', version: 'test',
 };
 const tmpDirs: string[] = [];
