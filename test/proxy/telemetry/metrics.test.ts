@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ProxyMetrics, durationBuckets } from '../../../src/proxy/telemetry/metrics.js';
+import { errors } from '../../../src/proxy/errors.js';
+
+test('route stats count by status and error, and fill cumulative buckets', async () => {
+  const m = new ProxyMetrics({ processMetrics: false });
+  const s = m.routeStatsFor('outbound', 'r', 'c');
+  assert.equal(m.routeStatsFor('outbound', 'r', 'c'), s, 'one bound object per label tuple');
+  s.record(200, null, 0.0015);
+  s.record(200, null, 0.004);
+  s.record(504, errors.timeout, 12);
+  const text = await m.text();
+  assert.match(text, /trellis_requests_total\{direction="outbound",route="r",cluster="c",status_code="200",error=""\} 2/);
+  assert.match(text, /trellis_requests_total\{direction="outbound",route="r",cluster="c",status_code="504",error="timeout"\} 1/);
+  assert.match(text, /_bucket\{direction="outbound",route="r",cluster="c",le="0.001"\} 0/);
+  assert.match(text, /_bucket\{direction="outbound",route="r",cluster="c",le="0.002"\} 1/);
+  assert.match(text, /_bucket\{direction="outbound",route="r",cluster="c",le="0.005"\} 2/);
+  assert.match(text, /_bucket\{direction="outbound",route="r",cluster="c",le="10"\} 2/);
+  assert.match(text, /_bucket\{direction="outbound",route="r",cluster="c",le="\+Inf"\} 3/);
+  assert.match(text, /trellis_request_duration_seconds_count\{direction="outbound",route="r",cluster="c"\} 3/);
+  assert.equal(durationBuckets[0], 0.001);
+  assert.equal(durationBuckets[durationBuckets.length - 1], 10);
+});
+
+test('every catalog error has a code, a status and a header value', () => {
+  const names = new Set<string>();
+  for (const e of Object.values(errors)) {
+    assert.match(e.code, /^TRL_ERR_[A-Z_]+$/);
+    assert.ok(e.status >= 400 && e.status < 600);
+    assert.match(e.name, /^[a-z-]+$/);
+    names.add(e.name);
+  }
+  assert.deepEqual([...names].sort(), ['bad-request', 'no-healthy-upstream', 'no-route', 'overloaded', 'timeout', 'unauthorized', 'upstream-connect', 'upstream-reset']);
+  assert.equal(errors.noRoute.status, 404);
+  assert.equal(errors.noHealthyUpstream.status, 503);
+  assert.equal(errors.upstreamConnect.status, 502);
+  assert.equal(errors.timeout.status, 504);
+});
