@@ -15,6 +15,8 @@ export interface BenchOptions {
   readonly warmup: number;
   readonly repeats: number;
   readonly only: readonly TargetName[];
+  /** 'nginx' falls back to Node when nginx is unavailable; 'node' forces the Node upstream. */
+  readonly upstream: 'nginx' | 'node';
 }
 
 export const usage = `Usage: node dist/bench/run.js [options]
@@ -24,7 +26,8 @@ export const usage = `Usage: node dist/bench/run.js [options]
   --latency-connections N   connections for the latency run (default 8)
   --warmup S                warm-up seconds before each run (default 1)
   --repeats N               interleaved repeats of the whole set (default 3)
-  --only a,b                targets among ${targetNames.join(', ')}`;
+  --only a,b                targets among ${targetNames.join(', ')}
+  --upstream nginx|node     upstream server (default nginx, Node if nginx is unavailable)`;
 
 /** Parses argv (without node and the script); an Error carries a message for the user. */
 export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error {
@@ -41,6 +44,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error
         warmup: { type: 'string' },
         repeats: { type: 'string' },
         only: { type: 'string' },
+        upstream: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -55,6 +59,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error
   const warmup = nonNegativeInt('warmup', values.warmup, 1);
   const repeats = positiveInt('repeats', values.repeats, 3);
   const only = parseOnly(values.only);
+  const upstream = values.upstream ?? 'nginx';
+  if (upstream !== 'nginx' && upstream !== 'node') return new Error(`--upstream must be nginx or node, got ${upstream}`);
   for (const v of [duration, connections, latencyDuration, latencyConnections, warmup, repeats, only]) {
     if (v instanceof Error) return v;
   }
@@ -66,6 +72,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error
     warmup: warmup as number,
     repeats: repeats as number,
     only: only as TargetName[],
+    upstream,
   };
 }
 

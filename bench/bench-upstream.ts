@@ -7,13 +7,15 @@ import { nginxUpstreamConfig } from './bench-nginx-config.js';
 import type { BenchContext, Upstream } from './bench-target.js';
 
 /** nginx `return 200` when nginx is installed; otherwise a small Node server, said so in the report. */
-export async function startUpstream(ctx: BenchContext): Promise<Upstream | Error> {
+export async function startUpstream(ctx: BenchContext, preferred: 'nginx' | 'node'): Promise<Upstream | Error> {
   const host = benchAddresses.upstream;
   const listen = `${host}:${benchPort}`;
   const url = `http://${listen}/`;
   const nginx = ctx.tools.get('nginx');
   let note: string;
-  if (nginx !== undefined && 'path' in nginx) {
+  if (preferred === 'node') {
+    note = 'Node upstream requested (--upstream node)';
+  } else if (nginx !== undefined && 'path' in nginx) {
     const prefix = join(ctx.tmpDir, 'upstream-nginx');
     const config = nginxUpstreamConfig({ prefix, runAsUser: nginxRunAsUser() }, listen, upstreamBodyBytes);
     const child = await startNginx(ctx.children, nginx.path, 'upstream-nginx', prefix, config, ctx.loadCpus, url);

@@ -48,7 +48,10 @@ async function main(): Promise<number> {
     if (interrupted) return;
     interrupted = true;
     say(`${signal}: stopping everything the bench started...`);
-    void children.stopAll().finally(() => process.exit(130));
+    void children.stopAll().finally(() => {
+      rmSync(tmpDir, { recursive: true, force: true });
+      process.exit(130);
+    });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -61,7 +64,9 @@ async function main(): Promise<number> {
 
   let ok = false;
   try {
-    const report = await runBench(options, tools, children, tmpDir, wrk.path);
+    const report = await runBench(options, tools, children, tmpDir, wrk.path, () => interrupted);
+    // The signal handler is stopping the children and will exit: no report from half-killed runs.
+    if (interrupted) return 130;
     if (report instanceof Error) {
       process.stderr.write(`bench: ${report.message}\n`);
       return 1;
@@ -73,14 +78,18 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     clearTimeout(watchdog);
-    await children.stopAll();
-    if (ok) rmSync(tmpDir, { recursive: true, force: true });
-    else say(`logs kept in ${tmpDir}`);
+    // When interrupted, the signal handler stops the children, removes tmpDir and exits.
+    if (!interrupted) {
+      await children.stopAll();
+      if (ok) rmSync(tmpDir, { recursive: true, force: true });
+      else say(`logs kept in ${tmpDir}`);
+    }
   }
 }
 
 async function runBench(
   options: BenchOptions, tools: BenchContext['tools'], children: BenchChildren, tmpDir: string, wrkPath: string,
+  interrupted: () => boolean,
 ): Promise<BenchReport | Error> {
   const startedAt = new Date().toISOString();
   const pinned = availableParallelism() >= 2;
@@ -90,7 +99,7 @@ async function runBench(
     loadCpus: pinned ? '1' : null,
   };
   say(`estimated run time ${Math.round(estimateSeconds(options) / 60 * 10) / 10} min; temp dir ${tmpDir}`);
-  const upstream = await startUpstream(ctx);
+  const upstream = await startUpstream(ctx, options.upstream);
   if (upstream instanceof Error) return new Error(`upstream did not start: ${upstream.message}`);
 
   const wanted = new Set<TargetName>(options.only);
@@ -114,7 +123,9 @@ async function runBench(
   const failures = new Map<TargetName, string[]>(active.map((t) => [t.name, []]));
   for (let repeat = 1; repeat <= options.repeats; repeat++) {
     for (const t of active) {
+      if (interrupted()) return new Error('interrupted');
       const r = await measureOnce(env, t, options, repeat);
+      if (interrupted()) return new Error('interrupted');
       if (r instanceof Error) {
         failures.get(t.name)?.push(`repeat ${repeat}: ${r.message}`);
         say(`repeat ${repeat}/${options.repeats} ${t.name}: FAILED ${r.message}`);

@@ -4,7 +4,7 @@ import { parseBenchOptions, targetNames, usage } from '../../bench/bench-options
 
 test('defaults follow shared/PERFORMANCE.md', () => {
   assert.deepEqual(parseBenchOptions([]), {
-    duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 3, only: [...targetNames],
+    duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 3, only: [...targetNames], upstream: 'nginx',
   });
 });
 
@@ -30,6 +30,7 @@ test('bad values are errors that name the option', () => {
     [['--repeats', '0'], /--repeats/],
     [['--warmup', '-1'], /--warmup/],
     [['--bogus'], /bogus/],
+    [['--upstream', 'envoy'], /--upstream/],
   ] as const) {
     const r = parseBenchOptions(argv);
     assert.ok(r instanceof Error, argv.join(' '));

@@ -14,7 +14,7 @@ function report(): BenchReport {
   return {
     startedAt: '2025-03-04T05:06:07.891Z',
     finishedAt: '2025-03-04T05:11:07.891Z',
-    options: { duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 1, only: ['direct', 'nginx', 'haproxy'] },
+    options: { duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 1, only: ['direct', 'nginx', 'haproxy'], upstream: 'nginx' },
     environment: { node: 'v20', kernel: '6', cpuModel: 'cpu', cpuCount: 2, tools: ['nginx version: nginx/1.22.1'], commit: 'abc' },
     upstream: { kind: 'nginx', note: null },
     pinning: { proxyCpus: '0', loadCpus: '1', note: null },
