@@ -141,3 +141,12 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
     }),
   ]);
 }
+
+/** Polls until `cond` holds; for state another process or stream updates asynchronously. */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

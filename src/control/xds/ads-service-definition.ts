@@ -25,7 +25,7 @@ function codec<T>(name: string): { serialize: (value: T) => Buffer; deserialize:
   const type = messageType(name);
   return {
     serialize: (value) => Buffer.from(type.encode(type.fromObject(value as Record<string, unknown>)).finish()),
-    deserialize: (bytes) => type.toObject(type.decode(bytes), { enums: String, longs: Number, defaults: false }) as T,
+    deserialize: (bytes) => type.toObject(type.decode(bytes), { enums: String, longs: Number, defaults: false, arrays: true }) as T,
   };
 }
 

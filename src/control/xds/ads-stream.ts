@@ -112,6 +112,8 @@ export class AdsStream {
       sub.names = names;
     } else {
       this.subs.set(typeUrl, { wildcard, names, nonce: '', sentVersion: '', ackedVersion: null });
+      // a type subscribed but not yet ACKed means the proxy does not hold a whole version any more
+      this.host.registry.updateStatus(this.node.id, { ackedVersion: this.ackedVersion() });
     }
     // named listeners can change the snapshot itself (a proxyless client's target)
     const pushed = !this.snapshot || typeUrl === typeUrls.listener ? this.refresh() : false;

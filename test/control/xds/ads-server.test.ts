@@ -1,0 +1,160 @@
+import { status } from '@grpc/grpc-js';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createLogger } from '../../../src/common/log.js';
+import { Registry } from '../../../src/control/registry.js';
+import type { DiscoveryResponse } from '../../../src/control/xds/ads-service-definition.js';
+import { AdsServer } from '../../../src/control/xds/ads-server.js';
+import type { Resource } from '../../../src/resources/kinds.js';
+import { unpackAny } from '../../../src/xds/any.js';
+import { encodeNode } from '../../../src/xds/node.js';
+import { typeUrls } from '../../../src/xds/type-urls.js';
+import { AdsTestClient, loopback, ManualClock, nodeInfo, resources, waitFor, withTimeout } from '../helpers.js';
+
+const CDS = typeUrls.cluster;
+const EDS = typeUrls.clusterLoadAssignment;
+const LDS = typeUrls.listener;
+const RDS = typeUrls.routeConfiguration;
+
+const service = (name: string): Resource[] => resources(`
+apiVersion: trellis.dev/v1alpha1
+kind: Service
+metadata: { name: ${name} }
+spec: {}
+`);
+
+function names(r: DiscoveryResponse): string[] {
+  return r.resources.map((a) => {
+    const obj = unpackAny(a) as { name?: string; cluster_name?: string };
+    return obj.name ?? obj.cluster_name ?? '?';
+  });
+}
+
+describe('AdsServer', () => {
+  const clock = new ManualClock();
+  const registry = new Registry({ clock, graceMs: 10_000 });
+  let current: Resource[] = service('api');
+  const ads = new AdsServer({ registry, logger: createLogger('test', 'silent'), resources: () => current });
+  registry.onChange(() => ads.scheduleRefresh());
+  let target = '';
+  const clients: AdsTestClient[] = [];
+  const connect = (): AdsTestClient => {
+    const c = new AdsTestClient(target);
+    clients.push(c);
+    return c;
+  };
+
+  before(async () => {
+    target = `${loopback(1)}:${await ads.listen(loopback(1), 0)}`;
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await ads.close();
+    await registry.close();
+  });
+
+  it('serves versioned state of the world, records ACKs and NACKs, ignores stale nonces, pushes changes', async () => {
+    const web = nodeInfo({ service: 'web', address: '127.0.1.20' });
+    const client = connect();
+
+    client.send({ node: encodeNode(web), type_url: CDS, resource_names: [] });
+    const cds1 = await client.next();
+    assert.equal(cds1.type_url, CDS);
+    assert.equal(cds1.version_info, '1');
+    assert.ok(cds1.nonce);
+    assert.deepEqual(names(cds1), ['api.default', 'inbound|local', 'web.default']);
+    assert.equal(registry.get(web.id)?.state, 'connected');
+    client.send({ type_url: CDS, version_info: '1', response_nonce: cds1.nonce });
+
+    client.send({ type_url: EDS, resource_names: ['web.default'] });
+    const eds1 = await client.next();
+    assert.equal(eds1.type_url, EDS, 'an ACK is not answered; the next response is for EDS');
+    assert.deepEqual(names(eds1), ['web.default']);
+    assert.notEqual(eds1.nonce, cds1.nonce);
+    client.send({ type_url: EDS, version_info: '1', response_nonce: eds1.nonce, resource_names: ['web.default'] });
+
+    client.send({ type_url: LDS });
+    const lds1 = await client.next();
+    assert.deepEqual(names(lds1), ['inbound', 'outbound']);
+    client.send({ type_url: LDS, version_info: '1', response_nonce: lds1.nonce });
+    client.send({ type_url: RDS, resource_names: ['outbound'] });
+    const rds1 = await client.next();
+    assert.deepEqual(names(rds1), ['outbound']);
+    client.send({ type_url: RDS, version_info: '1', response_nonce: rds1.nonce, resource_names: ['outbound'] });
+    await waitFor(() => registry.get(web.id)?.ackedVersion === '1', 'ackedVersion 1');
+    assert.equal(registry.get(web.id)?.sentVersion, '1');
+
+    // a new Service changes the snapshot: every subscribed type again, in ADS order, one version up
+    current = [...current, ...service('db')];
+    ads.scheduleRefresh();
+    const pushed = [await client.next(), await client.next(), await client.next(), await client.next()];
+    assert.deepEqual(pushed.map((r) => [r.type_url, r.version_info]), [[CDS, '2'], [EDS, '2'], [LDS, '2'], [RDS, '2']]);
+    assert.deepEqual(names(pushed[0]), ['api.default', 'db.default', 'inbound|local', 'web.default']);
+    const [cds2, eds2, lds2, rds2] = pushed;
+
+    // NACK of RDS v2: recorded with the version it refused
+    client.send({ type_url: RDS, version_info: '1', response_nonce: rds2.nonce, resource_names: ['outbound'], error_detail: { code: 3, message: 'unknown extension trellis.dev.RateLimit' } });
+    await waitFor(() => registry.get(web.id)?.lastNack !== null, 'the NACK');
+    assert.deepEqual(registry.get(web.id)?.lastNack, { version: '2', error: 'unknown extension trellis.dev.RateLimit', typeUrl: RDS });
+
+    // a request quoting an old nonce is ignored: the next answer is for the current-nonce request
+    client.send({ type_url: EDS, version_info: '1', response_nonce: eds1.nonce, resource_names: ['db.default'] });
+    client.send({ type_url: EDS, version_info: '2', response_nonce: eds2.nonce, resource_names: ['web.default', 'db.default'] });
+    const eds2b = await client.next();
+    assert.equal(eds2b.type_url, EDS);
+    assert.equal(eds2b.version_info, '2');
+    assert.deepEqual(names(eds2b), ['db.default', 'web.default']);
+
+    // ACK everything but RDS: ackedVersion stays at 1 until every type has v2
+    client.send({ type_url: CDS, version_info: '2', response_nonce: cds2.nonce });
+    client.send({ type_url: EDS, version_info: '2', response_nonce: eds2b.nonce, resource_names: ['web.default', 'db.default'] });
+    client.send({ type_url: LDS, version_info: '2', response_nonce: lds2.nonce });
+    await waitFor(() => registry.get(web.id)?.ackedVersion === '1' && registry.get(web.id)?.sentVersion === '2', 'partial ACK');
+
+    // the next version, once ACKed for RDS, clears the NACK
+    current = current.filter((r) => r.metadata.name !== 'db');
+    ads.scheduleRefresh();
+    const v3 = [await client.next(), await client.next(), await client.next(), await client.next()];
+    assert.deepEqual(v3.map((r) => r.version_info), ['3', '3', '3', '3']);
+    assert.deepEqual(names(v3[1]), ['web.default'], 'only the EDS names still present are answered');
+    for (const r of v3) {
+      const resourceNames = r.type_url === EDS ? ['web.default', 'db.default'] : r.type_url === RDS ? ['outbound'] : [];
+      client.send({ type_url: r.type_url, version_info: '3', response_nonce: r.nonce, resource_names: resourceNames });
+    }
+    await waitFor(() => registry.get(web.id)?.ackedVersion === '3', 'ackedVersion 3');
+    assert.equal(registry.get(web.id)?.lastNack, null);
+
+    // nothing changed: no push, and the version stays
+    ads.refreshNow();
+    client.send({ type_url: typeUrls.secret, resource_names: [] });
+    const secrets = await client.next();
+    assert.equal(secrets.type_url, typeUrls.secret);
+    assert.equal(secrets.version_info, '3');
+    assert.deepEqual(secrets.resources, []);
+  });
+
+  it('refuses a stream whose node is invalid with INVALID_ARGUMENT naming the problem', async () => {
+    const client = connect();
+    client.send({ node: { id: 'x', cluster: 'web' }, type_url: CDS });
+    const err = await withTimeout(client.ended, 5000, 'the stream to end');
+    assert.equal(err?.code, status.INVALID_ARGUMENT);
+    assert.match(err?.details ?? '', /node\.metadata\.address is required/);
+  });
+
+  it('marks a proxy draining when its stream ends, and keeps counting versions when it returns', async () => {
+    const node = nodeInfo({ service: 'cart', address: '127.0.1.30' });
+    const first = connect();
+    first.send({ node: encodeNode(node), type_url: CDS });
+    const r1 = await first.next();
+    first.close();
+    await waitFor(() => registry.get(node.id)?.state === 'draining', 'draining');
+
+    const second = connect();
+    second.send({ node: encodeNode(node), type_url: CDS });
+    const r2 = await second.next();
+    assert.equal(registry.get(node.id)?.state, 'connected');
+    assert.ok(Number(r2.version_info) >= Number(r1.version_info), `version ${r2.version_info} went back from ${r1.version_info}`);
+    clock.advance(60_000);
+    assert.ok(registry.get(node.id), 'a reconnected proxy is not dropped by the old grace timer');
+  });
+});
