@@ -17,14 +17,15 @@ interface ChildResult {
   clusters: number;
 }
 
-async function child(server: string): Promise<void> {
+async function child(server: string, withPino: boolean): Promise<void> {
   // Imported here so that the parent's grpc-js never loads in this process.
   const { AdsClient } = await import('../src/proxy/xds/ads-client.js');
-  const { createLogger } = await import('../src/common/log.js');
+  // pino alone costs ~7 MB; the no-op logger shows what the client itself adds.
+  const logger = withPino ? (await import('../src/common/log.js')).createLogger('xds', 'warn') : noopLogger();
   const started = performance.now();
   const client = new AdsClient({
     server,
-    logger: createLogger('xds', 'warn'),
+    logger,
     node: {
       id: 'web-bench', service: 'web', namespace: 'default', address: '127.0.20.9', inboundPort: 15006, outboundPort: 15001, adminPort: 15000,
       app: { address: '127.0.20.9', port: 8080 }, labels: { version: 'v1' }, zone: 'z1', region: 'r1', version: 'bench',
@@ -50,9 +51,15 @@ async function child(server: string): Promise<void> {
   }, 15_000).unref();
 }
 
-function runChild(server: string, nodeFlags: string[]): Promise<ChildResult> {
+function noopLogger(): any {
+  const noop = () => {};
+  const l: any = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, fatal: noop, child: () => l, level: 'silent' };
+  return l;
+}
+
+function runChild(server: string, nodeFlags: string[], withPino: boolean): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...nodeFlags, fileURLToPath(import.meta.url), '--child', server], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [...nodeFlags, fileURLToPath(import.meta.url), '--child', server, withPino ? 'pino' : 'noop'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (c: Buffer) => { out += c.toString(); });
     p.on('error', reject);
@@ -90,12 +97,12 @@ async function parent(runs: number): Promise<void> {
     const bare: number[] = [];
     for (let i = 0; i < runs; i++) bare.push(await bareNodeRssMb());
     console.log(`bare node ${process.version}: RSS ${median(bare).toFixed(1)} MB (median of ${runs})`);
-    for (const flags of [[], ['--max-semi-space-size=1']]) {
+    for (const [flags, withPino] of [[[], true], [['--max-semi-space-size=1'], true], [[], false], [['--max-semi-space-size=1'], false]] as [string[], boolean][]) {
       const results: ChildResult[] = [];
-      for (let i = 0; i < runs; i++) results.push(await runChild(server.address, flags));
+      for (let i = 0; i < runs; i++) results.push(await runChild(server.address, flags, withPino));
       const r0 = results[0];
       console.log(
-        `AdsClient ${flags.join(' ') || '(no flags)'}: RSS idle after first config ${median(results.map((r) => r.rssMb)).toFixed(1)} MB ` +
+        `AdsClient ${withPino ? '+ pino logger' : '+ no-op logger'}, ${flags.join(' ') || 'no flags'}: RSS idle after first config ${median(results.map((r) => r.rssMb)).toFixed(1)} MB ` +
         `[${results.map((r) => r.rssMb.toFixed(1)).join(', ')}], heap used ${median(results.map((r) => r.heapUsedMb)).toFixed(1)} MB, ` +
         `first config ${median(results.map((r) => r.firstConfigMs)).toFixed(0)} ms after start() ` +
         `(${median(results.map((r) => r.sinceProcessStartMs)).toFixed(0)} ms after process start); ` +
@@ -109,7 +116,7 @@ async function parent(runs: number): Promise<void> {
 
 const args = process.argv.slice(2);
 if (args[0] === '--child') {
-  await child(args[1]);
+  await child(args[1], args[2] !== 'noop');
 } else {
   const i = args.indexOf('--runs');
   await parent(i >= 0 ? Number(args[i + 1]) : 3);
