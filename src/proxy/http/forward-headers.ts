@@ -22,7 +22,10 @@ function connectionTokens(raw: string[]): Set<string> | null {
   let set: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i].length !== 10 || raw[i].toLowerCase() !== 'connection') continue;
-    for (const t of raw[i + 1].split(',')) {
+    const v = raw[i + 1];
+    // The usual values name no extra headers; skip the split for them.
+    if (v.length <= 10 && /^\s*(keep-alive|close)\s*$/i.test(v)) continue;
+    for (const t of v.split(',')) {
       const tok = t.trim().toLowerCase();
       if (tok && tok !== 'close' && tok !== 'keep-alive') (set ??= new Set()).add(tok);
     }

@@ -28,6 +28,9 @@ export class HttpExchange implements ResponseSink {
   private finished = false;
   private timer: NodeJS.Timeout | null = null;
   private watchingResDrain = false;
+  /** First body chunk, held until the read that carried it is parsed (see onUpstreamFlush). */
+  private pending: Buffer | null = null;
+  private wroteBody = false;
   private readonly isHead: boolean;
 
   constructor(
@@ -72,7 +75,36 @@ export class HttpExchange implements ResponseSink {
 
   onUpstreamData(chunk: Buffer): boolean {
     if (this.finished) return true;
+    if (!this.wroteBody && this.pending === null) {
+      this.pending = chunk;
+      return true;
+    }
+    return this.write(chunk);
+  }
+
+  onUpstreamFlush(): boolean {
+    return this.finished ? true : this.write(null);
+  }
+
+  private write(chunk: Buffer | null): boolean {
+    const pending = this.pending;
+    if (pending !== null) {
+      this.pending = null;
+      this.wroteBody = true;
+      if (chunk === null) chunk = pending;
+      else if (!this.res.write(pending)) {
+        // Keep order; the new chunk still goes out, backpressure is reported below.
+        this.res.write(chunk);
+        return this.watchDrain();
+      }
+    }
+    if (chunk === null) return true;
+    this.wroteBody = true;
     if (this.res.write(chunk)) return true;
+    return this.watchDrain();
+  }
+
+  private watchDrain(): boolean {
     if (!this.watchingResDrain) {
       this.watchingResDrain = true;
       this.res.on('drain', onResDrain);
@@ -91,7 +123,11 @@ export class HttpExchange implements ResponseSink {
         // Trailers Node will not send (e.g. without chunked framing) are dropped, not fatal.
       }
     }
-    res.end();
+    const pending = this.pending;
+    this.pending = null;
+    // A response that came whole leaves with the head in one write.
+    if (pending !== null) res.end(pending);
+    else res.end();
     this.finish(res.statusCode, null);
   }
 

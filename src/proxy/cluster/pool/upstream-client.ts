@@ -29,6 +29,12 @@ export interface ResponseSink {
    * go again on a fresh socket if the caller can resend it.
    */
   onUpstreamError(error: ProxyError, detail: string, retryable: boolean): void;
+  /**
+   * One socket read has been parsed and the response is not complete yet. Sinks may hold the
+   * first body chunk until here, so a response that arrives whole is relayed with one write.
+   * Returns false to pause, like onUpstreamData.
+   */
+  onUpstreamFlush(): boolean;
   /** The socket drained after writeBody() returned false. */
   onUpstreamDrain(): void;
 }
@@ -214,7 +220,12 @@ export class UpstreamConnection {
     }
     this.responseStarted = true;
     const ret = this.parser.execute(chunk);
-    if (ret instanceof Error) this.fail(errors.upstreamReset, `invalid response: ${(ret as any).reason ?? ret.message}`);
+    if (ret instanceof Error) {
+      this.fail(errors.upstreamReset, `invalid response: ${(ret as any).reason ?? ret.message}`);
+      return;
+    }
+    const sink = this.sink;
+    if (sink !== null && !sink.onUpstreamFlush()) this.pause();
   };
 
   private readonly onEnd = (): void => {

@@ -43,6 +43,9 @@ class CollectSink implements ResponseSink {
     this.retryable = retryable;
     this.resolve();
   }
+  onUpstreamFlush(): boolean {
+    return true;
+  }
   onUpstreamDrain(): void {
     this.drains++;
   }
