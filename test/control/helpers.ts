@@ -150,3 +150,12 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 500
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** Like waitFor, for a condition that must be fetched. */
+export async function pollUntil(cond: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
