@@ -11,7 +11,7 @@ function round(n: number): Resource[] {
   return Array.from({ length: 6 }, (_, i) => ({
     apiVersion: 'trellis.dev/v1alpha1',
     kind: 'Service',
-    metadata: { name: `svc-${i}`, namespace: 'default', annotations: { round: String(n), padding: 'x'.repeat(300_000 + (n % 7) * 3000) } },
+    metadata: { name: `svc-${i}`, namespace: 'default', annotations: { round: String(n), padding: 'x'.repeat(50_000 + (n % 7) * 3000) } },
     spec: { ports: [{ port: 80 + (n % 5), protocol: 'http' }] },
   }) as Resource);
 }
