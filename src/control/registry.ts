@@ -133,7 +133,8 @@ export class Registry {
       connected: true,
       connectedAt: new Date(this.clock.now()).toISOString(),
       disconnectedAt: null,
-      sentVersion: null,
+      // kept so that versions keep growing for a proxy that reconnects, even to a restarted control plane
+      sentVersion: previous?.sentVersion ?? null,
       ackedVersion: null,
       lastNack: previous?.lastNack ?? null,
     });
@@ -158,7 +159,9 @@ export class Registry {
   updateStatus(proxyId: string, status: Partial<Pick<Instance, 'sentVersion' | 'ackedVersion' | 'lastNack'>>): void {
     const inst = this.instances.get(proxyId);
     if (!inst) return;
+    const versionMoved = status.sentVersion !== undefined && status.sentVersion !== inst.sentVersion;
     Object.assign(inst, status);
+    if (versionMoved) this.schedulePersist();
   }
 
   get(proxyId: string): Instance | undefined {

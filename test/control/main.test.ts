@@ -27,6 +27,7 @@ describe('startControlPlane', () => {
     const cp = await startControlPlane({ dataDir: dir, listen: host, xdsPort: 0, apiPort: 0, graceMs: 30_000, logLevel: 'silent' });
     const api = nodeInfo({ service: 'api', address: '127.0.1.50' });
     const client = new AdsTestClient(`${host}:${cp.xdsPort}`);
+    let lastVersion = '';
     try {
       client.send({ node: encodeNode(api), type_url: typeUrls.cluster });
       const first = await client.next();
@@ -35,6 +36,7 @@ describe('startControlPlane', () => {
       const pushed = await client.next();
       assert.ok(Number(pushed.version_info) > Number(first.version_info));
       assert.ok(pushed.resources.some((a) => (unpackAny(a) as { name: string }).name === 'db.default'));
+      lastVersion = pushed.version_info;
       await cp.close();
       const ended = await withTimeout(client.ended, 5000, 'the stream to end');
       assert.equal(ended, null, 'the server ends streams with status OK');
@@ -59,6 +61,16 @@ describe('startControlPlane', () => {
       const lb = byName.get('api.default').endpoints[0].lb_endpoints[0];
       assert.equal(lb.endpoint.address.socket_address.address, '127.0.1.50');
       assert.equal(lb.health_status, 'HEALTHY');
+
+      // the returning sidecar continues above the versions it was sent before the restart
+      const back = new AdsTestClient(`${host}:${again.xdsPort}`);
+      try {
+        back.send({ node: encodeNode(api), type_url: typeUrls.cluster });
+        const resumed = await back.next();
+        assert.ok(Number(resumed.version_info) > Number(lastVersion), `version ${resumed.version_info} after ${lastVersion}`);
+      } finally {
+        back.close();
+      }
     } finally {
       web.close();
       await again.close();

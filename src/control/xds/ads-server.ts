@@ -57,7 +57,9 @@ export class AdsServer implements StreamHost {
   versionFor(proxyId: string, hash: string): number {
     const prev = this.versions.get(proxyId);
     if (prev && prev.hash === hash) return prev.version;
-    const version = (prev?.version ?? 0) + 1;
+    // after a restart, continue from the last version this proxy was sent, so versions only grow
+    const base = prev?.version ?? (Number(this.registry.get(proxyId)?.sentVersion) || 0);
+    const version = base + 1;
     this.versions.set(proxyId, { version, hash });
     return version;
   }
