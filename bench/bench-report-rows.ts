@@ -41,6 +41,11 @@ function signed(value: number, digits: number): string {
 export function reportNotes(targets: readonly TargetSummary[]): string[] {
   const notes = targets.filter((t) => t.note !== null).map((t) => `${t.target}: ${t.note}`);
   for (const t of targets) if (t.status === 'ok' && t.failures.length > 0) notes.push(`${t.target}: ${t.failures.length} run(s) failed: ${t.failures.join('; ')}`);
-  for (const t of targets) if (t.errors > 0) notes.push(`${t.target}: ${t.errors} non-2xx responses or socket errors; its figures are suspect`);
+  for (const t of targets) {
+    if (t.errors === 0) continue;
+    const where = t.repeats.flatMap((r) => [[r, 'throughput', r.throughput], [r, 'latency', r.latency]] as const)
+      .filter(([, , w]) => w.errors > 0).map(([r, run, w]) => `repeat ${r.repeat} ${run}: ${w.errorKinds}`);
+    notes.push(`${t.target}: ${t.errors} non-2xx responses or socket errors (${where.join('; ')}); its figures are suspect`);
+  }
   return notes;
 }

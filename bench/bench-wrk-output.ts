@@ -8,6 +8,8 @@ export interface WrkResult {
   readonly p99Ms: number | null;
   /** Non-2xx/3xx responses plus socket errors (connect, read, write, timeout). */
   readonly errors: number;
+  /** The same errors by kind, e.g. "timeout 50", or '' when there are none. */
+  readonly errorKinds: string;
 }
 
 const timeUnitsMs: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -21,8 +23,10 @@ export function parseWrkOutput(text: string): WrkResult | Error {
   }
   const non2xx = /^\s*Non-2xx or 3xx responses:\s+(\d+)/m.exec(text);
   const socket = /^\s*Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/m.exec(text);
-  let errors = non2xx === null ? 0 : Number(non2xx[1]);
-  if (socket !== null) errors += Number(socket[1]) + Number(socket[2]) + Number(socket[3]) + Number(socket[4]);
+  const counts: [string, number][] = [['non-2xx', non2xx === null ? 0 : Number(non2xx[1])]];
+  if (socket !== null) counts.push(['connect', Number(socket[1])], ['read', Number(socket[2])], ['write', Number(socket[3])], ['timeout', Number(socket[4])]);
+  const errors = counts.reduce((sum, [, n]) => sum + n, 0);
+  const errorKinds = counts.filter(([, n]) => n > 0).map(([kind, n]) => `${kind} ${n}`).join(', ');
   return {
     requests: Number(summary[1]),
     seconds: Number(summary[2]) * timeUnitsMs[summary[3]] / 1000,
@@ -30,6 +34,7 @@ export function parseWrkOutput(text: string): WrkResult | Error {
     p50Ms: percentileMs(text, '50'),
     p99Ms: percentileMs(text, '99'),
     errors,
+    errorKinds,
   };
 }
 

@@ -10,7 +10,7 @@ import { renderTable } from '../../bench/bench-report-table.js';
 import { summarize } from '../../bench/bench-summary.js';
 
 function report(): BenchReport {
-  const wrk = (requests: number, p50Ms: number | null) => ({ requests, seconds: 10, requestsPerSecond: requests / 10, p50Ms, p99Ms: p50Ms, errors: 0 });
+  const wrk = (requests: number, p50Ms: number | null) => ({ requests, seconds: 10, requestsPerSecond: requests / 10, p50Ms, p99Ms: p50Ms, errors: 0, errorKinds: '' });
   return {
     startedAt: '2025-03-04T05:06:07.891Z',
     finishedAt: '2025-03-04T05:11:07.891Z',
@@ -57,4 +57,12 @@ test('files are named by an ISO 8601 basic timestamp, with latest.md beside them
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('notes say which run had errors and of which kind', () => {
+  const r = report();
+  const nginx = r.targets[1];
+  const bad = { ...nginx.repeats[0], latency: { ...nginx.repeats[0].latency, errors: 3, errorKinds: 'read 3' } };
+  const withErrors: BenchReport = { ...r, targets: [{ ...nginx, errors: 3, repeats: [bad] }] };
+  assert.match(renderTable(withErrors), /\* nginx: 3 non-2xx responses or socket errors \(repeat 1 latency: read 3\); its figures are suspect/);
 });

@@ -6,7 +6,7 @@ import { summarize, type TargetOutcome } from '../../bench/bench-summary.js';
 import type { WrkResult } from '../../bench/bench-wrk-output.js';
 
 function wrk(requests: number, p50Ms: number | null = null, errors = 0): WrkResult {
-  return { requests, seconds: 10, requestsPerSecond: requests / 10, p50Ms, p99Ms: p50Ms === null ? null : p50Ms * 4, errors };
+  return { requests, seconds: 10, requestsPerSecond: requests / 10, p50Ms, p99Ms: p50Ms === null ? null : p50Ms * 4, errors, errorKinds: errors > 0 ? `timeout ${errors}` : '' };
 }
 
 function rep(repeat: number, requests: number, cpuSeconds: number | null, p50Ms: number, rssPeakBytes: number | null): RepeatResult {

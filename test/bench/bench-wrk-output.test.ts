@@ -26,6 +26,7 @@ test('reads requests, rate and the 50th/99th percentiles in ms', () => {
   assert.ok(Math.abs((r.p50Ms ?? 0) - 0.194) < 1e-9);
   assert.equal(r.p99Ms, 1.07);
   assert.equal(r.errors, 0);
+  assert.equal(r.errorKinds, '');
 });
 
 test('counts non-2xx responses and socket errors; percentiles null without --latency', () => {
@@ -43,6 +44,7 @@ Transfer/sec:      5.00MB
   const r = parseWrkOutput(text);
   assert.ok(!(r instanceof Error));
   assert.equal(r.errors, 27);
+  assert.equal(r.errorKinds, 'non-2xx 17, connect 1, read 2, write 3, timeout 4');
   assert.equal(r.p50Ms, null);
   assert.equal(r.p99Ms, null);
 });
