@@ -1,6 +1,6 @@
 import { upstreamBodyBytes } from './bench-addresses.js';
 import type { BenchReport } from './bench-report.js';
-import { reportHeader, reportNotes, reportRow } from './bench-report-rows.js';
+import { busyNote, reportHeader, reportNotes, reportRow } from './bench-report-rows.js';
 
 /** The Markdown report: how it was measured, the table, and the notes. */
 export function renderMarkdown(report: BenchReport): string {
@@ -28,6 +28,8 @@ export function renderMarkdown(report: BenchReport): string {
   const notes = reportNotes(report.targets);
   if (report.upstream.note !== null) notes.unshift(`upstream: ${report.upstream.note}`);
   if (report.pinning.note !== null) notes.unshift(`pinning: ${report.pinning.note}`);
+  const busy = busyNote(report);
+  if (busy !== null) notes.unshift(busy);
   if (notes.length > 0) lines.push('', ...notes.map((n) => `- ${cell(n)}`));
   lines.push('', `Machine: ${e.cpuModel} × ${e.cpuCount}, Linux ${e.kernel}, Node ${e.node}; ${e.tools.join('; ')}; commit ${e.commit}.`, '');
   return lines.join('\n');

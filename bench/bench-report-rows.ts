@@ -1,4 +1,5 @@
 import type { BenchOptions } from './bench-options.js';
+import type { BenchReport } from './bench-report.js';
 import type { TargetSummary } from './bench-summary.js';
 
 /** Column headers and formatted cells shared by the terminal table and the Markdown file. */
@@ -48,4 +49,11 @@ export function reportNotes(targets: readonly TargetSummary[]): string[] {
     notes.push(`${t.target}: ${t.errors} non-2xx responses or socket errors (${where.join('; ')}); its figures are suspect`);
   }
   return notes;
+}
+
+/** A warning when other work kept the machine busy (load above half its CPUs, bench excluded at start). */
+export function busyNote(report: BenchReport): string | null {
+  const { start, end } = report.loadAverage;
+  if (start <= report.environment.cpuCount / 2) return null;
+  return `machine busy: 1-minute load average ${start.toFixed(1)} before the run (${end.toFixed(1)} after) on ${report.environment.cpuCount} CPUs; figures are noisier than usual`;
 }

@@ -1,5 +1,5 @@
 import type { BenchReport } from './bench-report.js';
-import { reportHeader, reportNotes, reportRow } from './bench-report-rows.js';
+import { busyNote, reportHeader, reportNotes, reportRow } from './bench-report-rows.js';
 
 /** Plain-text table with aligned columns for the terminal. */
 export function renderTable(report: BenchReport): string {
@@ -13,6 +13,8 @@ export function renderTable(report: BenchReport): string {
   const notes = reportNotes(report.targets);
   if (report.upstream.note !== null) notes.unshift(`upstream: ${report.upstream.note}`);
   if (report.pinning.note !== null) notes.unshift(`pinning: ${report.pinning.note}`);
+  const busy = busyNote(report);
+  if (busy !== null) notes.unshift(busy);
   if (notes.length > 0) out.push('', ...notes.map((n) => `* ${n}`));
   return out.join('\n');
 }

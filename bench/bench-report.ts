@@ -9,6 +9,8 @@ export interface BenchReport {
   readonly options: BenchOptions;
   readonly environment: BenchEnvironment;
   readonly upstream: { readonly kind: 'nginx' | 'node'; readonly note: string | null };
+  /** 1-minute load average before and after: other work on the machine makes the figures noisy. */
+  readonly loadAverage: { readonly start: number; readonly end: number };
   readonly pinning: { readonly proxyCpus: string | null; readonly loadCpus: string | null; readonly note: string | null };
   readonly targets: readonly TargetSummary[];
 }

@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchChildren } from './bench-children.js';
@@ -92,6 +92,7 @@ async function runBench(
   interrupted: () => boolean,
 ): Promise<BenchReport | Error> {
   const startedAt = new Date().toISOString();
+  const loadStart = loadavg()[0];
   const pinned = availableParallelism() >= 2;
   const ctx: BenchContext = {
     children, tmpDir, repoRoot, tools, say,
@@ -146,6 +147,7 @@ async function runBench(
     options,
     environment: describeEnvironment(tools, repoRoot),
     upstream: { kind: upstream.kind, note: upstream.note },
+    loadAverage: { start: loadStart, end: loadavg()[0] },
     pinning: { proxyCpus: ctx.proxyCpus, loadCpus: ctx.loadCpus, note: pinned ? null : 'fewer than 2 CPUs: nothing pinned, proxy and load share the CPU' },
     targets: summarize(outcomes),
   };

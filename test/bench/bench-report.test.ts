@@ -17,6 +17,7 @@ function report(): BenchReport {
     options: { duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 1, only: ['direct', 'nginx', 'haproxy'], upstream: 'nginx' },
     environment: { node: 'v20', kernel: '6', cpuModel: 'cpu', cpuCount: 2, tools: ['nginx version: nginx/1.22.1'], commit: 'abc' },
     upstream: { kind: 'nginx', note: null },
+    loadAverage: { start: 0.2, end: 1.4 },
     pinning: { proxyCpus: '0', loadCpus: '1', note: null },
     targets: summarize([
       { target: 'direct', hops: 0, note: null, skipped: null, rssIdleBytes: null, failures: [],
@@ -65,4 +66,10 @@ test('notes say which run had errors and of which kind', () => {
   const bad = { ...nginx.repeats[0], latency: { ...nginx.repeats[0].latency, errors: 3, errorKinds: 'read 3' } };
   const withErrors: BenchReport = { ...r, targets: [{ ...nginx, errors: 3, repeats: [bad] }] };
   assert.match(renderTable(withErrors), /\* nginx: 3 non-2xx responses or socket errors \(repeat 1 latency: read 3\); its figures are suspect/);
+});
+
+test('a busy machine is called out', () => {
+  const r = report();
+  assert.doesNotMatch(renderTable(r), /machine busy/);
+  assert.match(renderMarkdown({ ...r, loadAverage: { start: 5.2, end: 6 } }), /- machine busy: 1-minute load average 5\.2 before the run \(6\.0 after\) on 2 CPUs/);
 });
