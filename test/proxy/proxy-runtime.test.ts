@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { ProxyRuntime } from '../../src/proxy/proxy-runtime.js';
 import type { ProxyConfig } from '../../src/proxy/config/proxy-config.js';
-import { endpoint, freePort, host, httpUpstream, onRequestHeads, outboundConfig, prefixRoute, rawUpstream, request, withTimeout, type Upstream } from './proxy-test-support.js';
+import { cluster, endpoint, freePort, host, httpUpstream, onRequestHeads, outboundConfig, prefixRoute, rawUpstream, request, withTimeout, type Upstream } from './proxy-test-support.js';
 
 async function runtimeWith(config: ProxyConfig, opts: ConstructorParameters<typeof ProxyRuntime>[0] = {}): Promise<ProxyRuntime> {
   const rt = new ProxyRuntime({ listenerDrainMs: 200, ...opts });
@@ -422,7 +422,7 @@ test('inbound listener sends everything to inbound|local', async () => {
     version: '1',
     listeners: [{ name: 'inbound', address: host(70), port, direction: 'inbound', routeConfigName: 'inbound' }],
     routes: new Map(),
-    clusters: new Map([['inbound|local', { name: 'inbound|local', connectTimeoutMs: 1000, lbPolicy: 'round-robin', staticEndpoints: [endpoint(app.address, app.port)] }]]),
+    clusters: new Map([['inbound|local', cluster('inbound|local', { staticEndpoints: [endpoint(app.address, app.port)] })]]),
     endpoints: new Map(),
   };
   const rt = await runtimeWith(cfg);

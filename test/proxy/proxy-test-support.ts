@@ -1,5 +1,6 @@
 // Shared helpers for the proxy's tests: real servers on this suite's loopback range
 // (127.0.30.0/24), a raw HTTP client that sees exactly what went over the wire, and configs.
+import { defaultCircuitBreakers, defaultIdleTimeoutMs, defaultRetryBudget } from '../../src/proxy/config/cluster-defaults.js';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -123,7 +124,10 @@ export function endpoint(address: string, port: number, extra: Partial<EndpointC
 }
 
 export function cluster(name: string, extra: Partial<ClusterConfig> = {}): ClusterConfig {
-  return { name, connectTimeoutMs: 1000, lbPolicy: 'round-robin', ...extra };
+  return {
+    name, connectTimeoutMs: 1000, idleTimeoutMs: defaultIdleTimeoutMs, lbPolicy: { kind: 'round-robin' },
+    circuitBreakers: { ...defaultCircuitBreakers }, retryBudget: { ...defaultRetryBudget }, ...extra,
+  };
 }
 
 export function prefixRoute(name: string, prefix: string, clusters: Array<[string, number]>, timeoutMs = 0): Route {

@@ -10,7 +10,6 @@ import { ConnectionPool, type ConnectionStats } from './pool/connection-pool.js'
 
 setupRoundRobin();
 
-const policyNames: Record<ClusterConfig['lbPolicy'], string> = { 'round-robin': 'round-robin' };
 
 export interface ClusterOptions {
   maxIdlePerEndpoint?: number;
@@ -30,7 +29,7 @@ export class Cluster {
 
   constructor(config: ClusterConfig, private readonly opts: ClusterOptions = {}) {
     this.config = config;
-    this.balancer = createLoadBalancer(policyNames[config.lbPolicy]);
+    this.balancer = createLoadBalancer(config.lbPolicy.kind);
   }
 
   get name(): string {
@@ -42,8 +41,8 @@ export class Cluster {
   }
 
   updateConfig(config: ClusterConfig): void {
-    if (config.lbPolicy !== this.config.lbPolicy) {
-      this.balancer = createLoadBalancer(policyNames[config.lbPolicy]);
+    if (config.lbPolicy.kind !== this.config.lbPolicy.kind) {
+      this.balancer = createLoadBalancer(config.lbPolicy.kind);
       this.balancer.updateEndpoints(this.endpointList);
     }
     this.config = config;

@@ -34,13 +34,65 @@ export interface Route {
   name: string;
   match: PathMatch;
   clusters: WeightedCluster[]; // one entry for a plain cluster route; weights sum > 0
-  timeoutMs: number;           // 0 = no route timeout
+  timeoutMs: number;           // 0 = no route timeout (the whole request, all tries included)
+  retry?: RetryPolicy;         // absent = no retries
+  fault?: FaultPolicy;         // absent = no fault injection
+}
+
+export type RetryOn = 'connect-failure' | 'reset' | 'gateway-error' | '5xx' | 'retriable-status-codes';
+
+export interface RetryPolicy {
+  maxRetries: number;           // retries after the first try
+  retryOn: RetryOn[];           // gateway-error = 502/503/504
+  retriableStatusCodes: number[];
+  perTryTimeoutMs: number;      // 0 = only the route timeout
+  backoffBaseMs: number;        // exponential backoff with full jitter
+  backoffMaxMs: number;
+  /** Retry non-idempotent methods too (their body must fit in maxBufferBytes). */
+  nonIdempotent: boolean;
+  maxBufferBytes: number;       // a request body larger than this is never retried
+}
+
+export interface FaultPolicy {
+  delay?: { percent: number; delayMs: number };      // percent 0-100, fractions allowed
+  abort?: { percent: number; httpStatus: number };
+}
+
+export type LbPolicy =
+  | { kind: 'round-robin' }
+  | { kind: 'least-request'; choiceCount: number }
+  | { kind: 'peak-ewma'; decayMs: number; defaultRttMs: number };
+
+export interface CircuitBreakers {
+  maxConnections: number;
+  maxPendingRequests: number;
+  maxRequests: number;
+  maxRetries: number;
+}
+
+export interface RetryBudget {
+  ratio: number;            // retries may add at most this share of requests (0.2)
+  minRetriesPerSecond: number;
+  windowMs: number;
+}
+
+export interface OutlierDetection {
+  consecutiveFailures: number;   // 5xx or connection failures in a row (0 = off)
+  intervalMs: number;            // how often ejections are reconsidered
+  baseEjectionMs: number;        // ejection time = base × times ejected, capped, with jitter
+  maxEjectionMs: number;
+  maxEjectionPercent: number;    // never eject more than this share of a cluster (never the last host)
+  successRate?: { minimumHosts: number; requestVolume: number; stdevFactor: number };
 }
 
 export interface ClusterConfig {
   name: string;
   connectTimeoutMs: number;
-  lbPolicy: 'round-robin';
+  idleTimeoutMs: number;         // pooled upstream connections idle longer are closed
+  lbPolicy: LbPolicy;
+  circuitBreakers: CircuitBreakers;
+  retryBudget: RetryBudget;
+  outlierDetection?: OutlierDetection;   // absent = off
   /** EDS service name, or the cluster name; STATIC clusters carry inline endpoints instead. */
   edsServiceName?: string;
   staticEndpoints?: EndpointConfig[];

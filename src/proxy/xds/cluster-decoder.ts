@@ -1,5 +1,6 @@
 // Cluster (CDS) → ClusterConfig: EDS over ADS, or STATIC with inline endpoints; round robin only
 // (docs/xds.md, "Clusters").
+import { defaultCircuitBreakers, defaultIdleTimeoutMs, defaultRetryBudget } from '../config/cluster-defaults.js';
 import type { ClusterConfig } from '../config/proxy-config.js';
 import { decodeEndpoints } from './cluster-load-assignment-decoder.js';
 import { durationMs, findUnknownTypedExtension } from './xds-decode-fields.js';
@@ -27,7 +28,10 @@ function decodeNamedCluster(name: string, c: ProtoObject): DecodeResult<ClusterC
   if (unknown) return refused(unknown);
   const connectTimeoutMs = durationMs(c.connect_timeout) ?? defaultConnectTimeoutMs;
   if (connectTimeoutMs <= 0) return refused('connect_timeout must be positive');
-  const base: ClusterConfig = { name, connectTimeoutMs, lbPolicy: 'round-robin' };
+  const base: ClusterConfig = {
+    name, connectTimeoutMs, idleTimeoutMs: defaultIdleTimeoutMs, lbPolicy: { kind: 'round-robin' },
+    circuitBreakers: { ...defaultCircuitBreakers }, retryBudget: { ...defaultRetryBudget },
+  };
   if (type === 'EDS') {
     const eds = (c.eds_cluster_config ?? {}) as ProtoObject;
     if (eds.eds_config && !eds.eds_config.ads) return refused('eds_cluster_config.eds_config must be ads');

@@ -1,4 +1,5 @@
 // Each decoder, through real protobuf bytes: the shapes docs/xds.md promises, and each refusal.
+import { defaultCircuitBreakers, defaultIdleTimeoutMs, defaultRetryBudget } from '../../../src/proxy/config/cluster-defaults.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { typeUrls } from '../../../src/xds/type-urls.js';
@@ -164,7 +165,10 @@ test('routes: a virtual host without domains is refused', () => {
 
 test('cluster: EDS over ADS, durations in ms', () => {
   const c = ok(decode(clusterKind, edsCluster('api.default', { connect_timeout: { seconds: 0, nanos: 750_000_000 } })));
-  assert.deepEqual(c, { name: 'api.default', connectTimeoutMs: 750, lbPolicy: 'round-robin', edsServiceName: 'api.default' });
+  assert.deepEqual(c, {
+    name: 'api.default', connectTimeoutMs: 750, idleTimeoutMs: defaultIdleTimeoutMs, lbPolicy: { kind: 'round-robin' },
+    circuitBreakers: defaultCircuitBreakers, retryBudget: defaultRetryBudget, edsServiceName: 'api.default',
+  });
 });
 
 test('cluster: STATIC with inline endpoints; absent type, lb policy and timeout take the proto defaults', () => {
@@ -173,7 +177,7 @@ test('cluster: STATIC with inline endpoints; absent type, lb policy and timeout 
   assert.deepEqual(c.staticEndpoints, [{ address: '127.0.20.9', port: 8080, weight: 1, healthy: true, zone: '', labels: {} }]);
   const bare = ok(decode(clusterKind, { name: 'bare', load_assignment: { cluster_name: 'bare', endpoints: [] } }));
   assert.equal(bare.connectTimeoutMs, 5000);
-  assert.equal(bare.lbPolicy, 'round-robin');
+  assert.deepEqual(bare.lbPolicy, { kind: 'round-robin' });
 });
 
 test('cluster: other discovery types are refused', () => {
