@@ -4,7 +4,7 @@ import { ports } from '../common/ports.js';
 import { defaultApiUrl } from './api-client.js';
 import { parseOutputFormat } from './output.js';
 import { parseDuration, parseHostPort, parseLabels, parsePort } from './parse-flags.js';
-import { trellisVersion } from './version.js';
+import { trellisVersion } from '../common/version.js';
 
 // commander calls these with (value, previous); wrap our parsers so bad values become usage errors.
 const asParser = <T>(parse: (v: string) => T) => (v: string): T => {
@@ -35,13 +35,13 @@ function run(action: (...args: any[]) => Promise<number | void>) {
 
 const program = new Command('trellis')
   .description('Trellis: a light, observable service mesh')
-  .version(trellisVersion, '--version')
+  .version(trellisVersion(), '--version')
   .addOption(new Option('--api <url>', 'control plane HTTP API').default(defaultApiUrl()))
   .showHelpAfterError();
 const api = () => program.opts().api as string;
 
 program.command('version').description('print the version').action(() => {
-  process.stdout.write(`trellis ${trellisVersion} (node ${process.version})\n`);
+  process.stdout.write(`trellis ${trellisVersion()} (node ${process.version})\n`);
 });
 
 program.command('control').description('run the control plane (xDS, registry, CA, HTTP API)')

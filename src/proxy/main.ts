@@ -1,8 +1,8 @@
 // Starts one sidecar: data path (ProxyRuntime), admin server and the xDS client that feeds
 // the runtime. Signals belong to the CLI; it calls close() (which drains) on SIGTERM.
-import { readFileSync } from 'node:fs';
 import { createLogger, type LogLevel } from '../common/log.js';
 import { ports } from '../common/ports.js';
+import { trellisVersion } from '../common/version.js';
 import type { NodeInfo } from '../xds/node.js';
 import { AdsClient } from './xds/ads-client.js';
 import { AdminServer } from './admin.js';
@@ -117,20 +117,4 @@ function parseHostPort(s: string, what: string): { address: string; port: number
   const address = i > 0 ? s.slice(0, i).replace(/^\[|\]$/g, '') : '';
   if (!address || !Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`${what} must be ADDR:PORT, got "${s}"`);
   return { address, port };
-}
-
-let cachedVersion: string | undefined;
-
-function trellisVersion(): string {
-  if (cachedVersion) return cachedVersion;
-  // src/proxy/main.ts and dist/src/proxy/main.js sit at different depths below package.json.
-  for (const rel of ['../../package.json', '../../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'trellis' && pkg.version) return (cachedVersion = pkg.version);
-    } catch {
-      // try the next depth
-    }
-  }
-  return (cachedVersion = '0.0.0');
 }

@@ -7,7 +7,7 @@ import type { Registry } from '../registry.js';
 import type { Store } from '../store/store.js';
 import { endpointRows, proxyRows, routeRows, serviceRows } from './api-views.js';
 import { readBody } from './read-body.js';
-import { trellisVersion } from './trellis-version.js';
+import { trellisVersion } from '../../common/version.js';
 
 export interface ApiServerOptions {
   store: Store;
