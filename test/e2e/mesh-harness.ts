@@ -44,11 +44,15 @@ export class Mesh {
   /** An app that answers JSON naming itself, and a sidecar beside it. */
   async addPod(id: string, service: string, labels: Record<string, string> = {}, opts: { wait?: boolean } = {}): Promise<Pod> {
     const address = `${this.net}.${this.nextHost++}`;
+    // `/slow/<ms>` answers after that many milliseconds, to hold a request in flight.
     const app = http.createServer((req, res) => {
       req.resume();
       req.on('end', () => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ pod: id, service, version: labels.version ?? null, path: req.url }));
+        const delay = /^\/slow\/(\d+)/.exec(req.url ?? '');
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ pod: id, service, version: labels.version ?? null, path: req.url }));
+        }, delay ? Number(delay[1]) : 0);
       });
     });
     await new Promise<void>((resolve, reject) => app.once('error', reject).listen(appPort, address, resolve));
