@@ -5,6 +5,7 @@ import { Registry } from './registry.js';
 import './store/store-file.js';
 import { openStore, type StoredResource } from './store/store.js';
 import { AdsServer } from './xds/ads-server.js';
+import { ControlTelemetry } from './telemetry/control-telemetry.js';
 
 export interface ControlPlaneOptions {
   dataDir: string;
@@ -44,14 +45,17 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     });
   });
   const unsubscribeRegistry = registry.onChange(() => ads.scheduleRefresh());
-  const api = new ApiServer({ store, registry, logger });
+  const telemetry = new ControlTelemetry({ registry, logger, dataDir: opts.dataDir });
+  const api = new ApiServer({ store, registry, logger, telemetry });
 
   let xdsPort: number;
   let apiPort: number;
   try {
     xdsPort = await ads.listen(listen, opts.xdsPort ?? ports.controlXds);
     apiPort = await api.listen(listen, opts.apiPort ?? ports.controlApi);
+    await telemetry.start();
   } catch (err) {
+    await telemetry.close();
     await ads.close();
     await api.close();
     await registry.close();
@@ -69,6 +73,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         unsubscribeStore();
         unsubscribeRegistry();
         await api.close();
+        await telemetry.close();
         await ads.close();
         await registry.close();
         await store.close();

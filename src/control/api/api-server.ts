@@ -7,12 +7,15 @@ import type { Registry } from '../registry.js';
 import type { Store } from '../store/store.js';
 import { endpointRows, proxyRows, routeRows, serviceRows } from './api-views.js';
 import { readBody } from './read-body.js';
+import { statsRoutes } from './api-stats.js';
+import type { ControlTelemetry } from '../telemetry/control-telemetry.js';
 import { trellisVersion } from '../../common/version.js';
 
 export interface ApiServerOptions {
   store: Store;
   registry: Registry;
   logger: Logger;
+  telemetry?: ControlTelemetry;
 }
 
 class HttpError extends Error {
@@ -42,6 +45,7 @@ export class ApiServer {
       { pattern: /^\/api\/v1\/routes$/, methods: { GET: async () => [200, routeRows(await this.opts.store.list(), this.opts.registry.list())] } },
       { pattern: /^\/api\/v1\/endpoints$/, methods: { GET: async () => [200, endpointRows(await this.opts.store.list(), this.opts.registry.list())] } },
       { pattern: /^\/api\/v1\/proxies$/, methods: { GET: async () => [200, proxyRows(this.opts.registry.list())] } },
+      ...statsRoutes(opts.telemetry),
     ];
     this.server = createServer((req, res) => void this.handle(req, res));
   }
