@@ -99,6 +99,19 @@ program.command('check').description('is the control plane healthy and every pro
   .addOption(outputOption())
   .action(run((o) => import('./command-check.js').then((m) => m.checkCommand(api(), o.output))));
 
+program.command('stat').description('golden metrics per service, route and caller -> callee edge: rps, success rate, p50/p95/p99')
+  .argument('[service]', 'only rows that involve this service')
+  .option('--window <duration>', 'how far back to look (1s to 1h)', asParser((v) => (parseDuration(v, '--window'), v)), '1m')
+  .option('-w, --watch', 'refresh every 2 s until Ctrl-C')
+  .addOption(outputOption())
+  .action(run((service, o) => import('./command-stat.js').then((m) => m.statCommand(api(), service, { window: o.window, output: o.output, watch: !!o.watch }))));
+
+program.command('prometheus-config').description('print a Prometheus scrape configuration for every sidecar (file-based discovery)')
+  .option('--file-sd <path>', 'the targets file as Prometheus sees it (default: the one the control plane writes)')
+  .option('--scrape-interval <duration>', 'Prometheus scrape interval', asParser((v) => (parseDuration(v, '--scrape-interval'), v)), '15s')
+  .option('--job-name <name>', 'the job label of the scraped series', 'trellis-sidecars')
+  .action(run((o) => import('./command-prometheus-config.js').then((m) => m.prometheusConfigCommand(api(), { fileSd: o.fileSd, scrapeInterval: o.scrapeInterval, jobName: o.jobName }))));
+
 program.command('demo').description('run a local demo mesh: control plane, a small shop with sidecars, ingress, traffic')
   .option('--no-traffic', 'do not start the traffic generator')
   .option('--rps <n>', 'requests per second of the traffic generator', asParser((v) => parsePort(v, '--rps')), 20)

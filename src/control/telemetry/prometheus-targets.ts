@@ -30,7 +30,8 @@ export class PrometheusTargets {
   private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly opts: { registry: Registry; dataDir: string; logger: Logger }) {
-    this.file = path.join(opts.dataDir, TARGETS_FILE);
+    // absolute: Prometheus resolves a relative file_sd path against its own config file
+    this.file = path.resolve(opts.dataDir, TARGETS_FILE);
   }
 
   /** Writes the file now and again on every registry change (connect, disconnect, drop). */
