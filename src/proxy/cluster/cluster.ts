@@ -1,35 +1,65 @@
-// A cluster: its config, its balancer and one connection pool per endpoint. Endpoint updates
-// keep the pools of endpoints that stay, so their keep-alive sockets and in-flight exchanges
-// survive a config push; pools of endpoints that leave are retired (idle sockets close now,
-// busy ones after their exchange).
+// A cluster: its config, its balancer, its outlier detector and one host (connection pool plus
+// balancing and ejection state) per endpoint. Endpoint updates keep the hosts of endpoints that
+// stay, so their keep-alive sockets, in-flight exchanges, RTT history and ejections survive a
+// config push; pools of endpoints that leave are retired (idle sockets close now, busy ones
+// after their exchange).
+//
+// The listener drives it per attempt: pick() → attemptStarted(p) → attemptEnded(p, outcome, rtt).
 import type { ClusterConfig, EndpointConfig } from '../config/proxy-config.js';
-import { errors, type ProxyError } from '../errors.js';
-import { createLoadBalancer, type LoadBalancer } from './balancer/load-balancer.js';
+import type { ProxyError } from '../errors.js';
+import { createLoadBalancer, defaultDeps, type LoadBalancer, type LoadBalancerDeps } from './balancer/load-balancer.js';
 import { setup as setupRoundRobin } from './balancer/load-balancer-round-robin.js';
+import { setup as setupLeastRequest } from './balancer/load-balancer-least-request.js';
+import {
+  defaultDecayMs, observeRtt, rttCost, setup as setupPeakEwma, defaultRttMs,
+} from './balancer/load-balancer-peak-ewma.js';
+import { ClusterEndpoint, type AttemptOutcome, type PickedEndpoint } from './cluster-endpoint.js';
+import { createOutlierDetector } from './outlier/outlier-detectors.js';
+import type { EjectionReason, OutlierDetector } from './outlier/outlier-detector.js';
 import { ConnectionPool, type ConnectionStats } from './pool/connection-pool.js';
 
 setupRoundRobin();
+setupLeastRequest();
+setupPeakEwma();
 
+export type { AttemptOutcome, PickedEndpoint } from './cluster-endpoint.js';
 
 export interface ClusterOptions {
   maxIdlePerEndpoint?: number;
   idleTimeoutMs?: number;
   stats?: ConnectionStats;
+  /** Monotonic clock in ms (tests inject one). */
+  now?: () => number;
+  /** Uniform in [0, 1) (tests inject a seeded one). */
+  random?: () => number;
+  /** Counts an ejection of one of this cluster's hosts. */
+  ejected?: (reason: EjectionReason) => void;
+}
+
+/** A pick's failure is a ProxyError; a success is the host. */
+export function isPickError(p: PickedEndpoint | ProxyError): p is ProxyError {
+  return !(p instanceof ClusterEndpoint);
 }
 
 export class Cluster {
   config: ClusterConfig;
   private balancer: LoadBalancer;
-  private pools = new Map<string, ConnectionPool>();
-  /** Endpoint object (as picked) → its pool, rebuilt on every update so a pick is one lookup. */
-  private poolByEndpoint = new Map<EndpointConfig, ConnectionPool>();
+  private outlier: OutlierDetector;
+  private readonly deps: LoadBalancerDeps;
+  private hostsByKey = new Map<string, ClusterEndpoint>();
+  private hostList: ClusterEndpoint[] = [];
   private endpointList: EndpointConfig[] = [];
   /** Pools of endpoints that left, kept until their busy sockets finish. */
   private readonly retiring = new Set<ConnectionPool>();
+  private decayMs = defaultDecayMs;
+  private defaultRttMs = defaultRttMs;
 
   constructor(config: ClusterConfig, private readonly opts: ClusterOptions = {}) {
     this.config = config;
-    this.balancer = createLoadBalancer(config.lbPolicy.kind);
+    this.deps = { now: opts.now ?? defaultDeps.now, random: opts.random ?? defaultDeps.random };
+    this.balancer = createLoadBalancer(config.lbPolicy, this.deps);
+    this.outlier = createOutlierDetector(config.outlierDetection, { ...this.deps, ejected: opts.ejected });
+    this.setRttParams(config);
   }
 
   get name(): string {
@@ -40,57 +70,128 @@ export class Cluster {
     return this.endpointList;
   }
 
+  /** The hosts with their live state (admin, metrics at scrape time). */
+  get hosts(): readonly ClusterEndpoint[] {
+    return this.hostList;
+  }
+
   updateConfig(config: ClusterConfig): void {
-    if (config.lbPolicy.kind !== this.config.lbPolicy.kind) {
-      this.balancer = createLoadBalancer(config.lbPolicy.kind);
-      this.balancer.updateEndpoints(this.endpointList);
-    }
+    const old = this.config;
     this.config = config;
-    for (const pool of this.pools.values()) pool.connectTimeoutMs = config.connectTimeoutMs;
+    this.setRttParams(config);
+    if (JSON.stringify(config.lbPolicy) !== JSON.stringify(old.lbPolicy)) {
+      this.balancer = createLoadBalancer(config.lbPolicy, this.deps);
+    }
+    if (JSON.stringify(config.outlierDetection) !== JSON.stringify(old.outlierDetection)) {
+      this.outlier.close();
+      this.outlier = createOutlierDetector(config.outlierDetection, { ...this.deps, ejected: this.opts.ejected });
+      this.outlier.setHosts(this.hostList);
+    }
+    for (const h of this.hostList) h.pool.connectTimeoutMs = config.connectTimeoutMs;
+    this.rebuild();
   }
 
   updateEndpoints(endpoints: EndpointConfig[]): void {
-    const next = new Map<string, ConnectionPool>();
-    const byEndpoint = new Map<EndpointConfig, ConnectionPool>();
+    const next = new Map<string, ClusterEndpoint>();
+    const list: ClusterEndpoint[] = [];
     for (const e of endpoints) {
       const key = `${e.address}:${e.port}`;
-      let pool = next.get(key) ?? this.pools.get(key);
-      if (!pool) {
-        pool = new ConnectionPool(e.address, e.port, {
+      if (next.has(key)) continue;
+      let host = this.hostsByKey.get(key);
+      if (host) {
+        host.endpoint = e;
+      } else {
+        const pool = new ConnectionPool(e.address, e.port, {
           connectTimeoutMs: this.config.connectTimeoutMs,
           maxIdle: this.opts.maxIdlePerEndpoint,
           idleTimeoutMs: this.opts.idleTimeoutMs,
           stats: this.opts.stats,
         });
+        host = new ClusterEndpoint(e, pool, key);
       }
-      next.set(key, pool);
-      byEndpoint.set(e, pool);
+      next.set(key, host);
+      list.push(host);
     }
-    for (const [key, pool] of this.pools) if (!next.has(key)) this.retirePool(pool);
-    this.pools = next;
-    this.poolByEndpoint = byEndpoint;
+    for (const [key, host] of this.hostsByKey) {
+      if (next.has(key)) continue;
+      host.member = false;
+      this.retirePool(host.pool);
+    }
+    this.hostsByKey = next;
+    this.hostList = list;
     this.endpointList = endpoints;
-    this.balancer.updateEndpoints(endpoints);
+    this.outlier.setHosts(list);
+    this.rebuild();
   }
 
-  /** The pool of the next endpoint, or the error to answer with. */
-  pick(): ConnectionPool | ProxyError {
+  /** The next endpoint to try, or the error to answer with. O(1), allocation-free. */
+  pick(): PickedEndpoint | ProxyError {
+    if (this.outlier.tick()) this.rebuild();
     const result = this.balancer.picker.pick();
-    if (result.kind === 'fail') return result.error;
-    return this.poolByEndpoint.get(result.endpoint) ?? errors.noHealthyUpstream;
+    return result.kind === 'fail' ? result.error : (result as ClusterEndpoint);
+  }
+
+  attemptStarted(p: PickedEndpoint): void {
+    const host = p as ClusterEndpoint;
+    host.inFlight++;
+    if (this.outlier.attemptStarted(host)) this.rebuild();
+  }
+
+  attemptEnded(p: PickedEndpoint, outcome: AttemptOutcome, rttMs: number): void {
+    const host = p as ClusterEndpoint;
+    if (host.inFlight > 0) host.inFlight--;
+    if (outcome !== 'cancelled') {
+      // A fast connect failure or reset says nothing about how quickly the host answers and must
+      // not make it look cheap; a timeout does measure it (at least that slow).
+      if (outcome === 'connect-failure' || outcome === 'reset') rttMs = Math.max(rttMs, this.currentCost(host));
+      observeRtt(host, rttMs, this.deps.now(), this.decayMs);
+    }
+    if (host.member && this.outlier.attemptEnded(host, outcome)) this.rebuild();
+  }
+
+  /** A host's decayed RTT estimate in ms now, or null without history (admin, metrics). */
+  ewmaMs(host: ClusterEndpoint): number | null {
+    return host.hasRtt ? rttCost(host, this.deps.now(), this.decayMs, this.defaultRttMs) : null;
+  }
+
+  /** Wall-clock time an ejected host's ejection ends, or null. */
+  ejectedUntil(host: ClusterEndpoint): Date | null {
+    if (host.outlier === 'active') return null;
+    return new Date(Date.now() + Math.max(0, host.ejectedUntilMs - this.deps.now()));
   }
 
   poolFor(address: string, port: number): ConnectionPool | undefined {
-    return this.pools.get(`${address}:${port}`);
+    return this.hostsByKey.get(`${address}:${port}`)?.pool;
   }
 
   /** Retires every pool; resolves when their last busy socket is gone. */
   retire(): Promise<void> {
-    const all = [...this.pools.values()].map((p) => this.retirePool(p));
-    this.pools = new Map();
-    this.poolByEndpoint = new Map();
+    const all = this.hostList.map((h) => {
+      h.member = false;
+      return this.retirePool(h.pool);
+    });
+    this.hostsByKey = new Map();
+    this.hostList = [];
+    this.outlier.close();
     this.balancer.updateEndpoints([]);
     return Promise.all(all).then(() => undefined);
+  }
+
+  private currentCost(host: ClusterEndpoint): number {
+    return rttCost(host, this.deps.now(), this.decayMs, this.defaultRttMs);
+  }
+
+  private setRttParams(config: ClusterConfig): void {
+    const p = config.lbPolicy;
+    this.decayMs = p.kind === 'peak-ewma' && p.decayMs > 0 ? p.decayMs : defaultDecayMs;
+    this.defaultRttMs = p.kind === 'peak-ewma' && p.defaultRttMs > 0 ? p.defaultRttMs : defaultRttMs;
+  }
+
+  /** Hands the balancer the hosts pickable now; runs only when that set changes. */
+  private rebuild(): void {
+    const pickable: ClusterEndpoint[] = [];
+    for (const h of this.hostList) if (h.pickable) pickable.push(h);
+    this.balancer.updateEndpoints(pickable);
   }
 
   private retirePool(pool: ConnectionPool): Promise<void> {
@@ -101,11 +202,12 @@ export class Cluster {
   }
 
   closeIdle(): void {
-    for (const pool of this.pools.values()) pool.closeIdle();
+    for (const h of this.hostList) h.pool.closeIdle();
   }
 
   destroy(): void {
-    for (const pool of this.pools.values()) pool.destroy();
+    this.outlier.close();
+    for (const h of this.hostList) h.pool.destroy();
     for (const pool of this.retiring) pool.destroy();
     this.retiring.clear();
   }

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errors, type ProxyError } from '../errors.js';
 import type { BodyFraming, ResponseSink, UpstreamConnection } from '../cluster/pool/upstream-client.js';
 import type { ConnectionPool } from '../cluster/pool/connection-pool.js';
+import type { AttemptOutcome, Cluster, PickedEndpoint } from '../cluster/cluster.js';
 import type { RouteStats } from '../telemetry/metrics.js';
 import { responseHeaders, trailerObject } from '../http/forward-headers.js';
 
@@ -32,12 +33,14 @@ export class HttpExchange implements ResponseSink {
   private pending: Buffer | null = null;
   private wroteBody = false;
   private readonly isHead: boolean;
+  private readonly pool: ConnectionPool;
 
   constructor(
     private readonly host: ExchangeHost,
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-    private readonly pool: ConnectionPool,
+    private readonly cluster: Cluster,
+    private readonly picked: PickedEndpoint,
     private readonly head: string,
     private readonly framing: BodyFraming,
     private readonly stats: RouteStats,
@@ -45,6 +48,7 @@ export class HttpExchange implements ResponseSink {
     timeoutMs: number,
   ) {
     this.isHead = req.method === 'HEAD';
+    this.pool = picked.pool;
     (req as any)[kExchange] = this;
     (res as any)[kExchange] = this;
     res.on('close', onResClose);
@@ -52,6 +56,7 @@ export class HttpExchange implements ResponseSink {
   }
 
   start(): void {
+    this.cluster.attemptStarted(this.picked);
     const conn = this.pool.acquire();
     this.conn = conn;
     conn.send(this.head, this, this.isHead, this.framing);
@@ -206,9 +211,20 @@ export class HttpExchange implements ResponseSink {
       this.req.removeListener('data', onReqData);
       this.req.removeListener('end', onReqEnd);
     }
-    this.stats.record(status, error, Number(process.hrtime.bigint() - this.startNs) / 1e9);
+    const seconds = Number(process.hrtime.bigint() - this.startNs) / 1e9;
+    this.cluster.attemptEnded(this.picked, attemptOutcome(status, error), seconds * 1000);
+    this.stats.record(status, error, seconds);
     this.host.exchangeDone(this);
   }
+}
+
+/** How the attempt went for outlier detection and the balancer's RTT estimate. */
+function attemptOutcome(status: number, error: ProxyError | null): AttemptOutcome {
+  if (error === errors.upstreamConnect) return 'connect-failure';
+  if (error === errors.upstreamReset) return 'reset';
+  if (error === errors.timeout) return 'timeout';
+  if (status === downstreamClosedStatus) return 'cancelled';
+  return status >= 500 ? 'http-5xx' : 'success';
 }
 
 function onTimeout(ex: HttpExchange): void {

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ListenerConfig, RouteTable } from '../config/proxy-config.js';
 import type { ClusterManager } from '../cluster/cluster-manager.js';
-import { ConnectionPool } from '../cluster/pool/connection-pool.js';
+import { isPickError } from '../cluster/cluster.js';
 import { Router, type CompiledRoute } from '../http/router.js';
 import { buildRequestHead, hostOf } from '../http/forward-headers.js';
 import { errorHeader, errors, type ProxyError } from '../errors.js';
@@ -151,14 +151,14 @@ export class HttpListener implements ExchangeHost {
       this.reject(res, errors.noHealthyUpstream, stats, start);
       return;
     }
-    const pool = cluster.pick();
-    if (!(pool instanceof ConnectionPool)) {
-      this.reject(res, pool, stats, start);
+    const picked = cluster.pick();
+    if (isPickError(picked)) {
+      this.reject(res, picked, stats, start);
       return;
     }
-    const { head, framing } = buildRequestHead(req, pool.key);
+    const { head, framing } = buildRequestHead(req, picked.pool.key);
     this.inFlight++;
-    const ex = new HttpExchange(this, req, res, pool, head, framing, stats, start, route.timeoutMs);
+    const ex = new HttpExchange(this, req, res, cluster, picked, head, framing, stats, start, route.timeoutMs);
     ex.start();
   };
 

@@ -1,8 +1,9 @@
 // Weighted round-robin. The order is precomputed with nginx's smooth weighted round-robin when
 // endpoints change, so a pick is an array index; weights 3:1 give A A B A, not A A A B.
 // Unhealthy endpoints are never picked, not even when no healthy one is left.
-import type { EndpointConfig } from '../../config/proxy-config.js';
-import { failPicker, registerLoadBalancer, type LoadBalancer, type PickComplete, type Picker } from './load-balancer.js';
+import {
+  failPicker, registerLoadBalancer, usable, type BalancerHost, type LoadBalancer, type PickComplete, type Picker,
+} from './load-balancer.js';
 
 export const roundRobinName = 'round-robin';
 
@@ -27,20 +28,20 @@ export class RoundRobinLoadBalancer implements LoadBalancer {
 
   constructor(private readonly random: () => number = Math.random) {}
 
-  updateEndpoints(endpoints: EndpointConfig[]): void {
-    const usable = endpoints.filter((e) => e.healthy && e.weight > 0);
-    if (usable.length === 0) {
+  updateEndpoints(hosts: readonly BalancerHost[]): void {
+    const candidates = usable(hosts);
+    if (candidates.length === 0) {
       this.picker = failPicker;
       return;
     }
-    const schedule = buildSchedule(usable);
+    const schedule = buildSchedule(candidates);
     // A random start spreads many proxies' first requests over the endpoints.
     this.picker = new RoundRobinPicker(schedule, Math.floor(this.random() * schedule.length));
   }
 }
 
-export function buildSchedule(endpoints: EndpointConfig[]): PickComplete[] {
-  let weights = endpoints.map((e) => Math.max(1, Math.floor(e.weight)));
+export function buildSchedule(hosts: readonly BalancerHost[]): PickComplete[] {
+  let weights = hosts.map((h) => Math.max(1, Math.floor(h.endpoint.weight)));
   const g = weights.reduce(gcd);
   weights = weights.map((w) => w / g);
   let total = weights.reduce((a, b) => a + b, 0);
@@ -49,8 +50,7 @@ export function buildSchedule(endpoints: EndpointConfig[]): PickComplete[] {
     weights = weights.map((w) => Math.max(1, Math.round(w * scale)));
     total = weights.reduce((a, b) => a + b, 0);
   }
-  const results: PickComplete[] = endpoints.map((endpoint) => Object.freeze({ kind: 'complete' as const, endpoint }));
-  const current = new Array<number>(endpoints.length).fill(0);
+  const current = new Array<number>(hosts.length).fill(0);
   const schedule: PickComplete[] = [];
   for (let n = 0; n < total; n++) {
     let best = 0;
@@ -59,7 +59,7 @@ export function buildSchedule(endpoints: EndpointConfig[]): PickComplete[] {
       if (current[i] > current[best]) best = i;
     }
     current[best] -= total;
-    schedule.push(results[best]);
+    schedule.push(hosts[best]);
   }
   return schedule;
 }
@@ -70,5 +70,5 @@ function gcd(a: number, b: number): number {
 }
 
 export function setup(): void {
-  registerLoadBalancer(roundRobinName, () => new RoundRobinLoadBalancer());
+  registerLoadBalancer(roundRobinName, (_policy, deps) => new RoundRobinLoadBalancer(deps.random));
 }
