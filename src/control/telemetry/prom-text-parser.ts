@@ -51,8 +51,10 @@ function parseSampleLine(line: string): PromSample | string {
   while (pos < line.length && metricNameChar.test(line[pos])) pos++;
   const name = line.slice(nameStart, pos);
   const labels: Record<string, string> = {};
-  skipSpaces();
-  if (line[pos] === '{') {
+  let afterName = pos;
+  while (line[afterName] === ' ' || line[afterName] === '\t') afterName++;
+  if (line[afterName] === '{') {
+    pos = afterName;
     pos++;
     for (;;) {
       skipSpaces();
@@ -109,9 +111,11 @@ function parseSampleLine(line: string): PromSample | string {
 }
 
 function parseValue(s: string): number | undefined {
-  if (s === '+Inf' || s === 'Inf') return Infinity;
-  if (s === '-Inf') return -Infinity;
-  if (s === 'NaN') return NaN;
+  // as Prometheus' own parser (Go's ParseFloat): case-insensitive, so prom-client's "Nan" passes
+  const special = s.toLowerCase();
+  if (special === '+inf' || special === 'inf' || special === '+infinity' || special === 'infinity') return Infinity;
+  if (special === '-inf' || special === '-infinity') return -Infinity;
+  if (special === 'nan') return NaN;
   // Number() accepts "", "0x10" and "Infinity"; the format does not
   if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return undefined;
   return Number(s);
