@@ -26,7 +26,24 @@ export const errors = Object.freeze({
   overloaded: define('TRL_ERR_OVERLOADED', 503, 'overloaded', 'the proxy is overloaded'),
   unauthorized: define('TRL_ERR_UNAUTHORIZED', 403, 'unauthorized', 'the caller is not authorized'),
   badRequest: define('TRL_ERR_BAD_REQUEST', 400, 'bad-request', 'the request is malformed'),
+  /** Fault injection answered instead of the upstream; the status is the route's (503 here). */
+  faultAbort: define('TRL_ERR_FAULT_ABORT', 503, 'fault-abort', 'request aborted by fault injection'),
 });
+
+const faultAborts = new Map<number, ProxyError>([[errors.faultAbort.status, errors.faultAbort]]);
+
+/**
+ * The fault-abort error with the status a route configured; made once per status (at config
+ * time), so the request path compares and caches it like any catalog entry.
+ */
+export function faultAbortError(status: number): ProxyError {
+  let e = faultAborts.get(status);
+  if (e === undefined) {
+    e = define(errors.faultAbort.code, status, errors.faultAbort.name, errors.faultAbort.body.trimEnd());
+    faultAborts.set(status, e);
+  }
+  return e;
+}
 
 export type ErrorKey = keyof typeof errors;
 

@@ -8,6 +8,8 @@ export class CompiledRoute {
   readonly name: string;
   readonly timeoutMs: number;
   readonly clusters: readonly WeightedCluster[];
+  /** The route as configured, for the policies the data path compiles from it (retry, fault). */
+  readonly config: Route;
   private readonly matchExact: boolean;
   private readonly matchValue: string;
   private readonly cumulative: number[];
@@ -19,6 +21,7 @@ export class CompiledRoute {
   constructor(route: Route, private readonly random: RandomSource) {
     this.name = route.name;
     this.timeoutMs = route.timeoutMs;
+    this.config = route;
     this.clusters = route.clusters.filter((c) => c.weight > 0 || route.clusters.length === 1);
     this.matchExact = route.match.kind === 'exact';
     this.matchValue = route.match.value;

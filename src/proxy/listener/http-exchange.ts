@@ -1,11 +1,29 @@
-// One proxied request: downstream request → upstream connection → downstream response. The
-// object is the upstream connection's ResponseSink and the target of the downstream's events
-// (reached through a symbol on req/res), so no closure is created per request.
+// One proxied request: downstream request → upstream tries → downstream response. The object
+// is the upstream connection's ResponseSink, the cluster breaker's pending waiter and the
+// target of the downstream's events and of its timers (reached through a symbol on req/res or
+// passed as the timer argument), so no closure is created per request.
+//
+// Resilience stages, in the order a request meets them (each a small object of its own in
+// cluster/resilience/, each skipped on a null check when its route or cluster has none):
+//   1. fault abort      (route)    answer fault-abort instead of forwarding
+//   2. fault delay      (route)    hold the request before forwarding
+//   3. active requests  (cluster)  over maxRequests: 503 overloaded at once
+//   4. route timeout    (route)    the whole request, all tries included: 504 timeout
+//   5. try:  pick → attemptStarted → connection (over maxConnections: wait as pending, over
+//            maxPendingRequests: 503 overloaded) → per-try timeout → attemptEnded
+//   6. retry decision   retry policy (reason, attempts left, method, replayable body), then the
+//            cluster's active-retries limit, then its retry budget; backoff with full jitter;
+//            back to 5 with a fresh pick.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errors, type ProxyError } from '../errors.js';
-import type { BodyFraming, ResponseSink, UpstreamConnection } from '../cluster/pool/upstream-client.js';
-import type { ConnectionPool } from '../cluster/pool/connection-pool.js';
-import type { AttemptOutcome, Cluster, PickedEndpoint } from '../cluster/cluster.js';
+import { connectTimeoutDetail, type BodyFraming, type ResponseSink, type UpstreamConnection } from '../cluster/pool/upstream-client.js';
+import { isPickError, type AttemptOutcome, type Cluster, type PickedEndpoint } from '../cluster/cluster.js';
+import type { ClusterResilience } from '../cluster/resilience/cluster-resilience.js';
+import type { RouteResilience } from '../cluster/resilience/route-resilience.js';
+import type { PendingWaiter } from '../cluster/resilience/circuit-breaker.js';
+import type { ResilienceClock } from '../cluster/resilience/resilience-clock.js';
+import { backoffMs } from '../cluster/resilience/retry-backoff.js';
+import { isIdempotent, type RetryReason } from '../cluster/resilience/retry-policy.js';
 import type { RouteStats } from '../telemetry/metrics.js';
 import { responseHeaders, trailerObject } from '../http/forward-headers.js';
 
@@ -14,60 +32,191 @@ export const kExchange = Symbol('trellis.exchange');
 /** What the exchange needs from its listener. */
 export interface ExchangeHost {
   readonly draining: boolean;
+  readonly clock: ResilienceClock;
+  readonly random: () => number;
   respondError(res: ServerResponse, error: ProxyError): void;
   exchangeDone(ex: HttpExchange): void;
+}
+
+/** Where a request goes: the route's policies and counters towards one cluster. */
+export interface ExchangeTarget {
+  readonly stats: RouteStats;
+  readonly route: RouteResilience;
+  readonly cluster: Cluster;
+  readonly resilience: ClusterResilience;
 }
 
 /** Status recorded when the downstream left before its response was complete. */
 export const downstreamClosedStatus = 499;
 
-const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-
-export class HttpExchange implements ResponseSink {
+export class HttpExchange implements ResponseSink, PendingWaiter {
   private conn: UpstreamConnection | null = null;
-  private retried = false;
+  /** The open try's endpoint: set from pick to attemptEnded, so each try ends exactly once. */
+  private picked: PickedEndpoint | null = null;
+  private lastPicked: PickedEndpoint | null = null;
+  private attemptStart = 0;
+  private retries = 0;
+  private staleRetried = false;
   private finished = false;
-  private timer: NodeJS.Timeout | null = null;
+  private admitted = false;
+  private holdsRetry = false;
+  private waiting = false;
+  private routeTimer: unknown = null;
+  private tryTimer: unknown = null;
+  /** Fault delay or retry backoff. */
+  private waitTimer: unknown = null;
+  /** True while a retry is still possible for this request (policy, method, body size). */
+  private retryable: boolean;
+  /** The request body as sent so far, kept only while a retry could need to replay it. */
+  private body: Buffer[] | null = null;
+  private bodyBytes = 0;
+  private reqEnded = false;
+  private reading = false;
   private watchingResDrain = false;
   /** First body chunk, held until the read that carried it is parsed (see onUpstreamFlush). */
   private pending: Buffer | null = null;
   private wroteBody = false;
   private readonly isHead: boolean;
-  private readonly pool: ConnectionPool;
 
   constructor(
     private readonly host: ExchangeHost,
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-    private readonly cluster: Cluster,
-    private readonly picked: PickedEndpoint,
+    private readonly target: ExchangeTarget,
     private readonly head: string,
     private readonly framing: BodyFraming,
-    private readonly stats: RouteStats,
     private readonly startNs: bigint,
-    timeoutMs: number,
   ) {
     this.isHead = req.method === 'HEAD';
-    this.pool = picked.pool;
     (req as any)[kExchange] = this;
     (res as any)[kExchange] = this;
     res.on('close', onResClose);
-    if (timeoutMs > 0) this.timer = setTimeout(onTimeout, timeoutMs, this);
+    const retry = target.route.retry;
+    this.retryable = retry !== null && retry.allowsMethod(req.method);
+    if (this.retryable && framing !== 'none') {
+      const declared = framing === 'length' ? Number(req.headers['content-length']) : 0;
+      // Buffer the body only when a retry may need it, and give up retries up front when it is
+      // declared too large to keep.
+      if (declared > retry!.maxBufferBytes) this.retryable = false;
+      else this.body = [];
+    }
   }
 
   start(): void {
-    this.cluster.attemptStarted(this.picked);
-    const conn = this.pool.acquire();
+    const route = this.target.route;
+    const fault = route.fault;
+    if (fault !== null) {
+      const abort = fault.abort(this.host.random);
+      if (abort !== null) {
+        route.faultStats!.abort.value++;
+        this.fail(abort);
+        return;
+      }
+      const delay = fault.delay(this.host.random);
+      if (delay > 0) {
+        route.faultStats!.delay.value++;
+        this.waitTimer = this.host.clock.setTimer(onForward, delay, this);
+        return;
+      }
+    }
+    this.forward();
+  }
+
+  /** After any fault delay: admission, the route timeout, then the first try. */
+  forward(): void {
+    this.waitTimer = null;
+    if (this.finished) return;
+    const r = this.target.resilience;
+    if (!r.breaker.tryStartRequest()) {
+      r.stats.rejections.requests.value++;
+      this.fail(errors.overloaded);
+      return;
+    }
+    this.admitted = true;
+    const route = this.target.route;
+    if (this.retryable) r.budget.recordRequest(this.target.cluster.config.retryBudget, this.host.clock.now());
+    if (route.timeoutMs > 0) this.routeTimer = this.host.clock.setTimer(onRouteTimeout, route.timeoutMs, this);
+    this.attempt();
+  }
+
+  /** One try: a fresh pick (another endpoint than the last try's when the balancer offers one). */
+  attempt(): void {
+    this.waitTimer = null;
+    if (this.finished) return;
+    const cluster = this.target.cluster;
+    let p = cluster.pick();
+    if (!isPickError(p) && p === this.lastPicked && cluster.endpoints.length > 1) {
+      const again = cluster.pick();
+      if (!isPickError(again)) p = again;
+    }
+    if (isPickError(p)) {
+      this.fail(p);
+      return;
+    }
+    cluster.attemptStarted(p);
+    this.picked = p;
+    this.attemptStart = this.host.clock.now();
+    const retry = this.target.route.retry;
+    if (retry !== null && retry.perTryTimeoutMs > 0) this.tryTimer = this.host.clock.setTimer(onTryTimeout, retry.perTryTimeoutMs, this);
+    this.acquire(false);
+  }
+
+  private acquire(fresh: boolean): void {
+    const r = this.target.resilience;
+    const conn = this.picked!.pool.acquireWithin(r.breaker, fresh);
+    if (conn !== null) {
+      this.send(conn);
+      return;
+    }
+    if (r.breaker.enqueue(this)) {
+      this.waiting = true;
+      return;
+    }
+    r.stats.rejections.pending.value++;
+    this.endAttempt('cancelled');
+    this.fail(errors.overloaded);
+  }
+
+  /** The cluster's breaker has a connection slot (or an idle socket) for a pending request. */
+  connectionAvailable(): void {
+    this.waiting = false;
+    if (this.finished || this.picked === null) return;
+    this.acquire(false);
+  }
+
+  private send(conn: UpstreamConnection): void {
     this.conn = conn;
     conn.send(this.head, this, this.isHead, this.framing);
-    if (this.framing !== 'none') {
+    if (this.framing === 'none') return;
+    if (!this.reading) {
+      this.reading = true;
       this.req.on('data', onReqData);
       this.req.on('end', onReqEnd);
+      return;
     }
+    // A retry: replay what was sent so far; the rest follows as it arrives.
+    const body = this.body;
+    if (body !== null) for (let i = 0; i < body.length; i++) conn.writeBody(body[i]);
+    if (this.reqEnded) this.endBodyOn(conn);
+    else this.req.resume();
   }
 
   onUpstreamHead(status: number, statusMessage: string, rawHeaders: string[]): void {
     if (this.finished) return;
+    this.endAttempt(status >= 500 ? 'http-5xx' : 'success');
+    const retry = this.target.route.retry;
+    if (this.retryable && retry !== null) {
+      const reason = retry.reasonForStatus(status);
+      if (reason !== null && this.mayRetry(reason)) {
+        // The failed answer is dropped with its socket; a retry that also fails is relayed as is.
+        this.abortUpstream();
+        this.scheduleRetry();
+        return;
+      }
+    }
+    // From here on the response is this try's: nothing is replayed any more.
+    this.retryable = false;
+    this.body = null;
     const res = this.res;
     try {
       res.writeHead(status, statusMessage, responseHeaders(rawHeaders, this.host.draining) as any);
@@ -136,17 +285,31 @@ export class HttpExchange implements ResponseSink {
     this.finish(res.statusCode, null);
   }
 
-  onUpstreamError(error: ProxyError, _detail: string, retryable: boolean): void {
+  onUpstreamError(error: ProxyError, detail: string, stale: boolean): void {
     if (this.finished) return;
     this.conn = null;
-    // A keep-alive socket the peer had already closed: go once more on a fresh socket when the
-    // request can be sent again unchanged and repeating it is harmless.
-    if (retryable && !this.retried && this.framing === 'none' && idempotent.has(this.req.method ?? '')) {
-      this.retried = true;
-      const conn = this.pool.acquire(true);
-      this.conn = conn;
-      conn.send(this.head, this, this.isHead, this.framing);
+    if (this.picked === null) {
+      // The head was relayed already: the response is cut.
+      this.fail(error);
       return;
+    }
+    // A keep-alive socket the peer had already closed: go once more on a fresh socket when the
+    // request can be sent again unchanged and repeating it is harmless. Not a retry: same try.
+    if (stale && !this.staleRetried && this.framing === 'none' && isIdempotent(this.req.method)) {
+      this.staleRetried = true;
+      this.acquire(true);
+      return;
+    }
+    const r = this.target.resilience;
+    if (error === errors.upstreamConnect && detail === connectTimeoutDetail) r.stats.timeouts.connect.value++;
+    this.endAttempt(error === errors.upstreamConnect ? 'connect-failure' : 'reset');
+    const retry = this.target.route.retry;
+    if (this.retryable && retry !== null) {
+      const reason = retry.reasonForError(error);
+      if (reason !== null && this.mayRetry(reason)) {
+        this.scheduleRetry();
+        return;
+      }
     }
     this.fail(error);
   }
@@ -155,11 +318,28 @@ export class HttpExchange implements ResponseSink {
     this.req.resume();
   }
 
-  /** The route timeout fired. */
-  timeout(): void {
-    this.timer = null;
+  /** The route timeout fired: the whole request, all tries included, took too long. */
+  routeTimeout(): void {
+    this.routeTimer = null;
     if (this.finished) return;
+    this.target.resilience.stats.timeouts.request.value++;
     this.abortUpstream();
+    this.endAttempt('timeout');
+    this.fail(errors.timeout);
+  }
+
+  /** The per-try timeout fired before this try's response head. */
+  tryTimeout(): void {
+    this.tryTimer = null;
+    if (this.finished || this.picked === null) return;
+    this.target.resilience.stats.timeouts['per-try'].value++;
+    this.abortUpstream();
+    this.endAttempt('timeout');
+    const retry = this.target.route.retry;
+    if (this.retryable && retry !== null && retry.retriesPerTryTimeout && this.mayRetry('per-try-timeout')) {
+      this.scheduleRetry();
+      return;
+    }
     this.fail(errors.timeout);
   }
 
@@ -167,6 +347,7 @@ export class HttpExchange implements ResponseSink {
   downstreamClosed(): void {
     if (this.finished) return;
     this.abortUpstream();
+    this.endAttempt('cancelled');
     this.finish(downstreamClosedStatus, null);
   }
 
@@ -175,13 +356,102 @@ export class HttpExchange implements ResponseSink {
   }
 
   writeBody(chunk: Buffer): void {
+    if (this.body !== null) {
+      this.bodyBytes += chunk.length;
+      if (this.bodyBytes > this.target.route.retry!.maxBufferBytes) {
+        // Too large to keep: this request can no longer be retried.
+        this.body = null;
+        this.retryable = false;
+      } else {
+        this.body.push(chunk);
+      }
+    }
     const conn = this.conn;
-    if (conn !== null && !conn.writeBody(chunk)) this.req.pause();
+    if (conn !== null) {
+      if (!conn.writeBody(chunk)) this.req.pause();
+    } else if (this.body === null && !this.finished) {
+      // Between tries (backoff or waiting for a connection) with a body that can no longer be
+      // replayed: the retry cannot happen.
+      this.abandonRetry();
+    }
   }
 
   endBody(): void {
+    this.reqEnded = true;
     const conn = this.conn;
-    if (conn !== null) conn.endBody(this.framing === 'chunked' && this.req.rawTrailers.length > 0 ? this.req.rawTrailers : null);
+    if (conn !== null) this.endBodyOn(conn);
+  }
+
+  private endBodyOn(conn: UpstreamConnection): void {
+    conn.endBody(this.framing === 'chunked' && this.req.rawTrailers.length > 0 ? this.req.rawTrailers : null);
+  }
+
+  /**
+   * Counts a retry against, in order, the policy's attempts, the cluster's active-retries limit
+   * and its retry budget; true when all allow it.
+   */
+  private mayRetry(reason: RetryReason): boolean {
+    if (this.retries >= this.target.route.retry!.maxRetries) return false;
+    const r = this.target.resilience;
+    if (!r.breaker.tryStartRetry()) {
+      r.stats.rejections.retries.value++;
+      return false;
+    }
+    if (!r.budget.tryRetry(this.target.cluster.config.retryBudget, this.host.clock.now())) {
+      r.breaker.endRetry();
+      r.stats.budgetExhausted.value++;
+      return false;
+    }
+    this.holdsRetry = true;
+    r.stats.retries[reason].value++;
+    return true;
+  }
+
+  private scheduleRetry(): void {
+    const retry = this.target.route.retry!;
+    const wait = backoffMs(this.retries, retry.backoffBaseMs, retry.backoffMaxMs, this.host.random);
+    this.retries++;
+    // Always through a timer, even at 0 ms: the failed try's callbacks unwind first.
+    this.waitTimer = this.host.clock.setTimer(onRetry, wait, this);
+  }
+
+  private abandonRetry(): void {
+    this.clearWait();
+    this.leavePending();
+    this.endAttempt('cancelled');
+    this.fail(errors.upstreamReset);
+  }
+
+  private endAttempt(outcome: AttemptOutcome): void {
+    const p = this.picked;
+    if (p === null) return;
+    this.picked = null;
+    this.lastPicked = p;
+    const clock = this.host.clock;
+    if (this.tryTimer !== null) {
+      clock.clearTimer(this.tryTimer);
+      this.tryTimer = null;
+    }
+    this.leavePending();
+    if (this.holdsRetry) {
+      this.holdsRetry = false;
+      this.target.resilience.breaker.endRetry();
+    }
+    this.target.cluster.attemptEnded(p, outcome, clock.now() - this.attemptStart);
+  }
+
+  private leavePending(): void {
+    if (this.waiting) {
+      this.waiting = false;
+      this.target.resilience.breaker.remove(this);
+    }
+  }
+
+  private clearWait(): void {
+    if (this.waitTimer !== null) {
+      this.host.clock.clearTimer(this.waitTimer);
+      this.waitTimer = null;
+    }
   }
 
   private abortUpstream(): void {
@@ -203,32 +473,47 @@ export class HttpExchange implements ResponseSink {
 
   private finish(status: number, error: ProxyError | null): void {
     this.finished = true;
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
+    const clock = this.host.clock;
+    if (this.routeTimer !== null) {
+      clock.clearTimer(this.routeTimer);
+      this.routeTimer = null;
     }
-    if (this.framing !== 'none') {
+    this.clearWait();
+    // Every try ends exactly once, whichever way the request ended.
+    this.endAttempt('cancelled');
+    const r = this.target.resilience;
+    if (this.holdsRetry) {
+      this.holdsRetry = false;
+      r.breaker.endRetry();
+    }
+    if (this.admitted) {
+      this.admitted = false;
+      r.breaker.endRequest();
+    }
+    this.body = null;
+    if (this.reading) {
       this.req.removeListener('data', onReqData);
       this.req.removeListener('end', onReqEnd);
     }
-    const seconds = Number(process.hrtime.bigint() - this.startNs) / 1e9;
-    this.cluster.attemptEnded(this.picked, attemptOutcome(status, error), seconds * 1000);
-    this.stats.record(status, error, seconds);
+    this.target.stats.record(status, error, Number(process.hrtime.bigint() - this.startNs) / 1e9);
     this.host.exchangeDone(this);
   }
 }
 
-/** How the attempt went for outlier detection and the balancer's RTT estimate. */
-function attemptOutcome(status: number, error: ProxyError | null): AttemptOutcome {
-  if (error === errors.upstreamConnect) return 'connect-failure';
-  if (error === errors.upstreamReset) return 'reset';
-  if (error === errors.timeout) return 'timeout';
-  if (status === downstreamClosedStatus) return 'cancelled';
-  return status >= 500 ? 'http-5xx' : 'success';
+function onForward(ex: HttpExchange): void {
+  ex.forward();
 }
 
-function onTimeout(ex: HttpExchange): void {
-  ex.timeout();
+function onRetry(ex: HttpExchange): void {
+  ex.attempt();
+}
+
+function onRouteTimeout(ex: HttpExchange): void {
+  ex.routeTimeout();
+}
+
+function onTryTimeout(ex: HttpExchange): void {
+  ex.tryTimeout();
 }
 
 function onResClose(this: ServerResponse): void {

@@ -6,12 +6,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ListenerConfig, RouteTable } from '../config/proxy-config.js';
 import type { ClusterManager } from '../cluster/cluster-manager.js';
-import { isPickError } from '../cluster/cluster.js';
+import type { Cluster } from '../cluster/cluster.js';
+import { clusterResilience, type ClusterResilience } from '../cluster/resilience/cluster-resilience.js';
+import { RouteResilience } from '../cluster/resilience/route-resilience.js';
+import { systemClock, type ResilienceClock } from '../cluster/resilience/resilience-clock.js';
 import { Router, type CompiledRoute } from '../http/router.js';
 import { buildRequestHead, hostOf } from '../http/forward-headers.js';
 import { errorHeader, errors, type ProxyError } from '../errors.js';
 import type { Direction, ProxyMetrics, RouteStats } from '../telemetry/metrics.js';
-import { HttpExchange, type ExchangeHost } from './http-exchange.js';
+import { HttpExchange, type ExchangeHost, type ExchangeTarget } from './http-exchange.js';
 
 export interface HttpListenerOptions {
   config: ListenerConfig;
@@ -19,7 +22,10 @@ export interface HttpListenerOptions {
   metrics: ProxyMetrics;
   /** Used when the config carries no table for this listener. */
   defaultRoutes?: RouteTable;
+  /** Weighted cluster choice, fault percentages and retry jitter; seeded in tests. */
   random?: () => number;
+  /** Timeouts, backoff and the retry budget's window; a manual clock in tests. */
+  clock?: ResilienceClock;
 }
 
 interface ErrorHeads {
@@ -37,6 +43,16 @@ const errorHeads = new Map<ProxyError, ErrorHeads>(
   Object.values(errors).map((e) => [e, { open: errorHead(e, false), closing: errorHead(e, true) }]),
 );
 
+/** Heads of errors made at config time (fault aborts with a route's status), made once each. */
+function headsOf(error: ProxyError): ErrorHeads {
+  let h = errorHeads.get(error);
+  if (h === undefined) {
+    h = { open: errorHead(error, false), closing: errorHead(error, true) };
+    errorHeads.set(error, h);
+  }
+  return h;
+}
+
 export class HttpListener implements ExchangeHost {
   config: ListenerConfig;
   readonly direction: Direction;
@@ -45,7 +61,8 @@ export class HttpListener implements ExchangeHost {
   private readonly server: http.Server;
   private readonly clusters: ClusterManager;
   private readonly metrics: ProxyMetrics;
-  private readonly random: () => number;
+  readonly random: () => number;
+  readonly clock: ResilienceClock;
   private readonly noRouteStats: RouteStats;
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -56,6 +73,7 @@ export class HttpListener implements ExchangeHost {
     this.clusters = opts.clusters;
     this.metrics = opts.metrics;
     this.random = opts.random ?? Math.random;
+    this.clock = opts.clock ?? systemClock;
     this.noRouteStats = this.metrics.routeStatsFor(this.direction, '', '');
     this.server = http.createServer({ noDelay: true, keepAliveTimeout: 60_000, requestTimeout: 0 }, this.onRequest);
     // The server's own socket errors (resets by clients) are routine; never crash the proxy.
@@ -117,7 +135,7 @@ export class HttpListener implements ExchangeHost {
   }
 
   respondError(res: http.ServerResponse, error: ProxyError): void {
-    const heads = errorHeads.get(error)!;
+    const heads = headsOf(error);
     res.writeHead(error.status, this.draining ? heads.closing : heads.open);
     res.end(error.body);
   }
@@ -144,23 +162,33 @@ export class HttpListener implements ExchangeHost {
       this.reject(res, errors.noRoute, this.noRouteStats, start);
       return;
     }
-    const clusterName = route.pickCluster();
-    const stats = statsFor(this.metrics, this.direction, route, clusterName ?? '');
-    const cluster = clusterName === null ? undefined : this.clusters.get(clusterName);
+    const clusterName = route.pickCluster() ?? '';
+    const cluster = clusterName === '' ? undefined : this.clusters.get(clusterName);
     if (cluster === undefined) {
-      this.reject(res, errors.noHealthyUpstream, stats, start);
+      this.reject(res, errors.noHealthyUpstream, statsFor(this.metrics, this.direction, route, clusterName), start);
       return;
     }
-    const picked = cluster.pick();
-    if (isPickError(picked)) {
-      this.reject(res, picked, stats, start);
-      return;
-    }
-    const { head, framing } = buildRequestHead(req, picked.pool.key);
+    const target = this.targetFor(route, clusterName, cluster);
+    const { head, framing } = buildRequestHead(req, target.defaultHost);
     this.inFlight++;
-    const ex = new HttpExchange(this, req, res, cluster, picked, head, framing, stats, start, route.timeoutMs);
+    const ex = new HttpExchange(this, req, res, target, head, framing, start);
     ex.start();
   };
+
+  /** Cached on the compiled route per cluster; rebuilt when the cluster object was replaced. */
+  private targetFor(route: CompiledRoute, clusterName: string, cluster: Cluster): ExchangeTarget & { defaultHost: string } {
+    let t = route.stats.get(clusterName) as RouteTarget | undefined;
+    if (t === undefined || t.cluster !== cluster) {
+      t = new RouteTarget(
+        statsFor(this.metrics, this.direction, route, clusterName),
+        new RouteResilience(route.config, this.metrics),
+        cluster,
+        clusterResilience(cluster, this.metrics),
+      );
+      route.stats.set(clusterName, t);
+    }
+    return t;
+  }
 
   private reject(res: http.ServerResponse, error: ProxyError, stats: RouteStats, start: bigint): void {
     this.respondError(res, error);
@@ -168,13 +196,26 @@ export class HttpListener implements ExchangeHost {
   }
 }
 
-function statsFor(metrics: ProxyMetrics, direction: Direction, route: CompiledRoute, cluster: string): RouteStats {
-  let s = route.stats.get(cluster) as RouteStats | undefined;
-  if (s === undefined) {
-    s = metrics.routeStatsFor(direction, route.name, cluster);
-    route.stats.set(cluster, s);
+class RouteTarget implements ExchangeTarget {
+  /**
+   * Host for a request that came without one (HTTP/1.0): the head is built once for all tries,
+   * which may go to different endpoints, so it names the cluster's first endpoint.
+   */
+  readonly defaultHost: string;
+  constructor(
+    readonly stats: RouteStats,
+    readonly route: RouteResilience,
+    readonly cluster: Cluster,
+    readonly resilience: ClusterResilience,
+  ) {
+    const first = cluster.endpoints[0];
+    this.defaultHost = first === undefined ? 'localhost' : `${first.address}:${first.port}`;
   }
-  return s;
+}
+
+function statsFor(metrics: ProxyMetrics, direction: Direction, route: CompiledRoute, cluster: string): RouteStats {
+  // ProxyMetrics caches per label tuple; only a request without a cluster gets here per request.
+  return metrics.routeStatsFor(direction, route.name, cluster);
 }
 
 function onClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {

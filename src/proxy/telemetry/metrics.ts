@@ -6,6 +6,7 @@ import type { ProxyError } from '../errors.js';
 import { noErrorLabel } from '../errors.js';
 import type { ConnectionStats } from '../cluster/pool/connection-pool.js';
 import { CounterFamily, GaugeFamily, HistogramFamily, type CounterCell, type HistogramCell } from './metric-families.js';
+import { ClusterResilienceStats, FaultStats, type ResilienceFamilies } from './resilience-stats.js';
 
 /** Seconds: fine enough for a p99 from 1 ms to 10 s. */
 export const durationBuckets = [
@@ -48,7 +49,7 @@ export class RouteStats {
   }
 }
 
-export class ProxyMetrics {
+export class ProxyMetrics implements ResilienceFamilies {
   readonly registry = new Registry();
   readonly requests = new CounterFamily('trellis_requests_total', 'Requests handled by the sidecar.', [
     'direction', 'route', 'cluster', 'status_code', 'error',
@@ -62,10 +63,24 @@ export class ProxyMetrics {
   readonly connectionsTotal = new CounterFamily('trellis_upstream_connections_total', 'Upstream connections opened.', ['cluster']);
   readonly connectionsActive = new GaugeFamily('trellis_upstream_connections_active', 'Upstream connections open now.', ['cluster']);
   readonly configVersion = new GaugeFamily('trellis_config_version_info', 'The applied config version (value 1).', ['version', 'source']);
+  readonly retries = new CounterFamily('trellis_retries_total', 'Upstream tries repeated, by why.', ['cluster', 'reason']);
+  readonly retryBudgetExhausted = new CounterFamily(
+    'trellis_retry_budget_exhausted_total', 'Retries not made because the cluster\'s retry budget was spent.', ['cluster'],
+  );
+  readonly circuitBreakerRejections = new CounterFamily(
+    'trellis_circuit_breaker_rejections_total', 'Requests answered 503 overloaded, or retries skipped, at a circuit-breaker limit.', ['cluster', 'limit'],
+  );
+  readonly timeouts = new CounterFamily('trellis_timeouts_total', 'Expired timeouts, by kind (request, per-try, connect).', ['cluster', 'kind']);
+  readonly faultsInjected = new CounterFamily('trellis_faults_injected_total', 'Requests delayed or aborted by fault injection.', ['route', 'kind']);
   private readonly routeStats = new Map<string, RouteStats>();
+  private readonly clusterResilience = new Map<string, ClusterResilienceStats>();
+  private readonly faultStats = new Map<string, FaultStats>();
 
   constructor(opts: { processMetrics?: boolean } = {}) {
-    for (const m of [this.requests, this.duration, this.connectionsTotal, this.connectionsActive, this.configVersion]) {
+    for (const m of [
+      this.requests, this.duration, this.connectionsTotal, this.connectionsActive, this.configVersion,
+      this.retries, this.retryBudgetExhausted, this.circuitBreakerRejections, this.timeouts, this.faultsInjected,
+    ]) {
       this.registry.registerMetric(m as any);
     }
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'trellis_proxy_' });
@@ -78,6 +93,24 @@ export class ProxyMetrics {
     if (!s) {
       s = new RouteStats(this, direction, route, cluster, this.duration.cell(direction, route, cluster));
       this.routeStats.set(key, s);
+    }
+    return s;
+  }
+
+  resilienceStatsFor(cluster: string): ClusterResilienceStats {
+    let s = this.clusterResilience.get(cluster);
+    if (!s) {
+      s = new ClusterResilienceStats(this, cluster);
+      this.clusterResilience.set(cluster, s);
+    }
+    return s;
+  }
+
+  faultStatsFor(route: string): FaultStats {
+    let s = this.faultStats.get(route);
+    if (!s) {
+      s = new FaultStats(this, route);
+      this.faultStats.set(route, s);
     }
     return s;
   }

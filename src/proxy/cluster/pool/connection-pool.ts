@@ -2,6 +2,7 @@
 // least likely to have been closed by the peer), capped in number and closed after an idle
 // time shorter than Node's default server keep-alive (5 s) to avoid most close races.
 import { UpstreamConnection, type ConnectionOwner } from './upstream-client.js';
+import type { CircuitBreaker } from '../resilience/circuit-breaker.js';
 
 export interface ConnectionStats {
   opened(): void;
@@ -33,6 +34,8 @@ export class ConnectionPool implements ConnectionOwner {
   private sweepTimer: NodeJS.Timeout | null = null;
   private retired = false;
   private onEmpty: (() => void) | null = null;
+  /** The cluster's breaker once a request went through acquireWithin; counts our sockets. */
+  private breaker: CircuitBreaker | null = null;
 
   constructor(readonly address: string, readonly port: number, opts: ConnectionPoolOptions) {
     this.key = `${address}:${port}`;
@@ -62,6 +65,35 @@ export class ConnectionPool implements ConnectionOwner {
     return conn;
   }
 
+  /**
+   * Like acquire, but a new socket counts against the cluster's connection limit: null when the
+   * limit is reached and no idle socket is left to close, and the caller waits as pending.
+   */
+  acquireWithin(breaker: CircuitBreaker, fresh = false): UpstreamConnection | null {
+    if (!fresh) {
+      const idle = this.idle;
+      while (idle.length > 0) {
+        const conn = idle.pop()!;
+        if (conn.usable) {
+          conn.reused = true;
+          return conn;
+        }
+        conn.destroy();
+      }
+    }
+    if (this.breaker !== breaker) {
+      this.breaker?.untrack(this);
+      this.breaker = breaker;
+      breaker.track(this);
+    }
+    if (!breaker.tryOpenConnection()) return null;
+    const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs);
+    conn.limiter = breaker;
+    this.all.add(conn);
+    this.stats.opened();
+    return conn;
+  }
+
   release(conn: UpstreamConnection): void {
     if (this.retired || this.idle.length >= this.maxIdle || !conn.usable) {
       conn.destroy();
@@ -73,15 +105,28 @@ export class ConnectionPool implements ConnectionOwner {
       this.sweepTimer = setInterval(this.sweep, Math.max(250, this.idleTimeoutMs / 4));
       this.sweepTimer.unref();
     }
+    if (conn.limiter !== null) conn.limiter.connectionIdle();
+  }
+
+  /** Closes the idle socket that waited longest; false when none is idle. */
+  closeOldestIdle(): boolean {
+    if (this.idle.length === 0) return false;
+    this.idle.shift()!.destroy();
+    return true;
   }
 
   remove(conn: UpstreamConnection): void {
     if (!this.all.delete(conn)) return;
     this.stats.closed();
+    if (conn.limiter !== null) conn.limiter.connectionClosed();
     const i = this.idle.indexOf(conn);
     if (i !== -1) this.idle.splice(i, 1);
     if (this.all.size === 0) {
       this.stopSweep();
+      if (this.retired && this.breaker !== null) {
+        this.breaker.untrack(this);
+        this.breaker = null;
+      }
       const cb = this.onEmpty;
       this.onEmpty = null;
       if (cb) cb();

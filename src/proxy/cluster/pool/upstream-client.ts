@@ -5,6 +5,7 @@
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import { errors, type ProxyError } from '../../errors.js';
+import type { ConnectionLimiter } from '../resilience/circuit-breaker.js';
 
 const require = createRequire(import.meta.url);
 // Undocumented but stable since Node 12; Node 20's callbacks: kOnHeaders(headers, url),
@@ -39,6 +40,9 @@ export interface ResponseSink {
   onUpstreamDrain(): void;
 }
 
+/** `detail` of a connect failure caused by the connect timeout (compared by identity, not text). */
+export const connectTimeoutDetail = 'connect timeout';
+
 export type BodyFraming = 'none' | 'length' | 'chunked';
 
 /** What a connection tells its pool. */
@@ -55,6 +59,8 @@ export class UpstreamConnection {
   reused = false;
   /** When it went idle, for the pool's idle sweep. */
   idleSince = 0;
+  /** The cluster's connection limit this socket counts against, if opened through one. */
+  limiter: ConnectionLimiter | null = null;
 
   private state = State.Connecting;
   private readonly parser: any;
@@ -209,7 +215,7 @@ export class UpstreamConnection {
 
   private readonly onConnectTimeout = (): void => {
     this.connectTimer = null;
-    if (this.state === State.Connecting) this.fail(errors.upstreamConnect, 'connect timeout');
+    if (this.state === State.Connecting) this.fail(errors.upstreamConnect, connectTimeoutDetail);
   };
 
   private readonly onData = (chunk: Buffer): void => {
