@@ -1,0 +1,169 @@
+// Golden metrics end to end: real sidecars in front of a backend with a fixed delay and one that
+// fails every tenth request; `trellis stat` must show figures matching that load, and a stock
+// Prometheus, configured by `trellis prometheus-config`, must count the requests the test sent.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Mesh, waitFor, type Pod } from './mesh-harness.js';
+
+const net = '127.0.60';
+const promAddress = `${net}.2:9090`;
+const sent = 200;
+const delayMs = 20;
+
+// the control plane scrapes every second here so the test waits less (default 5 s)
+process.env.TRELLIS_STATS_INTERVAL_MS = '1000';
+
+let mesh: Mesh;
+let web: Pod;
+
+interface StatRow { kind: string; service: string; route: string | null; from?: string; to?: string; requests: number; rps: number; successRate: number | null; p50Ms: number | null; p95Ms: number | null; p99Ms: number | null; window: string }
+
+async function customPod(id: string, service: string, host: number, handler: http.RequestListener): Promise<Pod> {
+  const address = `${net}.${host}`;
+  const app = http.createServer(handler);
+  await new Promise<void>((resolve, reject) => app.once('error', reject).listen(8000, address, resolve));
+  const pod: Pod = { id, service, address, labels: {}, app };
+  mesh.pods.set(id, pod);
+  await mesh.startSidecar(pod);
+  return pod;
+}
+
+/** Sends `n` requests, `concurrency` at a time; returns the statuses. */
+async function load(from: Pod, host: string, n: number, concurrency = 4): Promise<number[]> {
+  const statuses: number[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < n) {
+      next++;
+      statuses.push((await mesh.request(from, host, '/')).status);
+    }
+  }));
+  return statuses;
+}
+
+async function stat(args: string[] = []): Promise<StatRow[]> {
+  const r = await mesh.cli(['stat', ...args, '--window', '10m', '-o', 'json']);
+  if (r.code !== 0) throw new Error(`trellis stat failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as StatRow[];
+}
+
+before(async () => {
+  mesh = new Mesh(net);
+  await mesh.startControl();
+  web = await mesh.addPod('web-1', 'web');
+  await customPod('slow-1', 'slow', 200, (req, res) => {
+    req.resume();
+    setTimeout(() => res.end('slow'), delayMs);
+  });
+  let n = 0;
+  await customPod('flaky-1', 'flaky', 201, (req, res) => {
+    req.resume();
+    // exactly one request in ten fails
+    res.statusCode = ++n % 10 === 0 ? 500 : 200;
+    res.end('flaky');
+  });
+  await mesh.waitInSync(20_000, 3);
+  const slow = await load(web, 'slow', sent);
+  const flaky = await load(web, 'flaky', sent);
+  assert.equal(slow.filter((s) => s === 200).length, sent);
+  assert.equal(flaky.filter((s) => s === 500).length, sent / 10);
+});
+
+after(async () => {
+  await mesh?.close();
+});
+
+test('trellis stat matches a known load: fixed delay gives p50/p99, 10% failures give a 0.9 success rate', async () => {
+  // every request counted once the collector has scraped after the load (bounded wait)
+  const rows = await waitFor(async () => {
+    const r = await stat();
+    const done = ['slow', 'flaky'].every((s) => r.find((x) => x.kind === 'service' && x.service === s)?.requests === sent);
+    return done ? r : undefined;
+  }, 30_000, `stat rows counting ${sent} requests for slow and flaky`);
+
+  const slow = rows.find((r) => r.kind === 'service' && r.service === 'slow')!;
+  assert.equal(slow.route, null);
+  assert.equal(slow.successRate, 1);
+  assert.ok(slow.rps > 0);
+  assert.equal(slow.window, '10m');
+  // Tolerance: the histogram's resolution. A 20 ms delay lands in the (20 ms, 30 ms] bucket, whose
+  // interpolated median is at most 30 ms; the p99 may suffer a noisy machine's pauses but can
+  // never fall under the delay.
+  assert.ok(slow.p50Ms !== null && slow.p50Ms >= delayMs && slow.p50Ms <= 30, `p50 ${slow.p50Ms}`);
+  assert.ok(slow.p99Ms !== null && slow.p99Ms >= delayMs && slow.p99Ms <= 200, `p99 ${slow.p99Ms}`);
+  assert.ok(slow.p95Ms! >= slow.p50Ms! && slow.p99Ms >= slow.p95Ms!);
+
+  const flaky = rows.find((r) => r.kind === 'service' && r.service === 'flaky')!;
+  // Tolerance ±0.01: every request is counted, so this is exact unless a request were lost.
+  assert.ok(Math.abs(flaky.successRate! - 0.9) <= 0.01, `success rate ${flaky.successRate}`);
+
+  const edge = rows.find((r) => r.kind === 'edge' && r.from === 'web' && r.to === 'flaky');
+  assert.equal(edge?.requests, sent);
+  assert.ok(Math.abs(edge.successRate! - 0.9) <= 0.01);
+  const slowEdge = rows.find((r) => r.kind === 'edge' && r.from === 'web' && r.to === 'slow');
+  // the caller's view includes the hop through both sidecars, so it cannot be faster
+  assert.ok(slowEdge && slowEdge.p50Ms! >= delayMs, `edge p50 ${slowEdge?.p50Ms}`);
+  const route = rows.find((r) => r.kind === 'route' && r.service === 'slow');
+  assert.equal(route?.route, 'slow.default');
+
+  // a SERVICE argument narrows the rows; the table shows edges
+  const only = await stat(['flaky']);
+  assert.ok(only.every((r) => r.service === 'flaky' || r.from === 'flaky' || r.to === 'flaky'));
+  assert.ok(!only.some((r) => r.to === 'slow'));
+  const table = await mesh.cli(['stat', '--window', '10m']);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /SERVICE\s+ROUTE\s+RPS\s+SUCCESS\s+P50\s+P95\s+P99/);
+  assert.match(table.stdout, /web -> flaky\s+\(edge\)\s+\S+\s+90\.00%/);
+
+  const history = await fetch(`${mesh.apiUrl}/api/v1/stats/history?service=flaky&window=5m&step=10s`).then((r) => r.json()) as { points: { requests: number }[] };
+  assert.equal(history.points.reduce((a, p) => a + p.requests, 0), sent);
+});
+
+const prometheusBin = spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).stdout.trim();
+
+test('a stock Prometheus with the generated config scrapes every sidecar and counts the requests sent', {
+  skip: prometheusBin ? false : 'the prometheus binary is not installed (Debian package `prometheus`; .ci/run installs it)',
+}, async () => {
+  const dir = path.join(mesh.dir, 'prometheus-server');
+  mkdirSync(dir, { recursive: true });
+  const cfg = await mesh.cli(['prometheus-config', '--scrape-interval', '1s']);
+  assert.equal(cfg.code, 0, cfg.stderr);
+  assert.match(cfg.stdout, /file_sd_configs/);
+  const targets = await fetch(`${mesh.apiUrl}/api/v1/prometheus/targets`).then((r) => r.json()) as { file: string; targets: { labels: Record<string, string> }[] };
+  assert.ok(cfg.stdout.includes(targets.file));
+  assert.deepEqual(targets.targets.map((t) => t.labels.service).sort(), ['flaky', 'slow', 'web']);
+  writeFileSync(path.join(dir, 'prometheus.yml'), cfg.stdout);
+
+  const prom: ChildProcess = spawn(prometheusBin, [
+    `--config.file=${path.join(dir, 'prometheus.yml')}`, `--web.listen-address=${promAddress}`,
+    `--storage.tsdb.path=${path.join(dir, 'data')}`, '--log.level=warn',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  prom.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c).slice(-4000)));
+  const exited = new Promise<void>((resolve) => prom.once('exit', () => resolve()));
+  try {
+    await waitFor(async () => prom.exitCode === null && (await fetch(`http://${promAddress}/-/ready`)).ok, 30_000, 'Prometheus to be ready')
+      .catch((err) => { throw new Error(`${(err as Error).message}; prometheus stderr: ${stderr}`); });
+    const query = async (q: string): Promise<number | undefined> => {
+      const res = await fetch(`http://${promAddress}/api/v1/query?query=${encodeURIComponent(q)}`);
+      const body = (await res.json()) as { data?: { result?: { value: [number, string] }[] } };
+      const v = body.data?.result?.[0]?.value[1];
+      return v === undefined ? undefined : Number(v);
+    };
+    const slow = `sum(trellis_requests_total{job="trellis-sidecars",service="slow",direction="inbound"})`;
+    await waitFor(async () => (await query(slow)) === sent, 30_000, `PromQL ${slow} to return ${sent}`);
+    const failed = `sum(trellis_requests_total{service="flaky",direction="inbound",status_code=~"5.."})`;
+    assert.equal(await query(failed), sent / 10);
+    const up = await query('count(up{job="trellis-sidecars"} == 1)');
+    assert.equal(up, 3);
+  } finally {
+    prom.kill('SIGTERM');
+    const killer = setTimeout(() => prom.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(killer);
+  }
+});
