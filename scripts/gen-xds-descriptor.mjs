@@ -26,6 +26,8 @@ const entryFiles = [
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/transport_sockets/tls/v3/secret.proto',
+  'envoy/extensions/filters/http/fault/v3/fault.proto',
+  'xds/type/v3/typed_struct.proto',
   'google/protobuf/struct.proto',
   'google/protobuf/wrappers.proto',
   'google/protobuf/duration.proto',
@@ -42,6 +44,9 @@ const roots = [
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
   'envoy.extensions.filters.http.router.v3.Router',
   'envoy.extensions.transport_sockets.tls.v3.Secret',
+  // resilience (docs/xds.md): fault injection, and the carrier of Trellis's own settings
+  'envoy.extensions.filters.http.fault.v3.HTTPFault',
+  'xds.type.v3.TypedStruct',
   'google.protobuf.Struct',
   'google.protobuf.Any',
   'google.protobuf.Duration',

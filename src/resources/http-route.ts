@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { metadataSchema, nameSchema } from './metadata.js';
+import { durationMs, durationSchema } from './resilience-policy.js';
 
 // The Gateway API's HTTPRoute in its mesh form: parentRefs name Services (GAMMA).
 const parentRefSchema = z.object({
@@ -46,9 +47,24 @@ const ruleSchema = z.object({
   filters: z.array(filterSchema).optional(),
   backendRefs: z.array(backendRefSchema).min(1),
   timeouts: z.object({
-    request: z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a duration such as 500ms, 10s or 1m').optional(),
+    request: durationSchema.optional(),
+    // Gateway API: the timeout of each try to a backend (per-try timeout when retries are on)
+    backendRequest: durationSchema.optional(),
   }).strict().optional(),
-}).strict();
+  // Gateway API GEP-1731: status codes to retry (connection failures and resets are retried too),
+  // how many retries, and the base of the exponential backoff.
+  retry: z.object({
+    codes: z.array(z.number().int().min(400, 'must be an HTTP error status (400-599)').max(599, 'must be an HTTP error status (400-599)')).optional(),
+    attempts: z.number().int('must be a whole number').min(0, 'must not be negative').max(10, 'must be at most 10').optional(),
+    backoff: durationSchema.optional(),
+  }).strict().optional(),
+}).strict().superRefine((rule, ctx) => {
+  const t = rule.timeouts;
+  // Gateway API: backendRequest must not exceed request when both are set
+  if (t?.request && t.backendRequest && durationMs(t.request) > 0 && durationMs(t.backendRequest) > durationMs(t.request)) {
+    ctx.addIssue({ code: 'custom', path: ['timeouts', 'backendRequest'], message: 'must not be longer than timeouts.request' });
+  }
+});
 
 export const httpRouteSchema = z.object({
   apiVersion: z.literal('gateway.networking.k8s.io/v1'),

@@ -1,15 +1,17 @@
 import type { z } from 'zod';
 import { httpRouteSchema, type HTTPRoute } from './http-route.js';
 import { meshConfigSchema, type MeshConfig } from './mesh-config.js';
+import { resiliencePolicySchema, type ResiliencePolicy } from './resilience-policy.js';
 import { serviceSchema, type Service } from './service.js';
 
-export type Resource = Service | HTTPRoute | MeshConfig;
+export type Resource = Service | HTTPRoute | MeshConfig | ResiliencePolicy;
 export type Kind = Resource['kind'];
 
 // One entry per kind: the schema, the apiVersion it lives under, and the names a user may type.
 export const kinds: Record<Kind, { apiVersion: string; schema: z.ZodType<Resource>; aliases: string[] }> = {
   Service: { apiVersion: 'trellis.dev/v1alpha1', schema: serviceSchema as z.ZodType<Resource>, aliases: ['service', 'services', 'svc'] },
   HTTPRoute: { apiVersion: 'gateway.networking.k8s.io/v1', schema: httpRouteSchema as z.ZodType<Resource>, aliases: ['httproute', 'httproutes', 'route', 'routes'] },
+  ResiliencePolicy: { apiVersion: 'trellis.dev/v1alpha1', schema: resiliencePolicySchema as z.ZodType<Resource>, aliases: ['resiliencepolicy', 'resiliencepolicies', 'rp'] },
   MeshConfig: { apiVersion: 'trellis.dev/v1alpha1', schema: meshConfigSchema as z.ZodType<Resource>, aliases: ['meshconfig', 'meshconfigs', 'mesh'] },
 };
 

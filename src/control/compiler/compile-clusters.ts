@@ -1,19 +1,24 @@
 import type { NodeInfo } from '../../xds/node.js';
 import type { MeshService } from './mesh-services.js';
+import { clusterResilienceFields } from './compile-resilience.js';
+import { clusterResilience } from './resilience-merge.js';
+import type { PolicyIndex } from './resilience-policies.js';
 import { adsConfigSource, durationFromMs, socketAddress, type XdsObject } from './xds-object.js';
 
 export const INBOUND_LOCAL_CLUSTER = 'inbound|local';
 const CONNECT_TIMEOUT_MS = 1000;
 
-/** One EDS cluster per mesh service, plus the local app's static cluster for a node that fronts one. */
-export function compileClusters(services: readonly MeshService[], node: NodeInfo): XdsObject[] {
-  const clusters: XdsObject[] = services.map((svc) => ({
-    name: svc.key,
-    type: 'EDS',
-    eds_cluster_config: { eds_config: adsConfigSource, service_name: svc.key },
-    connect_timeout: durationFromMs(CONNECT_TIMEOUT_MS),
-    lb_policy: 'ROUND_ROBIN',
-  }));
+/**
+ * One EDS cluster per mesh service, with its resilience settings, plus the local app's static
+ * cluster for a node that fronts one. A proxyless gRPC client gets plain round-robin clusters:
+ * grpc-js-xds refuses any other lb_policy and knows none of Trellis's extensions.
+ */
+export function compileClusters(services: readonly MeshService[], node: NodeInfo, policies?: PolicyIndex, proxyless = false): XdsObject[] {
+  const clusters: XdsObject[] = services.map((svc) => {
+    const base: XdsObject = { name: svc.key, type: 'EDS', eds_cluster_config: { eds_config: adsConfigSource, service_name: svc.key } };
+    if (proxyless) return { ...base, connect_timeout: durationFromMs(CONNECT_TIMEOUT_MS), lb_policy: 'ROUND_ROBIN' };
+    return { ...base, ...clusterResilienceFields(clusterResilience(policies?.services.get(svc.key))) };
+  });
   if (node.app) {
     clusters.push({
       name: INBOUND_LOCAL_CLUSTER,

@@ -3,6 +3,9 @@ import type { Resource } from '../../resources/kinds.js';
 import type { NodeInfo } from '../../xds/node.js';
 import { OUTBOUND_ROUTE_CONFIG } from './compile-listeners.js';
 import { serviceKey, type MeshService } from './mesh-services.js';
+import { routeResilienceFields } from './compile-resilience.js';
+import { routeResilience } from './resilience-merge.js';
+import { indexPolicies, routeKey, type PolicyIndex } from './resilience-policies.js';
 import { httpRoutes, routeStatus } from './route-status.js';
 import { compareStrings, durationFromMs, type XdsObject } from './xds-object.js';
 
@@ -47,9 +50,19 @@ export function routesByParent(resources: readonly Resource[], services: readonl
   return out;
 }
 
+/** How routes are compiled for one node: its policies, and whether it is a proxyless gRPC client. */
+export interface RouteCompileOptions {
+  policies?: PolicyIndex;
+  /** grpc-js-xds NACKs typed_per_filter_config it does not know: it gets no Trellis extensions. */
+  proxyless?: boolean;
+}
+
 /** The Envoy routes of one service: its HTTPRoutes' rules in match order, or one catch-all to the service itself. */
-export function compileServiceRoutes(svc: MeshService, routes: readonly HTTPRoute[]): XdsObject[] {
-  if (routes.length === 0) return [{ name: svc.key, match: { prefix: '/' }, route: { cluster: svc.key } }];
+export function compileServiceRoutes(svc: MeshService, routes: readonly HTTPRoute[], opts: RouteCompileOptions = {}): XdsObject[] {
+  if (routes.length === 0) {
+    const route: XdsObject = { name: svc.key, match: { prefix: '/' }, route: { cluster: svc.key } };
+    return [opts.proxyless ? route : withResilience(route, routeResilience([opts.policies?.services.get(svc.key)]))];
+  }
   const entries: RouteEntry[] = [];
   for (const route of routes) {
     route.spec.rules.forEach((rule, ruleIndex) => {
@@ -60,18 +73,25 @@ export function compileServiceRoutes(svc: MeshService, routes: readonly HTTPRout
     });
   }
   entries.sort(compareEntries);
-  return entries.map((e) => compileRule(e));
+  return entries.map((e) => compileRule(e, svc, opts));
 }
 
-function compileRule(e: RouteEntry): XdsObject {
+function withResilience(route: XdsObject, r: ReturnType<typeof routeResilience>): XdsObject {
+  const { action, perFilter } = routeResilienceFields(r);
+  const out: XdsObject = { ...route, route: { ...(route.route as XdsObject), ...action } };
+  if (Object.keys(perFilter).length) out.typed_per_filter_config = { ...(route.typed_per_filter_config as XdsObject | undefined), ...perFilter };
+  return out;
+}
+
+function compileRule(e: RouteEntry, parent: MeshService, opts: RouteCompileOptions): XdsObject {
   const rule = e.route.spec.rules[e.ruleIndex];
   const ns = e.route.metadata.namespace ?? 'default';
   const clusters = rule.backendRefs.map((b) => ({ name: serviceKey(b.name, b.namespace ?? ns), weight: b.weight }));
   const action: XdsObject = clusters.length === 1
     ? { cluster: clusters[0].name }
     : { weighted_clusters: { clusters: clusters.map((c) => ({ name: c.name, weight: { value: c.weight } })) } };
-  if (rule.timeouts?.request) action.timeout = durationFromMs(parseDurationMs(rule.timeouts.request));
-  const out: XdsObject = {
+  if (opts.proxyless && rule.timeouts?.request) action.timeout = durationFromMs(parseDurationMs(rule.timeouts.request));
+  let out: XdsObject = {
     name: `${e.route.metadata.name}.${e.ruleIndex}`,
     match: e.exact ? { path: e.path } : { prefix: e.path },
     route: action,
@@ -89,6 +109,15 @@ function compileRule(e: RouteEntry): XdsObject {
     }
     out.typed_per_filter_config = perFilter;
   }
+  if (!opts.proxyless) {
+    // the policy of the Service the client called, not of the backends: the route belongs to it
+    const p = opts.policies;
+    out = withResilience(out, routeResilience([
+      p?.services.get(parent.key),
+      p?.routes.get(routeKey(ns, e.route.metadata.name)),
+      rule.name ? p?.routes.get(routeKey(ns, e.route.metadata.name, rule.name)) : undefined,
+    ], rule));
+  }
   return out;
 }
 
@@ -103,17 +132,18 @@ export function serviceDomains(svc: MeshService, node: NodeInfo): string[] {
 }
 
 /** The `outbound` RouteConfiguration of one node. */
-export function compileOutboundRoutes(services: readonly MeshService[], resources: readonly Resource[], node: NodeInfo): XdsObject {
+export function compileOutboundRoutes(services: readonly MeshService[], resources: readonly Resource[], node: NodeInfo, policies?: PolicyIndex): XdsObject {
   const attached = routesByParent(resources, services);
+  const opts: RouteCompileOptions = { policies: policies ?? indexPolicies(resources, services) };
   const virtualHosts: XdsObject[] = services.map((svc) => ({
     name: svc.key,
     domains: serviceDomains(svc, node),
-    routes: compileServiceRoutes(svc, attached.get(svc.key) ?? []),
+    routes: compileServiceRoutes(svc, attached.get(svc.key) ?? [], opts),
   }));
   if (node.ingressFor) {
     const target = services.find((s) => s.key === serviceKey(node.ingressFor!, node.namespace));
     if (target) {
-      virtualHosts.push({ name: 'ingress', domains: ['*'], routes: compileServiceRoutes(target, attached.get(target.key) ?? []) });
+      virtualHosts.push({ name: 'ingress', domains: ['*'], routes: compileServiceRoutes(target, attached.get(target.key) ?? [], opts) });
     }
   }
   return { name: OUTBOUND_ROUTE_CONFIG, virtual_hosts: virtualHosts };

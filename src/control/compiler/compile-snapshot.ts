@@ -7,6 +7,7 @@ import { compileEndpoints } from './compile-endpoints.js';
 import { compileApiListener, compileListeners } from './compile-listeners.js';
 import { compileOutboundRoutes, compileServiceRoutes, routesByParent } from './compile-routes.js';
 import { meshServices, serviceKey, type MeshService } from './mesh-services.js';
+import { indexPolicies } from './resilience-policies.js';
 import type { XdsObject } from './xds-object.js';
 
 export interface MeshState {
@@ -26,20 +27,22 @@ function byName(objects: XdsObject[], nameField = 'name'): Map<string, XdsObject
  * for by name; names that are not a sidecar listener but name a service (a proxyless gRPC
  * client's `xds:///` target) get an API listener.
  */
-export function compileSnapshot(state: MeshState, node: NodeInfo, listenerNames: readonly string[] = []): Snapshot {
+export function compileSnapshot(state: MeshState, node: NodeInfo, listenerNames: readonly string[] = [], opts: { proxyless?: boolean } = {}): Snapshot {
   const services = meshServices(state.resources, state.instances);
+  const policies = indexPolicies(state.resources, services);
+  const proxyless = opts.proxyless ?? false;
   const listeners = byName(compileListeners(node));
   const extra = listenerNames.filter((n) => !listeners.has(n));
   if (extra.length) {
     const attached = routesByParent(state.resources, services);
     for (const name of extra) {
       const svc = serviceForTarget(name, services, node.namespace);
-      if (svc) listeners.set(name, compileApiListener(name, compileServiceRoutes(svc, attached.get(svc.key) ?? [])));
+      if (svc) listeners.set(name, compileApiListener(name, compileServiceRoutes(svc, attached.get(svc.key) ?? [], { policies, proxyless })));
     }
   }
-  const routes = compileOutboundRoutes(services, state.resources, node);
+  const routes = compileOutboundRoutes(services, state.resources, node, policies);
   return new Map([
-    [typeUrls.cluster, byName(compileClusters(services, node))],
+    [typeUrls.cluster, byName(compileClusters(services, node, policies, proxyless))],
     [typeUrls.clusterLoadAssignment, byName(services.map((svc) => compileEndpoints(svc, state.instances)), 'cluster_name')],
     [typeUrls.listener, listeners],
     [typeUrls.routeConfiguration, new Map([[routes.name as string, routes]])],

@@ -34,6 +34,8 @@ export interface StreamHost {
 /** One sidecar's ADS stream: registration, subscriptions, versions, nonces, ACK and NACK (docs/xds.md). */
 export class AdsStream {
   private node?: NodeInfo;
+  // grpc-js-xds (no sidecar) refuses Trellis's extensions and any balancer but round robin
+  private proxyless = false;
   private session = 0;
   private readonly subs = new Map<string, Subscription>();
   private snapshot?: EncodedSnapshot;
@@ -62,7 +64,7 @@ export class AdsStream {
     const listenerNames = ldsNames && !ldsNames.wildcard ? [...ldsNames.names] : [];
     let next: EncodedSnapshot;
     try {
-      next = encodeSnapshot(compileSnapshot(this.host.meshState(), this.node, listenerNames));
+      next = encodeSnapshot(compileSnapshot(this.host.meshState(), this.node, listenerNames, { proxyless: this.proxyless }));
     } catch (err) {
       // a compiler bug must not take the stream down; the proxy keeps its last config
       this.host.logger.error({ err, proxy: this.node.id }, 'cannot compile the snapshot');
@@ -89,6 +91,7 @@ export class AdsStream {
       const info = decodeNode(req.node);
       if (typeof info === 'string') return this.fail(status.INVALID_ARGUMENT, `invalid xDS node: ${info}`);
       this.node = info;
+      this.proxyless = req.node?.user_agent_name !== 'trellis';
       this.session = this.host.registry.connect(info);
       this.host.logger.info({ proxy: info.id, service: info.service, address: info.address }, 'proxy connected');
     }

@@ -1,6 +1,8 @@
 // RouteConfiguration (RDS, or inline in a listener's HttpConnectionManager) → RouteTable.
-import type { PathMatch, Route, RouteTable, VirtualHost, WeightedCluster } from '../config/proxy-config.js';
-import { checkPerFilterConfig, durationMs, findUnknownTypedExtension } from './xds-decode-fields.js';
+import type { FaultPolicy, PathMatch, RetryOn, RetryPolicy, Route, RouteTable, VirtualHost, WeightedCluster } from '../config/proxy-config.js';
+import { unpackAny, type AnyMessage } from '../../xds/any.js';
+import { extensionTypeUrls, faultFilterName, trellisStructs } from '../../xds/trellis-extensions.js';
+import { checkPerFilterConfig, durationMs, findUnknownTypedExtension, fractionalPercent, structNumber, trellisStruct, wrapped } from './xds-decode-fields.js';
 import { decoded, refused, type DecodeResult, type ProtoObject } from './xds-decode-result.js';
 
 export function decodeRouteConfiguration(rc: ProtoObject): DecodeResult<RouteTable> {
@@ -49,7 +51,8 @@ function decodeVirtualHost(vh: ProtoObject, index: number): DecodeResult<Virtual
 }
 
 function decodeRoute(route: ProtoObject): DecodeResult<Route> {
-  const perFilter = checkPerFilterConfig(route.typed_per_filter_config);
+  const { [trellisStructs.retryOptions.name]: retryOptions, [faultFilterName]: faultConfig, ...otherFilters } = (route.typed_per_filter_config ?? {}) as ProtoObject;
+  const perFilter = checkPerFilterConfig(otherFilters);
   if (perFilter) return refused(perFilter);
   const match = decodeMatch(route.match);
   if (!match.ok) return match;
@@ -79,7 +82,109 @@ function decodeRoute(route: ProtoObject): DecodeResult<Route> {
   }
   const timeoutMs = durationMs(action.timeout) ?? 0;
   if (timeoutMs < 0) return refused('route.timeout must not be negative');
-  return decoded({ name: typeof route.name === 'string' ? route.name : '', match: match.value, clusters, timeoutMs });
+  const out: Route = { name: typeof route.name === 'string' ? route.name : '', match: match.value, clusters, timeoutMs };
+  if (action.retry_policy) {
+    const retry = decodeRetryPolicy(action.retry_policy, retryOptions);
+    if (!retry.ok) return retry;
+    out.retry = retry.value;
+  } else if (retryOptions) {
+    return refused(`typed_per_filter_config["${trellisStructs.retryOptions.name}"] needs route.retry_policy`);
+  }
+  if (faultConfig) {
+    const fault = decodeFault(faultConfig);
+    if (!fault.ok) return refused(`typed_per_filter_config["${faultFilterName}"]: ${fault.error}`);
+    out.fault = fault.value;
+  }
+  return decoded(out);
+}
+
+const retryOnValues: ReadonlySet<string> = new Set<RetryOn>(['connect-failure', 'reset', 'gateway-error', '5xx', 'retriable-status-codes']);
+const unsupportedRetryFields = [
+  'retry_priority', 'retry_host_predicate', 'retry_options_predicates', 'retriable_headers', 'retriable_request_headers',
+  'rate_limited_retry_back_off', 'per_try_idle_timeout',
+];
+
+// Envoy's defaults: one retry, 25 ms backoff base, a cap of ten times the base
+function decodeRetryPolicy(rp: ProtoObject, options: ProtoObject | undefined): DecodeResult<RetryPolicy> {
+  const where = 'route.retry_policy';
+  for (const k of unsupportedRetryFields) {
+    const v = rp[k];
+    if (v !== undefined && !(Array.isArray(v) && v.length === 0)) return refused(`${where}.${k} is not supported`);
+  }
+  const retryOn = String(rp.retry_on ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (retryOn.length === 0) return refused(`${where}.retry_on is required`);
+  for (const cond of retryOn) {
+    if (!retryOnValues.has(cond)) return refused(`${where}.retry_on "${cond}" is not supported (only ${[...retryOnValues].join(', ')})`);
+  }
+  const codes = ((rp.retriable_status_codes ?? []) as number[]).map(Number);
+  for (const code of codes) if (!Number.isInteger(code) || code < 100 || code > 599) return refused(`${where}.retriable_status_codes: ${code} is not an HTTP status`);
+  const perTryTimeoutMs = durationMs(rp.per_try_timeout) ?? 0;
+  if (perTryTimeoutMs < 0) return refused(`${where}.per_try_timeout must not be negative`);
+  const backoff = (rp.retry_back_off ?? {}) as ProtoObject;
+  const backoffBaseMs = durationMs(backoff.base_interval) ?? 25;
+  if (backoffBaseMs <= 0) return refused(`${where}.retry_back_off.base_interval must be positive`);
+  const backoffMaxMs = durationMs(backoff.max_interval) ?? backoffBaseMs * 10;
+  if (backoffMaxMs < backoffBaseMs) return refused(`${where}.retry_back_off.max_interval must not be shorter than base_interval`);
+  let nonIdempotent = false;
+  let maxBufferBytes = 64 * 1024;
+  if (options) {
+    const at = `typed_per_filter_config["${trellisStructs.retryOptions.name}"]`;
+    const value = trellisStruct(options, trellisStructs.retryOptions.typeUrl);
+    if (!value.ok) return refused(`${at}: ${value.error}`);
+    const flag = value.value.non_idempotent;
+    if (flag !== undefined && typeof flag !== 'boolean') return refused(`${at}: non_idempotent must be a boolean`);
+    nonIdempotent = flag ?? false;
+    const bytes = structNumber(value.value, 'max_buffer_bytes', maxBufferBytes, 0, 16 * 1024 * 1024, true);
+    if (typeof bytes === 'string') return refused(`${at}: ${bytes}`);
+    maxBufferBytes = bytes;
+  }
+  return decoded({
+    maxRetries: wrapped(rp.num_retries) ?? 1,
+    retryOn: retryOn as RetryOn[],
+    retriableStatusCodes: codes,
+    perTryTimeoutMs, backoffBaseMs, backoffMaxMs, nonIdempotent, maxBufferBytes,
+  });
+}
+
+// Fields of HTTPFault the sidecar does not implement; each would change which requests a fault hits.
+const unsupportedFaultFields = [
+  'upstream_cluster', 'headers', 'downstream_nodes', 'max_active_faults', 'response_rate_limit', 'delay_percent_runtime',
+  'abort_percent_runtime', 'delay_duration_runtime', 'abort_http_status_runtime', 'max_active_faults_runtime',
+  'response_rate_limit_percent_runtime', 'abort_grpc_status_runtime', 'filter_metadata',
+];
+
+function decodeFault(any: ProtoObject): DecodeResult<FaultPolicy> {
+  const url = (any as AnyMessage).type_url ?? '';
+  if (url !== extensionTypeUrls.httpFault) return refused(`unknown typed extension ${url || '(empty type_url)'} (expected ${extensionTypeUrls.httpFault})`);
+  let f: ProtoObject | undefined;
+  try {
+    f = unpackAny(any as AnyMessage);
+  } catch (err) {
+    return refused(`malformed HTTPFault: ${(err as Error).message}`);
+  }
+  if (!f) return refused(`cannot decode ${url}`);
+  for (const k of unsupportedFaultFields) {
+    const v = f[k];
+    if (v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0)) return refused(`${k} is not supported`);
+  }
+  const out: FaultPolicy = {};
+  if (f.delay) {
+    if (f.delay.header_delay) return refused('delay.header_delay is not supported (only fixed_delay)');
+    const delayMs = durationMs(f.delay.fixed_delay);
+    if (delayMs === undefined || delayMs < 0) return refused('delay.fixed_delay is required');
+    const percent = fractionalPercent(f.delay.percentage);
+    if (typeof percent === 'string') return refused(`delay.${percent}`);
+    out.delay = { percent, delayMs };
+  }
+  if (f.abort) {
+    if (f.abort.grpc_status !== undefined || f.abort.header_abort) return refused('abort: only http_status is supported');
+    const httpStatus = Number(f.abort.http_status ?? 0);
+    if (!Number.isInteger(httpStatus) || httpStatus < 200 || httpStatus > 599) return refused('abort.http_status must be an HTTP status (200-599)');
+    const percent = fractionalPercent(f.abort.percentage);
+    if (typeof percent === 'string') return refused(`abort.${percent}`);
+    out.abort = { percent, httpStatus };
+  }
+  return decoded(out);
 }
 
 function decodeMatch(m: ProtoObject | undefined): DecodeResult<PathMatch> {

@@ -51,14 +51,22 @@ spec: {}
 
   it('has one EDS cluster per service and the local app cluster for a sidecar', () => {
     const clusters = compileClusters(svcs, sidecar) as any[];
-    assert.deepEqual(clusters[0], {
+    assert.equal(clusters[0].name, 'api.default');
+    assert.equal(clusters[0].type, 'EDS');
+    assert.deepEqual(clusters[0].eds_cluster_config, { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: 'api.default' });
+    assert.deepEqual(clusters[0].connect_timeout, { seconds: 1 });
+    assert.equal(clusters[0].load_balancing_policy.policies[0].typed_extension_config.name, 'trellis.peak_ewma', 'peak-EWMA by default');
+    assert.equal(clusters[1].name, 'inbound|local');
+    assert.equal(clusters[1].type, 'STATIC');
+    assert.deepEqual(clusters[1].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address, { address: '127.0.0.1', port_value: 3000 });
+  });
+
+  it('gives a proxyless gRPC client plain round-robin clusters (grpc-js-xds refuses any other)', () => {
+    assert.deepEqual((compileClusters(svcs, ingress, undefined, true) as any[])[0], {
       name: 'api.default', type: 'EDS',
       eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: 'api.default' },
       connect_timeout: { seconds: 1 }, lb_policy: 'ROUND_ROBIN',
     });
-    assert.equal(clusters[1].name, 'inbound|local');
-    assert.equal(clusters[1].type, 'STATIC');
-    assert.deepEqual(clusters[1].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address, { address: '127.0.0.1', port_value: 3000 });
   });
 
   it('has no local cluster for an ingress', () => {

@@ -36,6 +36,18 @@ spec:
       backendRefs: [{ name: api-v2, weight: 0 }, { name: api-v1, weight: 5 }]
 `);
 
+// The routes without the default resilience every route carries (test/control/compiler/compile-resilience.test.ts covers it).
+function plain(route: Record<string, any>): Record<string, any> {
+  const { retry_policy: _r, ...action } = route.route;
+  const out: Record<string, any> = { ...route, route: action };
+  if (out.typed_per_filter_config) {
+    const { 'trellis.retry': _t, ...rest } = out.typed_per_filter_config;
+    if (Object.keys(rest).length) out.typed_per_filter_config = rest;
+    else delete out.typed_per_filter_config;
+  }
+  return out;
+}
+
 function vhost(config: Record<string, unknown>, name: string): Record<string, any> {
   const found = (config.virtual_hosts as Record<string, any>[]).find((v) => v.name === name);
   assert.ok(found, `virtual host ${name}`);
@@ -48,11 +60,13 @@ describe('compileOutboundRoutes', () => {
   it('gives a service without HTTPRoutes one catch-all route to itself', () => {
     const config = compileOutboundRoutes(meshServices(resources(services('db')), []), [], node);
     assert.equal(config.name, 'outbound');
-    assert.deepEqual(vhost(config, 'db.default'), {
+    const db = vhost(config, 'db.default');
+    assert.deepEqual({ ...db, routes: db.routes.map(plain) }, {
       name: 'db.default',
       domains: ['db', 'db.default', 'db.default.svc', 'db.default.svc.cluster.local'],
       routes: [{ name: 'db.default', match: { prefix: '/' }, route: { cluster: 'db.default' } }],
     });
+    assert.equal(db.routes[0].route.retry_policy.num_retries.value, 2, 'the default retries');
   });
 
   it('orders exact paths first, then longer prefixes, then by route name', () => {
@@ -68,17 +82,17 @@ describe('compileOutboundRoutes', () => {
 
   it('splits by weight, sets timeouts and carries ExtensionRefs as typed_per_filter_config', () => {
     const routes = vhost(compileOutboundRoutes(meshServices(canary, []), canary, node), 'api.default').routes as Record<string, any>[];
-    const split = routes.find((r) => r.name === 'b-split.0')!;
+    const split = plain(routes.find((r) => r.name === 'b-split.0')!);
     assert.deepEqual(split.route, {
       weighted_clusters: { clusters: [{ name: 'api-v1.default', weight: { value: 90 } }, { name: 'api-v2.default', weight: { value: 10 } }] },
       timeout: { seconds: 1, nanos: 500_000_000 },
     });
     const items = routes.find((r) => r.match.prefix === '/v1/items')!;
     assert.deepEqual(items.route.weighted_clusters.clusters.map((c: any) => [c.name, c.weight.value]), [['api-v2.default', 0], ['api-v1.default', 5]]);
-    assert.deepEqual(Object.keys(items.typed_per_filter_config), ['trellis.extension/slow']);
+    assert.deepEqual(Object.keys(items.typed_per_filter_config), ['trellis.extension/slow', 'trellis.retry']);
     assert.equal(items.typed_per_filter_config['trellis.extension/slow'].type_url, 'type.googleapis.com/trellis.dev.RateLimit');
     assert.equal(items.typed_per_filter_config['trellis.extension/slow'].value.length, 0);
-    const single = routes.find((r) => r.match.prefix === '/v1')!;
+    const single = plain(routes.find((r) => r.match.prefix === '/v1')!);
     assert.deepEqual(single.route, { cluster: 'api-v1.default' });
     assert.equal(single.typed_per_filter_config, undefined);
   });
@@ -114,7 +128,7 @@ spec:
   parentRefs: [{ name: api }]
   rules: [{ backendRefs: [{ name: nowhere }] }]
 `);
-    const routes = vhost(compileOutboundRoutes(meshServices(rs, []), rs, node), 'api.default').routes;
+    const routes = vhost(compileOutboundRoutes(meshServices(rs, []), rs, node), 'api.default').routes.map(plain);
     assert.deepEqual(routes, [{ name: 'api.default', match: { prefix: '/' }, route: { cluster: 'api.default' } }]);
   });
 });

@@ -185,8 +185,8 @@ test('cluster: other discovery types are refused', () => {
   refusedWith(decode(clusterKind, { name: 'custom', cluster_type: { name: 'envoy.clusters.aggregate', typed_config: foreignAny } }), 'cluster "custom"', 'cluster_type');
 });
 
-test('cluster: lb policies other than ROUND_ROBIN are refused', () => {
-  refusedWith(decode(clusterKind, edsCluster('api.default', { lb_policy: 'LEAST_REQUEST' })), 'cluster "api.default"', 'LEAST_REQUEST');
+test('cluster: lb policies the sidecar does not implement are refused', () => {
+  refusedWith(decode(clusterKind, edsCluster('api.default', { lb_policy: 'RING_HASH' })), 'cluster "api.default"', 'RING_HASH');
   refusedWith(decode(clusterKind, edsCluster('api.default', { load_balancing_policy: { policies: [{ typed_extension_config: { name: 'x', typed_config: foreignAny } }] } })), 'load_balancing_policy');
 });
 
