@@ -154,12 +154,16 @@ test('a stock Prometheus with the generated config scrapes every sidecar and cou
       const v = body.data?.result?.[0]?.value[1];
       return v === undefined ? undefined : Number(v);
     };
+    // each target is scraped on its own schedule: wait until all three have been
     const slow = `sum(trellis_requests_total{job="trellis-sidecars",service="slow",direction="inbound"})`;
-    await waitFor(async () => (await query(slow)) === sent, 30_000, `PromQL ${slow} to return ${sent}`);
     const failed = `sum(trellis_requests_total{service="flaky",direction="inbound",status_code=~"5.."})`;
-    assert.equal(await query(failed), sent / 10);
-    const up = await query('count(up{job="trellis-sidecars"} == 1)');
-    assert.equal(up, 3);
+    const up = 'count(up{job="trellis-sidecars"} == 1)';
+    const seen = { slow: undefined as number | undefined, failed: undefined as number | undefined, up: undefined as number | undefined };
+    await waitFor(async () => {
+      [seen.slow, seen.failed, seen.up] = [await query(slow), await query(failed), await query(up)];
+      return seen.up === 3 && seen.slow === sent && seen.failed === sent / 10;
+    }, 30_000, `PromQL ${slow} = ${sent}, ${failed} = ${sent / 10} and 3 targets up`)
+      .catch((err) => { throw new Error(`${(err as Error).message}; last seen ${JSON.stringify(seen)}`); });
   } finally {
     prom.kill('SIGTERM');
     const killer = setTimeout(() => prom.kill('SIGKILL'), 10_000);
