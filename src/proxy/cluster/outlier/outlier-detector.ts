@@ -7,7 +7,7 @@
 import type { OutlierDetection } from '../../config/proxy-config.js';
 import type { AttemptOutcome, ClusterEndpoint } from '../cluster-endpoint.js';
 
-export type EjectionReason = 'consecutive-failures' | 'success-rate';
+export type EjectionReason = 'consecutive-failures' | 'success-rate' | 'probe-failure';
 
 export interface OutlierDetectorDeps {
   /** Monotonic clock in ms. */

@@ -2,8 +2,9 @@
 import type { OutlierDetection } from '../../config/proxy-config.js';
 import type { OutlierDetector, OutlierDetectorDeps } from './outlier-detector.js';
 import { nullOutlierDetector } from './outlier-detector-null.js';
+import { OutlierDetectorImpl } from './outlier-detector-impl.js';
 
-export function createOutlierDetector(config: OutlierDetection | undefined, _deps: OutlierDetectorDeps): OutlierDetector {
-  if (config === undefined || config.consecutiveFailures <= 0) return nullOutlierDetector;
-  return nullOutlierDetector;
+export function createOutlierDetector(config: OutlierDetection | undefined, deps: OutlierDetectorDeps): OutlierDetector {
+  if (config === undefined || (config.consecutiveFailures <= 0 && config.successRate === undefined)) return nullOutlierDetector;
+  return new OutlierDetectorImpl(config, deps);
 }
