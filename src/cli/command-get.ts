@@ -35,9 +35,22 @@ const views: Record<string, { path: string; name: (r: Row) => string; columns: [
       ['SERVICE', (r) => r.service],
       ['ADDRESS', (r) => `${r.address}:${r.port}`],
       ['ZONE', (r) => r.zone],
-      ['STATE', (r) => r.state],
+      ['STATE', (r) => (r.state === 'ejected' && r.ejectedUntil ? `ejected until ${new Date(r.ejectedUntil).toLocaleTimeString()}` : r.state)],
+      ['IN-FLIGHT', (r) => r.inFlight],
+      ['EWMA', (r) => (typeof r.ewmaMs === 'number' ? `${r.ewmaMs.toFixed(1)}ms` : null)],
       ['PROXY', (r) => r.proxyId],
       ['LABELS', (r) => r.labels],
+    ],
+  },
+  policies: {
+    path: '/api/v1/policies',
+    name: (r) => r.metadata?.name,
+    columns: [
+      ['NAMESPACE', (r) => r.metadata?.namespace],
+      ['NAME', (r) => r.metadata?.name],
+      ['KIND', (r) => r.kind],
+      ['TARGET', (r) => (r.spec?.targetRef ? `${r.spec.targetRef.kind}/${r.spec.targetRef.name}${r.spec.targetRef.sectionName ? `#${r.spec.targetRef.sectionName}` : ''}` : null)],
+      ['ACCEPTED', (r) => (r.status?.accepted === undefined ? '-' : r.status.accepted ? 'True' : `False (${r.status.reason ?? 'unknown'}): ${r.status.message ?? ''}`)],
     ],
   },
   proxies: {
@@ -58,6 +71,7 @@ const views: Record<string, { path: string; name: (r: Row) => string; columns: [
 const aliases: Record<string, string> = {
   service: 'services', svc: 'services', route: 'routes', httproute: 'routes', httproutes: 'routes',
   endpoint: 'endpoints', ep: 'endpoints', proxy: 'proxies',
+  policy: 'policies', resiliencepolicy: 'policies', resiliencepolicies: 'policies', rp: 'policies',
 };
 
 export function resolveView(kind: string): string {

@@ -41,6 +41,8 @@ const filterSchema = z.object({
   }).strict(),
 }).strict();
 
+const validDuration = /^\d+(ms|s|m|h)$/;
+
 const ruleSchema = z.object({
   name: nameSchema.optional(),
   matches: z.array(matchSchema).default([{ path: { type: 'PathPrefix', value: '/' } }]),
@@ -61,7 +63,8 @@ const ruleSchema = z.object({
 }).strict().superRefine((rule, ctx) => {
   const t = rule.timeouts;
   // Gateway API: backendRequest must not exceed request when both are set
-  if (t?.request && t.backendRequest && durationMs(t.request) > 0 && durationMs(t.backendRequest) > durationMs(t.request)) {
+  if (t?.request && t.backendRequest && validDuration.test(t.request) && validDuration.test(t.backendRequest)
+    && durationMs(t.request) > 0 && durationMs(t.backendRequest) > durationMs(t.request)) {
     ctx.addIssue({ code: 'custom', path: ['timeouts', 'backendRequest'], message: 'must not be longer than timeouts.request' });
   }
 });

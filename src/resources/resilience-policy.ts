@@ -7,6 +7,11 @@ import { metadataSchema, nameSchema } from './metadata.js';
 
 export const durationSchema = z.string().regex(/^\d+(ms|s|m|h)$/, 'must be a duration such as 500ms, 10s or 1m');
 
+// zod runs the refinements even when a field failed its own check; such a field is not compared
+function validMs(text: string): number {
+  return /^\d+(ms|s|m|h)$/.test(text) ? durationMs(text) : Number.NaN;
+}
+
 const percentSchema = z.number().min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100');
 const countSchema = z.number().int('must be a whole number').min(0, 'must not be negative').max(4_294_967_295);
 const statusCodeSchema = z.number().int().min(100, 'must be an HTTP status code (100-599)').max(599, 'must be an HTTP status code (100-599)');
@@ -109,10 +114,10 @@ const specSchema = z.object({
     ctx.addIssue({ code: 'custom', path: ['outlierDetection'], message: 'with enabled: false no other outlier detection field may be set' });
   }
   const backoff = spec.retries?.backoff;
-  if (backoff?.baseInterval && backoff.maxInterval && durationMs(backoff.maxInterval) < durationMs(backoff.baseInterval)) {
+  if (backoff?.baseInterval && backoff.maxInterval && validMs(backoff.maxInterval) < validMs(backoff.baseInterval)) {
     ctx.addIssue({ code: 'custom', path: ['retries', 'backoff', 'maxInterval'], message: 'must not be shorter than baseInterval' });
   }
-  if (od?.baseEjectionTime && od.maxEjectionTime && durationMs(od.maxEjectionTime) < durationMs(od.baseEjectionTime)) {
+  if (od?.baseEjectionTime && od.maxEjectionTime && validMs(od.maxEjectionTime) < validMs(od.baseEjectionTime)) {
     ctx.addIssue({ code: 'custom', path: ['outlierDetection', 'maxEjectionTime'], message: 'must not be shorter than baseEjectionTime' });
   }
   if (spec.retries?.statusCodes?.length && spec.retries.retryOn && !spec.retries.retryOn.includes('retriable-status-codes')) {
@@ -125,7 +130,7 @@ const specSchema = z.object({
     [['outlierDetection', 'interval'], od?.interval], [['outlierDetection', 'baseEjectionTime'], od?.baseEjectionTime],
   ];
   for (const [path, value] of positive) {
-    if (value !== undefined && durationMs(value) === 0) ctx.addIssue({ code: 'custom', path, message: 'must be longer than 0' });
+    if (value !== undefined && validMs(value) === 0) ctx.addIssue({ code: 'custom', path, message: 'must be longer than 0' });
   }
   if (spec.loadBalancer?.type !== 'PeakEWMA') {
     for (const field of ['decayTime', 'defaultRtt'] as const) {

@@ -1,9 +1,12 @@
 import type { HTTPRoute } from '../../resources/http-route.js';
+import type { ResiliencePolicy } from '../../resources/resilience-policy.js';
 import type { Service } from '../../resources/service.js';
 import { meshServices, serviceKey, serviceMembers } from '../compiler/mesh-services.js';
+import { indexPolicies } from '../compiler/resilience-policies.js';
 import { routeStatus } from '../compiler/route-status.js';
 import type { Instance } from '../registry.js';
 import type { StoredResource } from '../store/store.js';
+import { endpointKey, type EndpointLiveState } from './endpoint-live-state.js';
 
 // Rows of the read endpoints, in the shapes shared/DESIGN.md §4 gives for `trellis get -o json`.
 
@@ -14,28 +17,38 @@ export interface EndpointRow {
   port: number;
   labels: Record<string, string>;
   zone: string;
-  state: 'healthy' | 'draining';
+  /** draining: its sidecar disconnected (control plane); ejected: a sidecar's outlier detection took it out */
+  state: 'healthy' | 'ejected' | 'draining';
   proxyId: string;
-  // measured by the sidecars, which do not report them to the control plane yet
-  ejectedUntil: null;
-  inFlight: null;
-  ewmaMs: null;
+  // measured by the sidecars (EndpointLiveState says how they are merged); null when none answered
+  ejectedUntil: string | null;
+  inFlight: number | null;
+  ewmaMs: number | null;
 }
 
-/** One row per (service, instance) pair, as the sidecars receive them over EDS. */
-export function endpointRows(resources: readonly StoredResource[], instances: readonly Instance[]): EndpointRow[] {
+/** One row per (service, instance) pair, as the sidecars receive them over EDS, with the sidecars' live view. */
+export function endpointRows(resources: readonly StoredResource[], instances: readonly Instance[], live: ReadonlyMap<string, EndpointLiveState> = new Map()): EndpointRow[] {
   const rows: EndpointRow[] = [];
   for (const svc of meshServices(resources, instances)) {
     for (const inst of serviceMembers(svc, instances)) {
       if (!inst.app) continue;
+      const l = live.get(endpointKey(svc.key, inst.address, inst.inboundPort));
+      const state = inst.state === 'draining' ? 'draining' : l?.ejected ? 'ejected' : 'healthy';
       rows.push({
         service: svc.name, namespace: svc.namespace, address: inst.address, port: inst.inboundPort, labels: inst.labels,
-        zone: inst.zone, state: inst.state === 'draining' ? 'draining' : 'healthy', proxyId: inst.proxyId,
-        ejectedUntil: null, inFlight: null, ewmaMs: null,
+        zone: inst.zone, state, proxyId: inst.proxyId,
+        ejectedUntil: l?.ejected ? l.ejectedUntil : null, inFlight: l?.inFlight ?? null, ewmaMs: l?.ewmaMs ?? null,
       });
     }
   }
   return rows;
+}
+
+/** ResiliencePolicies as applied, with whether each is in force and, if not, why. */
+export function policyRows(resources: readonly StoredResource[], instances: readonly Instance[]): Record<string, unknown>[] {
+  const index = indexPolicies(resources, meshServices(resources, instances));
+  return resources.filter((r): r is StoredResource & ResiliencePolicy => r.kind === 'ResiliencePolicy')
+    .map((r) => ({ ...r, status: index.status.get(r) ?? { accepted: true } }));
 }
 
 export function proxyRows(instances: readonly Instance[]): Record<string, unknown>[] {
