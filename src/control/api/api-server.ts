@@ -5,7 +5,8 @@ import { kindFromAlias } from '../../resources/kinds.js';
 import { parseResources } from '../../resources/validate.js';
 import type { Registry } from '../registry.js';
 import type { Store } from '../store/store.js';
-import { endpointRows, proxyRows, routeRows, serviceRows } from './api-views.js';
+import { endpointRows, policyRows, proxyRows, routeRows, serviceRows } from './api-views.js';
+import { EndpointStateCollector } from './endpoint-live-state.js';
 import { readBody } from './read-body.js';
 import { statsRoutes } from './api-stats.js';
 import type { ControlTelemetry } from '../telemetry/control-telemetry.js';
@@ -16,6 +17,8 @@ export interface ApiServerOptions {
   registry: Registry;
   logger: Logger;
   telemetry?: ControlTelemetry;
+  /** Where live endpoint state comes from; by default each connected sidecar's admin `GET /endpoints`. */
+  endpointStates?: EndpointStateCollector;
 }
 
 class HttpError extends Error {
@@ -35,15 +38,18 @@ interface RouteDef {
 export class ApiServer {
   private readonly server: Server;
   private readonly routes: RouteDef[];
+  private readonly endpointStates: EndpointStateCollector;
 
   constructor(private readonly opts: ApiServerOptions) {
+    this.endpointStates = opts.endpointStates ?? new EndpointStateCollector();
     this.routes = [
       { pattern: /^\/api\/v1\/health$/, methods: { GET: () => this.health() } },
       { pattern: /^\/api\/v1\/resources$/, methods: { GET: (_r, url) => this.listResources(url), POST: (req, url) => this.applyResources(req, url) } },
       { pattern: /^\/api\/v1\/resources\/([^/]+)\/([^/]+)\/([^/]+)$/, methods: { GET: (_r, _u, p) => this.getResource(p), DELETE: (_r, _u, p) => this.deleteResource(p) } },
       { pattern: /^\/api\/v1\/services$/, methods: { GET: async () => [200, serviceRows(await this.opts.store.list(), this.opts.registry.list())] } },
       { pattern: /^\/api\/v1\/routes$/, methods: { GET: async () => [200, routeRows(await this.opts.store.list(), this.opts.registry.list())] } },
-      { pattern: /^\/api\/v1\/endpoints$/, methods: { GET: async () => [200, endpointRows(await this.opts.store.list(), this.opts.registry.list())] } },
+      { pattern: /^\/api\/v1\/policies$/, methods: { GET: async () => [200, policyRows(await this.opts.store.list(), this.opts.registry.list())] } },
+      { pattern: /^\/api\/v1\/endpoints$/, methods: { GET: () => this.endpoints() } },
       { pattern: /^\/api\/v1\/proxies$/, methods: { GET: async () => [200, proxyRows(this.opts.registry.list())] } },
       ...statsRoutes(opts.telemetry),
     ];
@@ -98,6 +104,12 @@ export class ApiServer {
       return handler(req, url, m.slice(1).map(decodeURIComponent));
     }
     throw new HttpError(404, `no such API path: ${url.pathname}`);
+  }
+
+  private async endpoints(): Promise<[number, unknown]> {
+    const instances = this.opts.registry.list();
+    const [resources, live] = await Promise.all([this.opts.store.list(), this.endpointStates.states(instances)]);
+    return [200, endpointRows(resources, instances, live)];
   }
 
   private async health(): Promise<[number, unknown]> {
