@@ -1,5 +1,6 @@
-// The sidecar's admin server (port 15000): liveness, readiness, the active config as JSON and
-// Prometheus metrics. Off the request path, so plain JSON and async work are fine here.
+// The sidecar's admin server (port 15000): liveness, readiness, the active config as JSON,
+// each upstream endpoint's balancing and ejection state, and Prometheus metrics. Off the
+// request path, so plain JSON and async work are fine here.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyRuntime } from './proxy-runtime.js';
@@ -66,6 +67,8 @@ export class AdminServer {
         return rt.ready ? text(res, 200, 'ready\n') : text(res, 503, 'not ready\n');
       case '/config_dump':
         return json(res, 200, configDump(rt, this.opts.xdsStatus?.() ?? null, this.opts.node?.() ?? null));
+      case '/endpoints':
+        return json(res, 200, rt.clusters.describeEndpoints());
       case '/metrics': {
         const body = await rt.metrics.text();
         res.writeHead(200, { 'content-type': rt.metrics.contentType });
@@ -73,7 +76,7 @@ export class AdminServer {
         return;
       }
       default:
-        return text(res, 404, 'not found: try /live /ready /config_dump /metrics\n');
+        return text(res, 404, 'not found: try /live /ready /config_dump /endpoints /metrics\n');
     }
   }
 }

@@ -37,6 +37,7 @@ export class ProxyRuntime {
       maxIdlePerEndpoint: opts.maxIdlePerEndpoint,
       idleTimeoutMs: opts.idleTimeoutMs,
       statsFor: (c) => this.metrics.connectionStats(c),
+      registry: this.metrics.registry,
     });
   }
 
