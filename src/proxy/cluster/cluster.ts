@@ -124,10 +124,16 @@ export class Cluster {
     this.rebuild();
   }
 
-  /** The next endpoint to try, or the error to answer with. O(1), allocation-free. */
-  pick(): PickedEndpoint | ProxyError {
+  /**
+   * The next endpoint to try, or the error to answer with. O(1), allocation-free. A retry may
+   * pass the endpoint that just failed as `avoid`: the balancer then draws once more, and only
+   * if that lands on it again (a one-host cluster, or bad luck) is it returned anyway.
+   */
+  pick(avoid?: PickedEndpoint): PickedEndpoint | ProxyError {
     if (this.outlier.tick()) this.rebuild();
-    const result = this.balancer.picker.pick();
+    const picker = this.balancer.picker;
+    let result = picker.pick();
+    if (avoid !== undefined && (result as unknown) === avoid) result = picker.pick();
     return result.kind === 'fail' ? result.error : (result as ClusterEndpoint);
   }
 
@@ -141,9 +147,9 @@ export class Cluster {
     const host = p as ClusterEndpoint;
     if (host.inFlight > 0) host.inFlight--;
     if (outcome !== 'cancelled') {
-      // A fast connect failure or reset says nothing about how quickly the host answers and must
-      // not make it look cheap; a timeout does measure it (at least that slow).
-      if (outcome === 'connect-failure' || outcome === 'reset') rttMs = Math.max(rttMs, this.currentCost(host));
+      // A failure may be fast (a refused connection, an instant 500) and must never make the
+      // host look cheaper than it was, or peak-EWMA would pour traffic into a black hole.
+      if (outcome !== 'success') rttMs = Math.max(rttMs, this.currentCost(host));
       observeRtt(host, rttMs, this.deps.now(), this.decayMs);
     }
     if (host.member && this.outlier.attemptEnded(host, outcome)) this.rebuild();

@@ -256,3 +256,28 @@ test('in-flight counts follow attemptStarted/attemptEnded', () => {
   assert.equal(r.c.ewmaMs(r.host('a')), 12);
   close(r);
 });
+
+test('a fast failure never lowers the RTT estimate; a retry can avoid the host that failed', () => {
+  const r = rig(['a', 'b'], null);
+  const a = r.host('a');
+  r.c.attemptStarted(a);
+  r.c.attemptEnded(a, 'success', 40);
+  r.c.attemptStarted(a);
+  r.c.attemptEnded(a, 'http-5xx', 1);
+  assert.equal(r.c.ewmaMs(a), 40);
+  r.clock.now += 1000;
+  r.c.attemptStarted(a);
+  r.c.attemptEnded(a, 'success', 1);
+  assert.ok(r.c.ewmaMs(a)! < 40, 'a fast success does lower it');
+
+  for (let i = 0; i < 10; i++) {
+    const first = r.c.pick() as PickedEndpoint;
+    const retry = r.c.pick(first) as PickedEndpoint;
+    assert.notEqual(retry, first);
+  }
+  const single = rig(['only'], null);
+  const p = single.c.pick() as PickedEndpoint;
+  assert.equal(single.c.pick(p), p, 'a one-host cluster still answers');
+  close(r);
+  close(single);
+});
