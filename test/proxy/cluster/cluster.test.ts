@@ -112,3 +112,39 @@ test('peak-EWMA: the dead host gets a handful of requests at most, a refused con
     await s.close();
   }
 });
+
+test('peak-EWMA over real sockets: a slow instance gets a small share, round-robin gives it a third', async () => {
+  // Only shares are asserted, never times: 60 ms against ~1 ms leaves a wide margin on a busy machine.
+  const run = async (base: number, lbPolicy: LbPolicy): Promise<number> => {
+    const counts = new Map<string, number>();
+    const ups = await Promise.all([1, 2, 3].map((i) =>
+      httpUpstream(host(base + i), (_req, res) => {
+        counts.set(host(base + i), (counts.get(host(base + i)) ?? 0) + 1);
+        if (i === 3) setTimeout(() => res.end('slow'), 60);
+        else res.end('fast');
+      })));
+    const listen = { address: host(base + 4), port: await freePort(host(base + 4)) };
+    const config = outboundConfig({ ...listen, services: [{ name: 'api', endpoints: ups.map((u) => endpoint(u.address, u.port)) }] });
+    config.clusters.get('api.default')!.lbPolicy = lbPolicy;
+    const rt = new ProxyRuntime({ listenerDrainMs: 100 });
+    try {
+      rt.applyConfig(config);
+      await withTimeout(rt.listening(), 3000, 'listeners bound');
+      // Four clients in a closed loop, 40 requests each.
+      await Promise.all([0, 1, 2, 3].map(async () => {
+        for (let i = 0; i < 40; i++) {
+          const r = await request({ ...listen, host: listen.address, headers: { host: 'api' } });
+          assert.equal(r.status, 200);
+        }
+      }));
+      return (counts.get(host(base + 3)) ?? 0) / 160;
+    } finally {
+      await rt.drain(0);
+      await Promise.all(ups.map((u) => u.close()));
+    }
+  };
+  const rr = await run(30, { kind: 'round-robin' });
+  const ewma = await run(40, { kind: 'peak-ewma', decayMs: 10_000, defaultRttMs: 30 });
+  assert.ok(rr > 0.3 && rr < 0.37, `round-robin share ${rr}`);
+  assert.ok(ewma < 0.1, `peak-EWMA share ${ewma}`);
+});
