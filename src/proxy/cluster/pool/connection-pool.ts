@@ -28,7 +28,7 @@ export class ConnectionPool implements ConnectionOwner {
   private readonly idle: UpstreamConnection[] = [];
   private readonly all = new Set<UpstreamConnection>();
   private readonly maxIdle: number;
-  private readonly idleTimeoutMs: number;
+  private idleMs: number;
   private readonly stats: ConnectionStats;
   private readonly now: () => number;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -41,7 +41,7 @@ export class ConnectionPool implements ConnectionOwner {
     this.key = `${address}:${port}`;
     this.connectTimeoutMs = opts.connectTimeoutMs;
     this.maxIdle = opts.maxIdle ?? defaultMaxIdle;
-    this.idleTimeoutMs = opts.idleTimeoutMs ?? defaultIdleTimeoutMs;
+    this.idleMs = opts.idleTimeoutMs ?? defaultIdleTimeoutMs;
     this.stats = opts.stats ?? nullConnectionStats;
     this.now = opts.now ?? Date.now;
   }
@@ -101,8 +101,8 @@ export class ConnectionPool implements ConnectionOwner {
     }
     conn.idleSince = this.now();
     this.idle.push(conn);
-    if (this.sweepTimer === null && this.idleTimeoutMs > 0) {
-      this.sweepTimer = setInterval(this.sweep, Math.max(250, this.idleTimeoutMs / 4));
+    if (this.sweepTimer === null && this.idleMs > 0) {
+      this.sweepTimer = setInterval(this.sweep, Math.max(250, this.idleMs / 4));
       this.sweepTimer.unref();
     }
     if (conn.limiter !== null) conn.limiter.connectionIdle();
@@ -172,8 +172,33 @@ export class ConnectionPool implements ConnectionOwner {
     }
   }
 
+  /**
+   * Idle sockets older than this close. The cluster's `idleTimeoutMs` (Envoy's default is 1 h)
+   * can only shorten the pool's own limit: peers close keep-alives after ~5 s, and reusing a
+   * socket they are closing is the race this limit avoids.
+   */
+  get idleTimeoutMs(): number {
+    return this.idleMs;
+  }
+
+  set idleTimeoutMs(ms: number) {
+    this.idleMs = ms;
+    if (this.sweepTimer !== null) {
+      this.stopSweep();
+      if (this.idle.length > 0 && ms > 0) {
+        this.sweepTimer = setInterval(this.sweep, Math.max(250, ms / 4));
+        this.sweepTimer.unref();
+      }
+    }
+  }
+
+  /** Closes the sockets idle for longer than idleTimeoutMs; the sweep timer runs this. */
+  sweepIdle(): void {
+    this.sweep();
+  }
+
   private readonly sweep = (): void => {
-    const cutoff = this.now() - this.idleTimeoutMs;
+    const cutoff = this.now() - this.idleMs;
     // Oldest first: the array is in release order.
     while (this.idle.length > 0 && this.idle[0].idleSince <= cutoff) this.idle.shift()!.destroy();
     if (this.idle.length === 0) this.stopSweep();

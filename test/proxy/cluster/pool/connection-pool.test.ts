@@ -1,0 +1,92 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConnectionPool } from '../../../../src/proxy/cluster/pool/connection-pool.js';
+import type { ResponseSink } from '../../../../src/proxy/cluster/pool/upstream-client.js';
+import { CircuitBreaker } from '../../../../src/proxy/cluster/resilience/circuit-breaker.js';
+import type { ProxyError } from '../../../../src/proxy/errors.js';
+import { httpUpstream, withTimeout } from '../../proxy-test-support.js';
+
+const host = (n: number): string => `127.0.32.${n}`;
+
+class Sink implements ResponseSink {
+  private resolve!: () => void;
+  readonly done = withTimeout(new Promise<void>((r) => (this.resolve = r)), 5000, 'exchange');
+  error: ProxyError | null = null;
+  onUpstreamHead(): void {}
+  onUpstreamData(): boolean {
+    return true;
+  }
+  onUpstreamFlush(): boolean {
+    return true;
+  }
+  onUpstreamEnd(): void {
+    this.resolve();
+  }
+  onUpstreamError(error: ProxyError): void {
+    this.error = error;
+    this.resolve();
+  }
+  onUpstreamDrain(): void {}
+}
+
+async function roundTrip(conn: ReturnType<ConnectionPool['acquire']>): Promise<void> {
+  const sink = new Sink();
+  conn.send('GET / HTTP/1.1\r\nhost: x\r\n\r\n', sink, false, 'none');
+  await sink.done;
+  assert.equal(sink.error, null);
+}
+
+test('idle sockets close once idle longer than idleTimeoutMs (on the injected clock)', async () => {
+  const up = await httpUpstream(host(101), (_req, res) => res.end('ok'));
+  let now = 1000;
+  const pool = new ConnectionPool(up.address, up.port, { connectTimeoutMs: 1000, idleTimeoutMs: 500, now: () => now });
+  try {
+    await roundTrip(pool.acquire());
+    assert.equal(pool.idleCount, 1);
+    now += 499;
+    pool.sweepIdle();
+    assert.equal(pool.idleCount, 1);
+    now += 1;
+    pool.sweepIdle();
+    assert.equal(pool.idleCount, 0);
+    assert.equal(pool.size, 0);
+    // A shorter limit pushed later applies to sockets already idle.
+    await roundTrip(pool.acquire());
+    pool.idleTimeoutMs = 100;
+    now += 100;
+    pool.sweepIdle();
+    assert.equal(pool.size, 0);
+  } finally {
+    pool.destroy();
+    await up.close();
+  }
+});
+
+test('acquireWithin: the cluster connection limit holds across pools; an idle socket elsewhere makes room', async () => {
+  const a = await httpUpstream(host(102), (_req, res) => res.end('a'));
+  const b = await httpUpstream(host(103), (_req, res) => res.end('b'));
+  const breaker = new CircuitBreaker(() => ({ maxConnections: 1, maxPendingRequests: 10, maxRequests: 10, maxRetries: 3 }));
+  const pa = new ConnectionPool(a.address, a.port, { connectTimeoutMs: 1000 });
+  const pb = new ConnectionPool(b.address, b.port, { connectTimeoutMs: 1000 });
+  try {
+    const c1 = pa.acquireWithin(breaker);
+    assert.ok(c1 !== null);
+    assert.equal(pb.acquireWithin(breaker), null, 'busy socket: no room');
+    await roundTrip(c1);
+    assert.equal(breaker.connections, 1);
+    assert.equal(pa.acquireWithin(breaker), c1, 'the idle socket is reused, not a new one opened');
+    await roundTrip(c1);
+    const c2 = pb.acquireWithin(breaker);
+    assert.ok(c2 !== null, 'the idle socket of the other pool was closed to make room');
+    assert.equal(pa.size, 0);
+    assert.equal(breaker.connections, 1);
+    await roundTrip(c2);
+    c2.destroy();
+    assert.equal(breaker.connections, 0);
+  } finally {
+    pa.destroy();
+    pb.destroy();
+    await a.close();
+    await b.close();
+  }
+});
