@@ -1,3 +1,4 @@
+import type { Logger } from '../../common/log.js';
 import type { Kind, Resource } from '../../resources/kinds.js';
 
 /** A resource as the store holds it: what was applied, plus the bookkeeping a reader may show. */
@@ -18,6 +19,13 @@ export interface StoreChange {
   revision: number;
 }
 
+/** Whether the store takes writes; a store that does not is serving its last known state read-only. */
+export interface StoreHealth {
+  writable: boolean;
+  /** Why it is not writable. */
+  reason?: string;
+}
+
 /** The desired state of the mesh. Implementations persist it; every method is safe to call concurrently. */
 export interface Store {
   /** Grows by one with every write that changed something. */
@@ -29,6 +37,8 @@ export interface Store {
   delete(kind: Kind, namespace: string, name: string): Promise<boolean>;
   /** Called after each committed change; returns an unsubscribe function. */
   onChange(cb: (change: StoreChange) => void): () => void;
+  /** Stores that can lose their backend (etcd) report it here; absent means always writable. */
+  health?(): StoreHealth;
   close(): Promise<void>;
 }
 
@@ -38,6 +48,8 @@ export interface StoreOptions {
   /** Store-specific location, e.g. an etcd URL. */
   url?: string;
   now?: () => Date;
+  /** Where a store with a remote backend reports losing and regaining it. */
+  logger?: Logger;
 }
 
 export type StoreFactory = (opts: StoreOptions) => Promise<Store>;
