@@ -70,7 +70,7 @@ describe('GET /api/v1/endpoints with live state from the sidecars', () => {
     registry.connect(nodeInfo({ service: 'web', address: `${net}.3`, adminPort: b, app: undefined }));
     registry.connect(nodeInfo({ service: 'web', address: `${net}.6`, adminPort: c, app: undefined }));
     for (const h of [4, 5, 7]) registry.connect(nodeInfo({ service: 'api', address: `${net}.${h}`, adminPort: closedPort }));
-    const store = { list: async () => [] } as unknown as Store;
+    const store = { list: async () => [], onChange: () => () => undefined, revision: 0 } as unknown as Store;
     api = new ApiServer({ store, registry, logger: createLogger('api-test', 'silent'), endpointStates: collector });
     base = `http://${net}.1:${await api.listen(`${net}.1`, 0)}`;
   });
