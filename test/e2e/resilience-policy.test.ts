@@ -102,6 +102,16 @@ describe('ResiliencePolicy end to end', () => {
     assert.equal((await mesh.request(client, 'echo', '/')).status, 200);
   });
 
+  it('lists endpoints with their live state fields (null where no sidecar reports them)', async () => {
+    const rows = await mesh.getJson('endpoints');
+    const echo = rows.find((r) => r.service === 'echo')!;
+    assert.ok(echo, JSON.stringify(rows));
+    assert.ok(['healthy', 'ejected', 'draining'].includes(echo.state), echo.state);
+    for (const k of ['ejectedUntil', 'inFlight', 'ewmaMs']) assert.ok(k in echo, `row has ${k}`);
+    assert.ok(echo.inFlight === null || typeof echo.inFlight === 'number');
+    assert.ok(echo.ewmaMs === null || typeof echo.ewmaMs === 'number');
+  });
+
   it('refuses a bad policy, naming the field', async () => {
     const bad = await mesh.apply(`
 apiVersion: trellis.dev/v1alpha1
