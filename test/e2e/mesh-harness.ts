@@ -31,9 +31,10 @@ export class Mesh {
     this.apiUrl = `http://${this.controlAddress}:15080`;
   }
 
-  async startControl(): Promise<void> {
+  /** `grace`: how long a disconnected proxy stays registered (3s by default, so tests that stop sidecars move on quickly). */
+  async startControl(opts: { grace?: string } = {}): Promise<void> {
     this.control = this.group.start('control', process.execPath, [cliPath, 'control', '--data-dir', path.join(this.dir, 'control'),
-      '--listen', this.controlAddress, '--grace', '3s', '--log-level', 'warn']);
+      '--listen', this.controlAddress, '--grace', opts.grace ?? '3s', '--log-level', 'warn']);
     await waitForHttp(`${this.apiUrl}/api/v1/health`, 20_000, 'the control plane');
   }
 

@@ -11,6 +11,7 @@ import { readBody } from './read-body.js';
 import { statsRoutes } from './api-stats.js';
 import type { ControlTelemetry } from '../telemetry/control-telemetry.js';
 import { trellisVersion } from '../../common/version.js';
+import { Dashboard } from './api-dashboard.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -39,6 +40,7 @@ export class ApiServer {
   private readonly server: Server;
   private readonly routes: RouteDef[];
   private readonly endpointStates: EndpointStateCollector;
+  private readonly dashboard: Dashboard;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.endpointStates = opts.endpointStates ?? new EndpointStateCollector();
@@ -53,6 +55,11 @@ export class ApiServer {
       { pattern: /^\/api\/v1\/proxies$/, methods: { GET: async () => [200, proxyRows(this.opts.registry.list())] } },
       ...statsRoutes(opts.telemetry),
     ];
+    this.dashboard = new Dashboard({
+      read: (p) => this.dispatch({ method: 'GET' } as IncomingMessage, new URL(p, 'http://localhost')),
+      changes: [(cb) => opts.registry.onChange(cb), (cb) => opts.store.onChange(() => cb())],
+      logger: opts.logger,
+    });
     this.server = createServer((req, res) => void this.handle(req, res));
   }
 
@@ -69,16 +76,19 @@ export class ApiServer {
   close(): Promise<void> {
     return new Promise((resolve) => {
       this.server.close(() => resolve());
+      this.dashboard.close();
       this.server.closeAllConnections();
     });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.dashboard.serveStatic(req, res)) return;
     let status: number;
     let body: unknown;
     let headers: Record<string, string> = {};
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
+      if (this.dashboard.serveEvents(req, res, url)) return;
       [status, body] = await this.dispatch(req, url);
     } catch (err) {
       if (err instanceof HttpError) {

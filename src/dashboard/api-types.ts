@@ -1,0 +1,101 @@
+// The rows of the control plane's JSON API as the dashboard reads them
+// (src/control/api/api-views.ts and the telemetry's StatsRow are the source of truth).
+
+export interface ProxyRow {
+  id: string;
+  service: string;
+  namespace: string;
+  address: string;
+  adminPort: number;
+  labels: Record<string, string>;
+  zone: string;
+  region: string;
+  state: string;
+  connected: boolean;
+  connectedAt: string | null;
+  disconnectedAt: string | null;
+  ackedVersion: string | null;
+  sentVersion: string | null;
+  lastNack: { version: string; error: string } | null;
+  /** ISO time the proxy's mesh certificate expires; null without one (absent from older control planes). */
+  certExpiry?: string | null;
+}
+
+export interface ServiceRow {
+  kind: 'Service';
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec: { ports?: { port: number; name?: string }[]; selector?: Record<string, string> };
+  status: { endpoints: number; draining: number };
+}
+
+export interface BackendRef { name: string; namespace?: string; weight?: number }
+
+export interface RouteRule {
+  name?: string;
+  matches?: { path?: { type?: string; value?: string } }[];
+  backendRefs: BackendRef[];
+}
+
+export interface RouteRow {
+  kind: 'HTTPRoute';
+  metadata: { name: string; namespace?: string };
+  spec: { parentRefs: { name: string; namespace?: string }[]; rules: RouteRule[] };
+  status: { accepted: boolean; reason?: string; message?: string };
+}
+
+export interface EndpointRow {
+  service: string;
+  namespace: string;
+  address: string;
+  port: number;
+  labels: Record<string, string>;
+  zone: string;
+  state: 'healthy' | 'ejected' | 'draining';
+  proxyId: string;
+  ejectedUntil: string | null;
+  inFlight: number | null;
+  ewmaMs: number | null;
+}
+
+export interface PolicyRow {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  spec: { targetRef: { kind: string; name: string; namespace?: string; sectionName?: string } } & Record<string, unknown>;
+  status: { accepted: boolean; reason?: string; message?: string };
+}
+
+export interface StatsRow {
+  kind: 'service' | 'route' | 'edge';
+  service: string;
+  route: string | null;
+  from?: string;
+  to?: string;
+  requests: number;
+  rps: number;
+  successRate: number | null;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  window: string;
+}
+
+export interface HistoryPoint {
+  at: string;
+  requests: number;
+  rps: number;
+  successRate: number | null;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+}
+
+export interface Topics {
+  proxies: ProxyRow[];
+  services: ServiceRow[];
+  routes: RouteRow[];
+  endpoints: EndpointRow[];
+  policies: PolicyRow[];
+  stats: StatsRow[];
+}
+
+export type Topic = keyof Topics;

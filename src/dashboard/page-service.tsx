@@ -1,0 +1,237 @@
+// One service: its golden metrics over time, the routes that send it traffic (matches, weights
+// and what each backend actually receives), its endpoints as the sidecars see them, the
+// resilience policies aimed at it, and who calls it and whom it calls.
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { ApiError, apiGet } from './api-client.js';
+import type { HistoryPoint, PolicyRow, RouteRow, StatsRow } from './api-types.js';
+import { serviceHref } from './hash-route.js';
+import { fmtLabels, fmtMs, fmtPct, fmtRps, health, none } from './format.js';
+import { useNow, useTopic } from './live-store.js';
+import { TimeSeriesChart } from './time-series-chart.js';
+
+const windows = { '15m': '10s', '1h': '30s' } as const;
+type HistoryWindow = keyof typeof windows;
+
+function useHistory(service: string, window: HistoryWindow): { points: HistoryPoint[]; error?: string } {
+  const [state, setState] = useState<{ points: HistoryPoint[]; error?: string }>({ points: [] });
+  const [, statsVersion] = useTopic('stats');
+  const last = useRef({ at: 0, key: '' });
+  useEffect(() => {
+    // a new scrape moves the stats topic every couple of seconds; one history fetch per 3 s is plenty
+    const key = `${service}|${window}`;
+    if (last.current.key === key && Date.now() - last.current.at < 3000) return;
+    last.current = { at: Date.now(), key };
+    const ctl = new AbortController();
+    apiGet<{ points: HistoryPoint[] }>(`/api/v1/stats/history?service=${encodeURIComponent(service)}&window=${window}&step=${windows[window]}`, ctl.signal)
+      .then((h) => setState({ points: h.points }))
+      .catch((err: Error) => { if (!ctl.signal.aborted) setState((s) => ({ points: s.points, error: err instanceof ApiError ? err.message : String(err) })); });
+    return () => ctl.abort();
+  }, [service, window, statsVersion]);
+  return state;
+}
+
+function Charts({ name }: { name: string }) {
+  const [window, setWindow] = useState<HistoryWindow>('15m');
+  const { points, error } = useHistory(name, window);
+  const data = useMemo(() => {
+    const t = points.map((p) => Date.parse(p.at) / 1000);
+    const served = (v: number | null, p: HistoryPoint) => (p.requests > 0 ? v : null);
+    return {
+      rps: [t, points.map((p) => p.rps)] as [number[], ...(number | null)[][]],
+      success: [t, points.map((p) => served(p.successRate, p))] as [number[], ...(number | null)[][]],
+      latency: [t, points.map((p) => served(p.p50Ms, p)), points.map((p) => served(p.p95Ms, p)), points.map((p) => served(p.p99Ms, p))] as [number[], ...(number | null)[][]],
+    };
+  }, [points]);
+  return (
+    <section aria-labelledby="charts-h">
+      <div class="section-head">
+        <h2 id="charts-h">Traffic served</h2>
+        <div role="group" aria-label="Time window" class="seg">
+          {(Object.keys(windows) as HistoryWindow[]).map((w) => (
+            <button type="button" key={w} aria-pressed={window === w} onClick={() => setWindow(w)}>last {w}</button>
+          ))}
+        </div>
+      </div>
+      {error && <p class="error" role="alert">History unavailable: {error}</p>}
+      <div class="charts">
+        <TimeSeriesChart title="Requests per second" testId="chart-rps" series={[{ label: 'rps', color: '#1f5fbf' }]} data={data.rps} format={(v) => (v === null ? none : fmtRps(v))} />
+        <TimeSeriesChart title="Success rate" testId="chart-success" series={[{ label: 'success', color: '#2e9e5b' }]} data={data.success}
+          format={(v) => fmtPct(v)} yRange={[0, 1]} />
+        <TimeSeriesChart title="Latency" testId="chart-latency" data={data.latency} format={(v) => fmtMs(v)}
+          series={[{ label: 'p50', color: '#2e9e5b' }, { label: 'p95', color: '#d89614' }, { label: 'p99', color: '#d64545' }]} />
+      </div>
+    </section>
+  );
+}
+
+function matchText(m: { path?: { type?: string; value?: string } }): string {
+  return `${m.path?.type ?? 'PathPrefix'} ${m.path?.value ?? '/'}`;
+}
+
+function Routes({ name, routes, stats }: { name: string; routes: RouteRow[]; stats: StatsRow[] }) {
+  const mine = routes.filter((r) => r.spec.parentRefs.some((p) => p.name === name));
+  const routeRps = (route: string, backend: string) => stats.find((s) => s.kind === 'route' && s.route === route && s.service === backend);
+  if (mine.length === 0) {
+    const own = stats.filter((s) => s.kind === 'route' && s.service === name && s.route?.startsWith(`${name}.`));
+    return (
+      <section aria-labelledby="routes-h">
+        <h2 id="routes-h">Routes</h2>
+        <p class="muted">No HTTPRoute names {name} as its parent: every request to {name} goes to its own endpoints
+          {own.length > 0 && <> ({own.map((o) => `${fmtRps(o.rps)} in the last minute`).join(', ')})</>}.</p>
+      </section>
+    );
+  }
+  return (
+    <section aria-labelledby="routes-h">
+      <h2 id="routes-h">Routes</h2>
+      {mine.map((r) => (
+        <div key={r.metadata.name} class="route" data-route={r.metadata.name}>
+          <h3>{r.metadata.name} {!r.status.accepted && <span class="badge bad" title={r.status.message}>not accepted: {r.status.reason}</span>}</h3>
+          {!r.status.accepted && <p class="error">{r.status.message}</p>}
+          <table>
+            <thead><tr><th>Rule</th><th>Matches</th><th>Backend</th><th class="num">Weight</th><th class="num">Share set</th><th class="num">Actual RPS</th><th class="num">Actual share</th><th class="num">Success</th></tr></thead>
+            <tbody>
+              {r.spec.rules.map((rule, i) => {
+                const total = rule.backendRefs.reduce((a, b) => a + (b.weight ?? 1), 0);
+                const label = `${r.metadata.name}.${i}`;
+                const actual = rule.backendRefs.map((b) => routeRps(label, b.name));
+                const actualTotal = actual.reduce((a, s) => a + (s?.rps ?? 0), 0);
+                return rule.backendRefs.map((b, j) => {
+                  const s = actual[j];
+                  const weight = b.weight ?? 1;
+                  return (
+                    <tr key={`${i}/${b.name}`} data-rule={i} data-backend={b.name}>
+                      {j === 0 && <td rowSpan={rule.backendRefs.length}>{rule.name ?? `#${i}`}</td>}
+                      {j === 0 && <td rowSpan={rule.backendRefs.length}>{(rule.matches ?? [{}]).map((m) => <div key={matchText(m)}><code>{matchText(m)}</code></div>)}</td>}
+                      <td><a href={serviceHref(b.name)}>{b.name}</a></td>
+                      <td class="num" data-field="weight">{weight}</td>
+                      <td class="num">{total > 0 ? fmtPct(weight / total, 0) : none}</td>
+                      <td class="num">{fmtRps(s?.rps ?? 0)}</td>
+                      <td class="num" data-field="actual-share">{actualTotal > 0 ? fmtPct((s?.rps ?? 0) / actualTotal, 0) : none}</td>
+                      <td class="num">{fmtPct(s?.successRate)}</td>
+                    </tr>
+                  );
+                });
+              })}
+            </tbody>
+          </table>
+        </div>
+      ))}
+    </section>
+  );
+}
+
+function Endpoints({ name }: { name: string }) {
+  const [endpoints] = useTopic('endpoints');
+  const now = useNow(1000);
+  const mine = (endpoints ?? []).filter((e) => e.service === name);
+  return (
+    <section aria-labelledby="endpoints-h">
+      <h2 id="endpoints-h">Endpoints</h2>
+      {endpoints === undefined ? <p class="muted">Waiting for the control plane…</p> : mine.length === 0 ? <p class="muted">No endpoints.</p> : (
+        <table data-testid="endpoints-table">
+          <thead><tr><th>Address</th><th>Proxy</th><th>Zone</th><th>Labels</th><th>State</th><th class="num">In flight</th><th class="num">EWMA cost</th></tr></thead>
+          <tbody>
+            {mine.map((e) => (
+              <tr key={`${e.address}:${e.port}`} data-endpoint={`${e.address}:${e.port}`} class={`state-${e.state}`}>
+                <td><code>{e.address}:{e.port}</code></td>
+                <td>{e.proxyId}</td>
+                <td>{e.zone || none}</td>
+                <td>{fmtLabels(e.labels)}</td>
+                <td>
+                  <span class={`badge ${e.state === 'healthy' ? 'good' : 'bad'}`}>{e.state}</span>
+                  {e.ejectedUntil && <span class="muted"> for {Math.max(0, Math.ceil((Date.parse(e.ejectedUntil) - now) / 1000))} s more</span>}
+                </td>
+                <td class="num">{e.inFlight ?? none}</td>
+                <td class="num">{fmtMs(e.ewmaMs)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function Policies({ name, routes, policies }: { name: string; routes: RouteRow[]; policies: PolicyRow[] | undefined }) {
+  const myRoutes = new Set(routes.filter((r) => r.spec.parentRefs.some((p) => p.name === name)).map((r) => r.metadata.name));
+  const mine = (policies ?? []).filter((p) => (p.spec.targetRef.kind === 'Service' && p.spec.targetRef.name === name)
+    || (p.spec.targetRef.kind === 'HTTPRoute' && myRoutes.has(p.spec.targetRef.name)));
+  return (
+    <section aria-labelledby="policies-h">
+      <h2 id="policies-h">Policies</h2>
+      <h3>Resilience</h3>
+      {mine.length === 0 ? <p class="muted">No ResiliencePolicy targets {name} or its routes; the mesh defaults apply.</p> : (
+        <table>
+          <thead><tr><th>Policy</th><th>Target</th><th>Sets</th><th>Status</th></tr></thead>
+          <tbody>
+            {mine.map((p) => (
+              <tr key={p.metadata.name}>
+                <td>{p.metadata.name}</td>
+                <td>{p.spec.targetRef.kind} {p.spec.targetRef.name}{p.spec.targetRef.sectionName ? ` (${p.spec.targetRef.sectionName})` : ''}</td>
+                <td>{Object.keys(p.spec).filter((k) => k !== 'targetRef').join(', ') || none}</td>
+                <td>{p.status.accepted ? <span class="badge good">in force</span> : <span class="badge bad" title={p.status.message}>{p.status.reason ?? 'not accepted'}</span>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h3>Authorization</h3>
+      <p class="muted">This control plane has no authorization policies yet; they will be listed here.</p>
+    </section>
+  );
+}
+
+function Neighbours({ name, stats }: { name: string; stats: StatsRow[] }) {
+  const callers = stats.filter((s) => s.kind === 'edge' && s.to === name);
+  const callees = stats.filter((s) => s.kind === 'edge' && s.from === name);
+  const table = (rows: StatsRow[], other: (s: StatsRow) => string, id: string, what: string) => rows.length === 0 ? <p class="muted">No {what} in the last minute.</p> : (
+    <table data-testid={id}>
+      <thead><tr><th>Service</th><th class="num">RPS</th><th class="num">Success</th><th class="num">p50</th><th class="num">p99</th></tr></thead>
+      <tbody>
+        {rows.map((s) => (
+          <tr key={other(s)} data-service={other(s)} class={`health-${health(s.successRate, s.requests)}`}>
+            <td><a href={serviceHref(other(s))}>{other(s)}</a></td>
+            <td class="num">{fmtRps(s.rps)}</td><td class="num">{fmtPct(s.successRate)}</td><td class="num">{fmtMs(s.p50Ms)}</td><td class="num">{fmtMs(s.p99Ms)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+  return (
+    <div class="columns">
+      <section aria-labelledby="callers-h"><h2 id="callers-h">Callers</h2>{table(callers, (s) => s.from!, 'callers-table', 'callers')}</section>
+      <section aria-labelledby="callees-h"><h2 id="callees-h">Callees</h2>{table(callees, (s) => s.to!, 'callees-table', 'callees')}</section>
+    </div>
+  );
+}
+
+export function PageService({ name }: { name: string }) {
+  const [services] = useTopic('services');
+  const [routes] = useTopic('routes');
+  const [stats] = useTopic('stats');
+  const [policies] = useTopic('policies');
+  const svc = services?.find((s) => s.metadata.name === name);
+  const now = stats?.find((s) => s.kind === 'service' && s.service === name);
+  const known = svc !== undefined || (stats ?? []).some((s) => s.service === name || s.from === name);
+  return (
+    <section class="service" data-service={name}>
+      <p class="crumbs"><a href="#/">Topology</a> / service</p>
+      <h1 tabIndex={-1}>{name}</h1>
+      {services !== undefined && !known && <p class="error" role="alert">No service named {name} is known to the control plane.</p>}
+      <dl class="summary">
+        <div><dt>Namespace</dt><dd>{svc?.metadata.namespace ?? 'default'}</dd></div>
+        <div><dt>Ports</dt><dd>{svc?.spec.ports?.map((p) => p.port).join(', ') || none}</dd></div>
+        <div><dt>Endpoints</dt><dd>{svc ? `${svc.status.endpoints}${svc.status.draining ? ` (+${svc.status.draining} draining)` : ''}` : none}</dd></div>
+        <div><dt>RPS (1m)</dt><dd>{fmtRps(now?.rps)}</dd></div>
+        <div><dt>Success (1m)</dt><dd class={`health-${health(now?.successRate, now?.requests)}`}>{fmtPct(now?.successRate)}</dd></div>
+        <div><dt>p50 / p95 / p99</dt><dd>{fmtMs(now?.p50Ms)} / {fmtMs(now?.p95Ms)} / {fmtMs(now?.p99Ms)}</dd></div>
+      </dl>
+      <Charts name={name} />
+      <Routes name={name} routes={routes ?? []} stats={stats ?? []} />
+      <Endpoints name={name} />
+      <Neighbours name={name} stats={stats ?? []} />
+      <Policies name={name} routes={routes ?? []} policies={policies} />
+    </section>
+  );
+}
