@@ -4,7 +4,7 @@
 // with TRELLIS_UPDATE_SCREENSHOT=1 the service page's also replaces docs/dashboard.png.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +87,9 @@ describe('the dashboard in a browser', {
   before(async () => {
     // disconnected proxies stay registered long enough to be seen as such
     await mesh.startControl({ grace: '10m' });
+    // a control plane that guards writes with an admin token leaves it here; the CLI reads TRELLIS_TOKEN
+    const tokenFile = path.join(mesh.dir, 'control', 'admin-token');
+    if (existsSync(tokenFile)) process.env.TRELLIS_TOKEN = readFileSync(tokenFile, 'utf8').trim().split('\n')[0];
     const applied = await mesh.apply(services + route(80, 20));
     assert.equal(applied.code, 0, applied.stderr);
     web = await mesh.addPod('web-1', 'web');
@@ -152,7 +155,7 @@ describe('the dashboard in a browser', {
     await page.waitForFunction((n) => Number(document.querySelector<HTMLElement>('[data-testid=chart-rps]')?.dataset.points) > n, first, { timeout: 40_000 });
     assert.ok(await page.locator('[data-testid=chart-rps] canvas').count() > 0, 'uPlot drew on a canvas');
     await page.locator('[data-testid=endpoints-table] tr[data-endpoint]').first().waitFor();
-    assert.match(await page.getByTestId('endpoints-table').innerText(), /127\.0\.62\.\d+:8000[\s\S]*healthy/);
+    assert.match(await page.getByTestId('endpoints-table').innerText(), /127\.0\.62\.\d+:\d+\s+api-v1-1[\s\S]*healthy/);
     await shot('service-api-charts');
     // web calls the subsets (the route's backends), so they list it as their caller
     await page.goto(`${mesh.apiUrl}/#/service/api-v1`);
@@ -211,6 +214,27 @@ describe('the dashboard in a browser', {
     await page.keyboard.press('p');
     await page.waitForFunction(() => location.hash === '#/proxies');
     assert.deepEqual(consoleErrors, []);
+  });
+
+  it('sends the API token the user entered with every request, the event stream included', async () => {
+    const sent: { url: string; auth?: string }[] = [];
+    const onRequest = (r: { url(): string; headers(): Record<string, string> }) => {
+      if (r.url().includes('/api/v1/')) sent.push({ url: r.url(), auth: r.headers().authorization });
+    };
+    page.on('request', onRequest);
+    try {
+      await page.goto(`${mesh.apiUrl}/#/service/api`);
+      await page.locator('#api-token').fill('tok-123');
+      await page.locator('form.token button[type=submit]').click();
+      await page.waitForFunction(() => sessionStorage.getItem('trellis.apiToken') === 'tok-123');
+      const stream = () => sent.find((s) => s.url.endsWith('/api/v1/events') && s.auth === 'Bearer tok-123');
+      const deadline = Date.now() + 10_000;
+      while (!stream() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(stream(), `the restarted stream carries the token: ${JSON.stringify(sent.slice(-5))}`);
+    } finally {
+      page.off('request', onRequest);
+      await page.evaluate(() => sessionStorage.removeItem('trellis.apiToken'));
+    }
     if (process.env.TRELLIS_UPDATE_SCREENSHOT === '1') {
       copyFileSync(path.join(shots, 'service-api.png'), path.join(repoRoot, 'docs', 'dashboard.png'));
     }
