@@ -29,9 +29,10 @@ class LeastRequestPicker implements Picker {
     let best = hosts[i];
     let bestLoad = load(best);
     const b = hosts[j];
-    if (load(b) < bestLoad) {
+    const bLoad = load(b);
+    if (bLoad < bestLoad) {
       best = b;
-      bestLoad = load(b);
+      bestLoad = bLoad;
     }
     // Further choices (choiceCount > 2) are drawn with replacement, as Envoy does.
     for (let k = 2; k < this.choiceCount; k++) {
