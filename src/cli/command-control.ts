@@ -2,13 +2,13 @@ import { startControlPlane } from '../control/main.js';
 import type { LogLevel } from '../common/log.js';
 import { onShutdown } from './shutdown.js';
 
-export interface ControlFlags { dataDir: string; listen: string; xdsPort: number; apiPort: number; grace: number; logLevel: LogLevel }
+export interface ControlFlags { dataDir: string; listen: string; xdsPort: number; apiPort: number; grace: number; logLevel: LogLevel; store?: string }
 
 export async function controlCommand(flags: ControlFlags): Promise<void> {
   const cp = await startControlPlane({
     dataDir: flags.dataDir, listen: flags.listen, xdsPort: flags.xdsPort, apiPort: flags.apiPort,
-    graceMs: flags.grace, logLevel: flags.logLevel,
+    graceMs: flags.grace, logLevel: flags.logLevel, store: flags.store,
   });
-  process.stderr.write(`trellis control: xDS on ${flags.listen}:${cp.xdsPort}, API and dashboard on http://${flags.listen}:${cp.apiPort}/, data in ${flags.dataDir}\n`);
+  process.stderr.write(`trellis control: xDS on ${flags.listen}:${cp.xdsPort}, API and dashboard on http://${flags.listen}:${cp.apiPort}/, data in ${flags.dataDir}${flags.store ? `, store ${flags.store}` : ''}\n`);
   onShutdown(() => cp.close());
 }

@@ -50,8 +50,9 @@ program.command('control').description('run the control plane (xDS, registry, CA
   .option('--xds-port <port>', 'xDS (gRPC) port', asParser((v) => parsePort(v, '--xds-port')), ports.controlXds)
   .option('--api-port <port>', 'HTTP API port', asParser((v) => parsePort(v, '--api-port')), ports.controlApi)
   .option('--grace <duration>', 'how long a disconnected proxy keeps its endpoints', asParser((v) => parseDuration(v, '--grace')), 10_000)
+  .option('--store <url>', 'share resources and connected proxies with other replicas in etcd: etcd://HOST:PORT[,HOST:PORT][/prefix] (default: a file in the data dir)')
   .addOption(logLevelOption())
-  .action(run((o) => import('./command-control.js').then((m) => m.controlCommand({ dataDir: o.dataDir, listen: o.listen, xdsPort: o.xdsPort, apiPort: o.apiPort, grace: o.grace, logLevel: o.logLevel as LogLevel }))));
+  .action(run((o) => import('./command-control.js').then((m) => m.controlCommand({ dataDir: o.dataDir, listen: o.listen, xdsPort: o.xdsPort, apiPort: o.apiPort, grace: o.grace, store: o.store, logLevel: o.logLevel as LogLevel }))));
 
 program.command('proxy').description('run a sidecar proxy beside one service instance')
   .requiredOption('--service <name>', 'the service this instance belongs to')

@@ -1,8 +1,11 @@
+import { hostname } from 'node:os';
 import { createLogger, type LogLevel } from '../common/log.js';
 import { ports } from '../common/ports.js';
 import { ApiServer } from './api/api-server.js';
 import { Registry } from './registry.js';
 import './store/store-file.js';
+import { EtcdRegistryShare } from './registry-etcd.js';
+import { EtcdStore } from './store/store-etcd.js';
 import { openStore, type StoredResource } from './store/store.js';
 import { AdsServer } from './xds/ads-server.js';
 import { ControlTelemetry } from './telemetry/control-telemetry.js';
@@ -16,6 +19,10 @@ export interface ControlPlaneOptions {
   /** How long a disconnected proxy's endpoints stay (as draining) before they are dropped. */
   graceMs?: number;
   logLevel?: LogLevel;
+  /** `etcd://HOST:PORT[,HOST:PORT][/prefix]` to share state with other replicas; default: the file store in dataDir. */
+  store?: string;
+  /** Names this replica's instances in a shared registry; default derived from host and listen address. */
+  replicaId?: string;
 }
 
 export interface ControlPlane {
@@ -28,13 +35,26 @@ export interface ControlPlane {
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const logger = createLogger('control', opts.logLevel ?? 'info');
   const listen = opts.listen ?? '127.0.0.1';
-  const store = await openStore('file', { dataDir: opts.dataDir });
+  const store = opts.store ? await openStore(storeKind(opts.store), { url: opts.store, dataDir: opts.dataDir, logger }) : await openStore('file', { dataDir: opts.dataDir });
   const registry = new Registry({
     dataDir: opts.dataDir,
     graceMs: opts.graceMs,
     onPersistError: (err) => logger.error({ err }, 'cannot persist the registry'),
   });
   await registry.load();
+  let share: EtcdRegistryShare | undefined;
+  if (store instanceof EtcdStore) {
+    try {
+      share = await EtcdRegistryShare.start({
+        client: store.client, prefix: store.prefix, registry, logger, graceMs: opts.graceMs ?? 10_000,
+        replicaId: opts.replicaId ?? `${hostname()}-${listen}-${opts.xdsPort ?? ports.controlXds}`,
+      });
+    } catch (err) {
+      await registry.close();
+      await store.close();
+      throw new Error(`cannot share the registry in etcd: ${(err as Error).message}`);
+    }
+  }
 
   let resources: StoredResource[] = await store.list();
   const ads = new AdsServer({ registry, logger, resources: () => resources });
@@ -58,11 +78,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     await telemetry.close();
     await ads.close();
     await api.close();
+    await share?.close();
     await registry.close();
     await store.close();
     throw err;
   }
-  logger.info({ listen, xdsPort, apiPort, dataDir: opts.dataDir, resources: resources.length, instances: registry.list().length }, 'control plane started');
+  logger.info({ listen, xdsPort, apiPort, dataDir: opts.dataDir, store: opts.store ?? 'file', resources: resources.length, instances: registry.list().length }, 'control plane started');
 
   let closing: Promise<void> | undefined;
   return {
@@ -75,6 +96,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         await api.close();
         await telemetry.close();
         await ads.close();
+        await share?.close();
         await registry.close();
         await store.close();
         logger.info('control plane stopped');
@@ -83,4 +105,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       return closing;
     },
   };
+}
+
+/** The URL's scheme names the store: `etcd://...` is the etcd store. */
+function storeKind(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*):\/\//.exec(url);
+  if (!m) throw new Error(`invalid --store "${url}": expected etcd://HOST:PORT[,HOST:PORT]`);
+  return m[1];
 }

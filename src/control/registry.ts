@@ -61,6 +61,9 @@ export class Registry {
   private readonly sessions = new Map<string, number>();
   private readonly dropTimers = new Map<string, unknown>();
   private readonly listeners = new Set<() => void>();
+  private readonly statusListeners = new Set<(proxyId: string) => void>();
+  /** Instances connected to other control-plane replicas (a shared store), keyed by proxy id. */
+  private remote = new Map<string, Instance>();
   private readonly clock: Clock;
   private readonly graceMs: number;
   private readonly file?: string;
@@ -114,7 +117,7 @@ export class Registry {
     const session = this.nextSession++;
     this.sessions.set(node.id, session);
     this.cancelDrop(node.id);
-    const previous = this.instances.get(node.id);
+    const previous = this.instances.get(node.id) ?? this.remote.get(node.id);
     this.instances.set(node.id, {
       proxyId: node.id,
       service: node.service,
@@ -162,14 +165,40 @@ export class Registry {
     const versionMoved = status.sentVersion !== undefined && status.sentVersion !== inst.sentVersion;
     Object.assign(inst, status);
     if (versionMoved) this.schedulePersist();
+    for (const cb of this.statusListeners) cb(proxyId);
   }
 
+  /** This replica's instance if it has one (it holds the live stream), else another replica's. */
   get(proxyId: string): Instance | undefined {
-    return this.instances.get(proxyId);
+    const local = this.instances.get(proxyId);
+    const remote = this.remote.get(proxyId);
+    return remote && (!local || (remote.connected && !local.connected)) ? remote : local;
   }
 
+  /** Every known instance: this replica's and, for proxies it does not hold connected, other replicas'. */
   list(): Instance[] {
-    return [...this.instances.values()].sort((a, b) => (a.proxyId < b.proxyId ? -1 : a.proxyId > b.proxyId ? 1 : 0));
+    const ids = new Set([...this.instances.keys(), ...this.remote.keys()]);
+    return [...ids].map((id) => this.get(id)!).sort(byProxyId);
+  }
+
+  /** Only the instances whose streams this replica holds or held. */
+  localList(): Instance[] {
+    return [...this.instances.values()].sort(byProxyId);
+  }
+
+  /**
+   * Replaces what other replicas serve. `routing` says whether anything the compiler reads
+   * changed; xDS progress alone (versions, NACKs) wakes no one.
+   */
+  setRemote(instances: Iterable<Instance>, routing: boolean): void {
+    this.remote = new Map([...instances].map((i) => [i.proxyId, i]));
+    if (routing) for (const cb of this.listeners) cb();
+  }
+
+  /** Called when a local instance's xDS progress changes, for sharing it with other replicas. */
+  onStatus(cb: (proxyId: string) => void): () => void {
+    this.statusListeners.add(cb);
+    return () => this.statusListeners.delete(cb);
   }
 
   onChange(cb: () => void): () => void {
@@ -197,6 +226,7 @@ export class Registry {
     this.dropTimers.clear();
     await this.flush();
     this.listeners.clear();
+    this.statusListeners.clear();
   }
 
   private scheduleDrop(proxyId: string): void {
@@ -239,7 +269,7 @@ export class Registry {
     this.persisting = this.persisting.then(async () => {
       if (!this.dirty) return;
       this.dirty = false;
-      const content = { format: FORMAT, instances: this.list() };
+      const content = { format: FORMAT, instances: this.localList() };
       try {
         await writeFileAtomic(file, JSON.stringify(content, null, 1) + '\n');
       } catch (err) {
@@ -249,4 +279,8 @@ export class Registry {
     });
     return this.persisting;
   }
+}
+
+function byProxyId(a: Instance, b: Instance): number {
+  return a.proxyId < b.proxyId ? -1 : a.proxyId > b.proxyId ? 1 : 0;
 }

@@ -5,6 +5,7 @@ import { kindFromAlias } from '../../resources/kinds.js';
 import { parseResources } from '../../resources/validate.js';
 import type { Registry } from '../registry.js';
 import type { Store } from '../store/store.js';
+import { isStoreUnavailable } from '../store/store-unavailable.js';
 import { endpointRows, policyRows, proxyRows, routeRows, serviceRows } from './api-views.js';
 import { EndpointStateCollector } from './endpoint-live-state.js';
 import { readBody } from './read-body.js';
@@ -93,6 +94,9 @@ export class ApiServer {
     } catch (err) {
       if (err instanceof HttpError) {
         [status, body, headers] = [err.status, { error: err.message }, err.headers];
+      } else if (isStoreUnavailable(err)) {
+        // the replica still serves reads and xDS; only writes wait for the store to come back
+        [status, body, headers] = [503, { error: err.message }, { 'retry-after': '5' }];
       } else {
         this.opts.logger.error({ err, method: req.method, url: req.url }, 'API request failed');
         [status, body] = [500, { error: `internal error: ${(err as Error).message}` }];
@@ -125,7 +129,10 @@ export class ApiServer {
   private async health(): Promise<[number, unknown]> {
     const resources = await this.opts.store.list();
     const proxies = this.opts.registry.list().filter((i) => i.connected).length;
-    return [200, { status: 'ok', version: trellisVersion(), proxies, resources: resources.length }];
+    const store = this.opts.store.health?.() ?? { writable: true };
+    // degraded still answers 200: the replica serves xDS and reads from its last state
+    const state = store.writable ? { status: 'ok' } : { status: 'degraded', reason: `store unavailable: read-only (${store.reason ?? 'unknown'})` };
+    return [200, { ...state, version: trellisVersion(), proxies, resources: resources.length, store: store.writable ? 'writable' : 'read-only' }];
   }
 
   private async listResources(url: URL): Promise<[number, unknown]> {
