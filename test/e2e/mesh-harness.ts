@@ -3,7 +3,7 @@
 // pod address. Each test file takes its own 127.x.y.0/24 so files can run in parallel.
 import http from 'node:http';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,8 @@ import { ProcessGroup, waitForHttp, type Started } from '../../src/common/proces
 export const cliPath = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const appPort = 8000;
 
-export interface Pod { id: string; service: string; address: string; labels: Record<string, string>; app: http.Server; sidecar?: Started }
+/** `control`: the address of the control-plane replica the sidecar connects to (default the mesh's first). */
+export interface Pod { id: string; service: string; address: string; labels: Record<string, string>; app: http.Server; sidecar?: Started; control?: string; token?: string }
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 export interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }
 
@@ -23,6 +24,8 @@ export class Mesh {
   readonly apiUrl: string;
   readonly pods = new Map<string, Pod>();
   private control?: Started;
+  /** Each control plane's admin token (from its <data-dir>/admin-token) by API URL: `cli()` sends it for API writes. */
+  readonly adminTokens = new Map<string, string>();
   private nextHost = 10;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 
@@ -31,11 +34,21 @@ export class Mesh {
     this.apiUrl = `http://${this.controlAddress}:15080`;
   }
 
-  /** `grace`: how long a disconnected proxy stays registered (3s by default, so tests that stop sidecars move on quickly). */
-  async startControl(opts: { grace?: string } = {}): Promise<void> {
-    this.control = this.group.start('control', process.execPath, [cliPath, 'control', '--data-dir', path.join(this.dir, 'control'),
-      '--listen', this.controlAddress, '--grace', opts.grace ?? '3s', '--log-level', 'warn']);
-    await waitForHttp(`${this.apiUrl}/api/v1/health`, 20_000, 'the control plane');
+  /**
+   * `grace`: how long a disconnected proxy stays registered (3s by default, so tests that stop sidecars move on quickly).
+   * `address`: another control-plane replica (with its own data dir) instead of the mesh's first; `args` are added last.
+   */
+  async startControl(opts: { grace?: string; address?: string; args?: string[] } = {}): Promise<Started> {
+    const address = opts.address ?? this.controlAddress;
+    const first = address === this.controlAddress;
+    const started = this.group.start(first ? 'control' : `control@${address}`, process.execPath, [cliPath, 'control',
+      '--data-dir', path.join(this.dir, first ? 'control' : `control-${address}`),
+      '--listen', address, '--grace', opts.grace ?? '3s', '--log-level', 'warn', ...(opts.args ?? [])]);
+    if (first) this.control = started;
+    await waitForHttp(`http://${address}:15080/api/v1/health`, 20_000, `the control plane on ${address}`);
+    const dataDir = path.join(this.dir, first ? 'control' : `control-${address}`);
+    this.adminTokens.set(`http://${address}:15080`, readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim());
+    return started;
   }
 
   async killControl(): Promise<void> {
@@ -43,7 +56,7 @@ export class Mesh {
   }
 
   /** An app that answers JSON naming itself, and a sidecar beside it. */
-  async addPod(id: string, service: string, labels: Record<string, string> = {}, opts: { wait?: boolean } = {}): Promise<Pod> {
+  async addPod(id: string, service: string, labels: Record<string, string> = {}, opts: { wait?: boolean; control?: string; token?: string } = {}): Promise<Pod> {
     const address = `${this.net}.${this.nextHost++}`;
     // `/slow/<ms>` answers after that many milliseconds, to hold a request in flight.
     const app = http.createServer((req, res) => {
@@ -57,7 +70,7 @@ export class Mesh {
       });
     });
     await new Promise<void>((resolve, reject) => app.once('error', reject).listen(appPort, address, resolve));
-    const pod: Pod = { id, service, address, labels, app };
+    const pod: Pod = { id, service, address, labels, app, control: opts.control, token: opts.token };
     this.pods.set(id, pod);
     await this.startSidecar(pod, opts.wait ?? true);
     return pod;
@@ -67,7 +80,8 @@ export class Mesh {
     const labels = Object.entries(pod.labels).map(([k, v]) => `${k}=${v}`).join(',');
     pod.sidecar = this.group.start(`${pod.id}/sidecar`, process.execPath, [cliPath, 'proxy', '--service', pod.service, '--id', pod.id,
       '--app', `${pod.address}:${appPort}`, '--address', pod.address, ...(labels ? ['--labels', labels] : []),
-      '--control', `${this.controlAddress}:15010`, '--state-dir', path.join(this.dir, 'state', pod.id), '--log-level', 'warn', '--drain', '1s']);
+      '--control', `${pod.control ?? this.controlAddress}:15010`, '--state-dir', path.join(this.dir, 'state', pod.id), '--log-level', 'warn', '--drain', '1s',
+      ...(pod.token ? ['--token', pod.token] : [])]);
     if (wait) await waitForHttp(`http://${pod.address}:15000/ready`, 20_000, `the sidecar of ${pod.id}`);
   }
 
@@ -90,10 +104,11 @@ export class Mesh {
     });
   }
 
-  /** Runs the real CLI against this mesh's control plane. */
-  cli(args: string[], stdin?: string): Promise<CliResult> {
+  /** Runs the real CLI against this mesh's control plane, with its admin token unless `token` says otherwise (null: none). */
+  cli(args: string[], stdin?: string, apiUrl = this.apiUrl, token?: string | null): Promise<CliResult> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [cliPath, '--api', this.apiUrl, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const env = { ...process.env, TRELLIS_TOKEN: (token === undefined ? this.adminTokens.get(apiUrl) : token) ?? '' };
+      const child = spawn(process.execPath, [cliPath, '--api', apiUrl, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c));
@@ -107,10 +122,10 @@ export class Mesh {
     });
   }
 
-  async apply(yaml: string, name = 'resources.yaml'): Promise<CliResult> {
+  async apply(yaml: string, name = 'resources.yaml', apiUrl = this.apiUrl): Promise<CliResult> {
     const file = path.join(this.dir, name);
     writeFileSync(file, yaml);
-    return this.cli(['apply', '-f', file]);
+    return this.cli(['apply', '-f', file], undefined, apiUrl);
   }
 
   async getJson<T = Record<string, any>[]>(kind: string): Promise<T> {
