@@ -182,8 +182,31 @@ function Policies({ name, routes, policies }: { name: string; routes: RouteRow[]
   );
 }
 
-function Neighbours({ name, stats }: { name: string; stats: StatsRow[] }) {
-  const callers = stats.filter((s) => s.kind === 'edge' && s.to === name);
+/** Per caller, its calls to the route's backends summed: rps and requests add; success is request-weighted; latency is the worst. */
+function viaBackends(edges: StatsRow[]): StatsRow[] {
+  const byCaller = new Map<string, StatsRow>();
+  for (const e of edges) {
+    const acc = byCaller.get(e.from!);
+    if (!acc) {
+      byCaller.set(e.from!, { ...e });
+      continue;
+    }
+    const ok = (acc.successRate ?? 0) * acc.requests + (e.successRate ?? 0) * e.requests;
+    acc.requests += e.requests;
+    acc.rps += e.rps;
+    acc.successRate = acc.requests > 0 ? ok / acc.requests : null;
+    acc.p50Ms = Math.max(acc.p50Ms ?? 0, e.p50Ms ?? 0) || null;
+    acc.p99Ms = Math.max(acc.p99Ms ?? 0, e.p99Ms ?? 0) || null;
+  }
+  return [...byCaller.values()];
+}
+
+function Neighbours({ name, stats, routes }: { name: string; stats: StatsRow[]; routes: RouteRow[] }) {
+  // a caller of a routed service reaches it through the route's backends: count those calls here too
+  const backends = new Set(routes.filter((r) => r.spec.parentRefs.some((p) => p.name === name))
+    .flatMap((r) => r.spec.rules.flatMap((rule) => rule.backendRefs.map((b) => b.name))));
+  const direct = stats.filter((s) => s.kind === 'edge' && s.to === name);
+  const callers = backends.size === 0 ? direct : viaBackends(stats.filter((s) => s.kind === 'edge' && (s.to === name || backends.has(s.to!))));
   const callees = stats.filter((s) => s.kind === 'edge' && s.from === name);
   const table = (rows: StatsRow[], other: (s: StatsRow) => string, id: string, what: string) => rows.length === 0 ? <p class="muted">No {what} in the last minute.</p> : (
     <table data-testid={id}>
@@ -200,7 +223,7 @@ function Neighbours({ name, stats }: { name: string; stats: StatsRow[] }) {
   );
   return (
     <div class="columns">
-      <section aria-labelledby="callers-h"><h2 id="callers-h">Callers</h2>{table(callers, (s) => s.from!, 'callers-table', 'callers')}</section>
+      <section aria-labelledby="callers-h"><h2 id="callers-h">Callers{backends.size > 0 && <span class="muted small"> (directly or through its routes)</span>}</h2>{table(callers, (s) => s.from!, 'callers-table', 'callers')}</section>
       <section aria-labelledby="callees-h"><h2 id="callees-h">Callees</h2>{table(callees, (s) => s.to!, 'callees-table', 'callees')}</section>
     </div>
   );
@@ -230,7 +253,7 @@ export function PageService({ name }: { name: string }) {
       <Charts name={name} />
       <Routes name={name} routes={routes ?? []} stats={stats ?? []} />
       <Endpoints name={name} />
-      <Neighbours name={name} stats={stats ?? []} />
+      <Neighbours name={name} stats={stats ?? []} routes={routes ?? []} />
       <Policies name={name} routes={routes ?? []} policies={policies} />
     </section>
   );

@@ -38,7 +38,7 @@ export function PageTopology() {
     for (const svc of services ?? []) {
       const parent = svc.spec.selector?.app;
       if (parent && parent !== svc.metadata.name && names.has(parent)) {
-        graphEdges.push({ id: `${parent}~${svc.metadata.name}`, source: parent, target: svc.metadata.name, label: 'subset', color: healthColor.idle, width: 1, subset: true });
+        graphEdges.push({ id: `${svc.metadata.name}~${parent}`, source: svc.metadata.name, target: parent, label: 'subset of', color: healthColor.idle, width: 1, subset: true });
       }
     }
     return { nodes, edges: graphEdges, byService, statEdges: edges, names: [...names].sort() };

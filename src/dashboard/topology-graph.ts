@@ -31,14 +31,14 @@ export class TopologyGraph {
             'text-background-color': '#ffffff', 'text-background-opacity': 0.85, 'text-background-padding': '2px',
           },
         },
-        // a Service that selects part of another's pods (api-v1 of api): drawn, but not a call
+        // a Service that selects part of another's pods (api-v1 → api): drawn, but not a call
         { selector: 'edge[?subset]', style: { 'line-style': 'dashed', 'target-arrow-shape': 'none', 'font-size': 9, color: '#5f6b78' } },
         { selector: ':selected', style: { 'border-color': '#1f5fbf', 'border-width': 4, 'line-style': 'dashed' } },
       ],
     });
     this.cy.on('tap', 'node', (e) => onOpen(e.target.id()));
     // an edge opens its callee, where the caller is listed with the same figures
-    this.cy.on('tap', 'edge', (e) => onOpen(e.target.data('target')));
+    this.cy.on('tap', 'edge', (e) => onOpen(e.target.data(e.target.data('subset') ? 'source' : 'target')));
   }
 
   update(nodes: readonly GraphNode[], edges: readonly GraphEdge[]): void {

@@ -1,7 +1,7 @@
 // The dashboard in a real browser (Debian's Chromium driven by playwright-core) against a real
 // mesh: a web pod calling api (split 80/20 between api-v1 and api-v2 by an HTTPRoute) and db,
 // with paced traffic. Screenshots of each page go to a temp folder named in the test output;
-// with TRELLIS_UPDATE_SCREENSHOT=1 the service page's also replaces docs/dashboard.png.
+// with TRELLIS_UPDATE_SCREENSHOT=1 the topology's also replaces docs/dashboard.png.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -156,6 +156,8 @@ describe('the dashboard in a browser', {
     assert.ok(await page.locator('[data-testid=chart-rps] canvas').count() > 0, 'uPlot drew on a canvas');
     await page.locator('[data-testid=endpoints-table] tr[data-endpoint]').first().waitFor();
     assert.match(await page.getByTestId('endpoints-table').innerText(), /127\.0\.62\.\d+:\d+\s+api-v1-1[\s\S]*healthy/);
+    // web reaches api through its route's backends: still listed as api's caller
+    await page.locator('[data-testid=callers-table] tr[data-service=web]').waitFor();
     await shot('service-api-charts');
     // web calls the subsets (the route's backends), so they list it as their caller
     await page.goto(`${mesh.apiUrl}/#/service/api-v1`);
@@ -236,7 +238,7 @@ describe('the dashboard in a browser', {
       await page.evaluate(() => sessionStorage.removeItem('trellis.apiToken'));
     }
     if (process.env.TRELLIS_UPDATE_SCREENSHOT === '1') {
-      copyFileSync(path.join(shots, 'service-api.png'), path.join(repoRoot, 'docs', 'dashboard.png'));
+      copyFileSync(path.join(shots, 'topology.png'), path.join(repoRoot, 'docs', 'dashboard.png'));
     }
   });
 });
