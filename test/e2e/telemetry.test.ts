@@ -90,10 +90,10 @@ test('trellis stat matches a known load: fixed delay gives p50/p99, 10% failures
   assert.equal(slow.successRate, 1);
   assert.ok(slow.rps > 0);
   assert.equal(slow.window, '10m');
-  // Tolerance: the histogram's resolution. A 20 ms delay lands in the (20 ms, 30 ms] bucket, whose
-  // interpolated median is at most 30 ms; the p99 may suffer a noisy machine's pauses but can
-  // never fall under the delay.
-  assert.ok(slow.p50Ms !== null && slow.p50Ms >= delayMs && slow.p50Ms <= 30, `p50 ${slow.p50Ms}`);
+  // Tolerance: never under the delay; above it, the histogram's resolution (a 20 ms delay lands
+  // in the (20 ms, 30 ms] bucket) plus what a loaded 2-core CI machine adds to half the requests
+  // (seen: 33 ms with every test file running at once), so up to the (50 ms, 75 ms] bucket.
+  assert.ok(slow.p50Ms !== null && slow.p50Ms >= delayMs && slow.p50Ms <= 75, `p50 ${slow.p50Ms}`);
   assert.ok(slow.p99Ms !== null && slow.p99Ms >= delayMs && slow.p99Ms <= 200, `p99 ${slow.p99Ms}`);
   assert.ok(slow.p95Ms! >= slow.p50Ms! && slow.p99Ms >= slow.p95Ms!);
 
