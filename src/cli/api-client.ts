@@ -1,4 +1,5 @@
 // The CLI's one way to reach the control plane's HTTP API (shared/DESIGN.md §4).
+import { readFileSync } from 'node:fs';
 
 export class ApiError extends Error {
   constructor(message: string, readonly status: number, readonly body: unknown) {
@@ -10,10 +11,29 @@ export function defaultApiUrl(): string {
   return process.env.TRELLIS_API ?? 'http://127.0.0.1:15080';
 }
 
+let apiToken: string | undefined;
+
+/**
+ * The admin token every request carries: --token, else TRELLIS_TOKEN, else the first line of
+ * --token-file; none by default (reads on loopback need none).
+ */
+export function useApiToken(opts: { token?: string; tokenFile?: string }): void {
+  if (opts.token) apiToken = opts.token;
+  else if (process.env.TRELLIS_TOKEN) apiToken = process.env.TRELLIS_TOKEN;
+  else if (opts.tokenFile) {
+    try {
+      apiToken = readFileSync(opts.tokenFile, 'utf8').trim().split('\n')[0];
+    } catch (err) {
+      throw new Error(`cannot read --token-file ${opts.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  } else apiToken = undefined;
+}
+
 export async function apiRequest<T>(apiUrl: string, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(new URL(path, apiUrl), { method, body, headers, signal: AbortSignal.timeout(15_000) });
+    const withAuth = apiToken ? { authorization: `Bearer ${apiToken}`, ...headers } : headers;
+    res = await fetch(new URL(path, apiUrl), { method, body, headers: withAuth, signal: AbortSignal.timeout(15_000) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
     throw new ApiError(`cannot reach the control plane at ${apiUrl} (${cause}); is \`trellis control\` running? (--api or TRELLIS_API selects another)`, 0, null);

@@ -1,7 +1,7 @@
 import { Command, Option, InvalidArgumentError } from 'commander';
 import { logLevels, type LogLevel } from '../common/log.js';
 import { ports } from '../common/ports.js';
-import { defaultApiUrl } from './api-client.js';
+import { defaultApiUrl, useApiToken } from './api-client.js';
 import { parseOutputFormat } from './output.js';
 import { parseDuration, parseHostPort, parseLabels, parsePort } from './parse-flags.js';
 import { trellisVersion } from '../common/version.js';
@@ -15,6 +15,8 @@ const asParser = <T>(parse: (v: string) => T) => (v: string): T => {
   }
 };
 const logLevelOption = () => new Option('--log-level <level>', 'log level').choices(logLevels as unknown as string[]).default('info');
+const tokenOption = () => new Option('--token <token>', 'admin token for the API (or TRELLIS_TOKEN)');
+const tokenFileOption = () => new Option('--token-file <path>', 'read the admin token from this file (e.g. <data-dir>/admin-token)');
 const outputOption = () => new Option('-o, --output <format>', 'output: table or json').argParser(asParser(parseOutputFormat)).default('table');
 
 /**
@@ -38,6 +40,11 @@ const program = new Command('trellis')
   .version(trellisVersion(), '--version')
   .addOption(new Option('--api <url>', 'control plane HTTP API').default(defaultApiUrl()))
   .showHelpAfterError();
+// every command that talks to the API takes --token/--token-file (`proxy --token` is its join token instead)
+program.hook('preAction', (_program, command) => {
+  if (command.options.some((o) => o.long === '--token-file')) useApiToken(command.opts());
+});
+const withAuth = (command: Command) => command.addOption(tokenOption()).addOption(tokenFileOption());
 const api = () => program.opts().api as string;
 
 program.command('version').description('print the version').action(() => {
@@ -51,8 +58,15 @@ program.command('control').description('run the control plane (xDS, registry, CA
   .option('--api-port <port>', 'HTTP API port', asParser((v) => parsePort(v, '--api-port')), ports.controlApi)
   .option('--grace <duration>', 'how long a disconnected proxy keeps its endpoints', asParser((v) => parseDuration(v, '--grace')), 10_000)
   .option('--store <url>', 'share resources and connected proxies with other replicas in etcd: etcd://HOST:PORT[,HOST:PORT][/prefix] (default: a file in the data dir)')
+  .option('--ca-cert <path>', 'the CA certificate to sign with (PEM; an intermediate followed by its issuers up to the root); default: a root created in the data dir')
+  .option('--ca-key <path>', 'the private key of --ca-cert (ECDSA P-256, PEM)')
+  .option('--cert-ttl <duration>', 'lifetime of sidecar certificates (at least 1m)', asParser((v) => parseDuration(v, '--cert-ttl')), 24 * 3_600_000)
+  .addOption(new Option('--api-auth <mode>', 'API requests that need the admin token: writes, or reads too (default: writes on loopback, reads elsewhere)').choices(['writes', 'reads']))
   .addOption(logLevelOption())
-  .action(run((o) => import('./command-control.js').then((m) => m.controlCommand({ dataDir: o.dataDir, listen: o.listen, xdsPort: o.xdsPort, apiPort: o.apiPort, grace: o.grace, store: o.store, logLevel: o.logLevel as LogLevel }))));
+  .action(run((o) => import('./command-control.js').then((m) => m.controlCommand({
+    dataDir: o.dataDir, listen: o.listen, xdsPort: o.xdsPort, apiPort: o.apiPort, grace: o.grace, store: o.store, logLevel: o.logLevel as LogLevel,
+    caCert: o.caCert, caKey: o.caKey, certTtl: o.certTtl, apiAuth: o.apiAuth,
+  }))));
 
 program.command('proxy').description('run a sidecar proxy beside one service instance')
   .requiredOption('--service <name>', 'the service this instance belongs to')
@@ -61,7 +75,9 @@ program.command('proxy').description('run a sidecar proxy beside one service ins
   .option('--namespace <ns>', 'the service namespace', 'default')
   .option('--labels <k=v,...>', 'instance labels (version, zone, region, ...)', asParser(parseLabels), {})
   .option('--control <addr:port>', 'control plane xDS address', asParser((v) => (parseHostPort(v, '--control'), v)), `127.0.0.1:${ports.controlXds}`)
-  .option('--state-dir <dir>', 'where the last good config is saved')
+  .option('--state-dir <dir>', 'where the last good config (and the certificate) is saved')
+  .addOption(new Option('--token <token>', 'join token (trellis token create); without one the sidecar has no identity').env('TRELLIS_TOKEN'))
+  .option('--ca-api <url>', 'control plane HTTP API that issues certificates (default: the --control host, port 15080)')
   .option('--id <id>', 'proxy id (default <service>-<address>)')
   .option('--ingress-for <service>', 'act as an ingress: send requests for unknown hosts to this service')
   .option('--admin-port <port>', 'admin port', asParser((v) => parsePort(v, '--admin-port')), ports.proxyAdmin)
@@ -71,47 +87,61 @@ program.command('proxy').description('run a sidecar proxy beside one service ins
   .addOption(logLevelOption())
   .action(run((o) => import('./command-proxy.js').then((m) => m.proxyCommand({ ...o, logLevel: o.logLevel as LogLevel }))));
 
-program.command('apply').description('create or update resources from YAML/JSON (all or nothing)')
+withAuth(program.command('apply').description('create or update resources from YAML/JSON (all or nothing)')
   .requiredOption('-f, --filename <path>', 'a file, a directory, or - for stdin')
   .option('--dry-run', 'validate on the control plane without storing')
   .addOption(outputOption())
-  .action(run((o) => import('./command-apply.js').then((m) => m.applyCommand(api(), o.filename, { dryRun: o.dryRun, output: o.output }))));
+  ).action(run((o) => import('./command-apply.js').then((m) => m.applyCommand(api(), o.filename, { dryRun: o.dryRun, output: o.output }))));
 
-program.command('get').description('list services, routes, endpoints or proxies')
+withAuth(program.command('get').description('list services, routes, endpoints or proxies')
   .argument('<kind>', 'services | routes | endpoints | proxies')
   .argument('[name]', 'only this one')
   .addOption(outputOption())
-  .action(run((kind, name, o) => import('./command-get.js').then((m) => m.getCommand(api(), kind, name, o.output))));
+  ).action(run((kind, name, o) => import('./command-get.js').then((m) => m.getCommand(api(), kind, name, o.output))));
 
-program.command('describe').description('show one resource or proxy in detail')
+withAuth(program.command('describe').description('show one resource or proxy in detail')
   .argument('<kind>', 'service | route | proxy')
   .argument('<name>', 'its name (a proxy: its id)')
   .option('-n, --namespace <ns>', 'namespace', 'default')
   .addOption(outputOption())
-  .action(run((kind, name, o) => import('./command-describe.js').then((m) => m.describeCommand(api(), kind, name, o.namespace, o.output))));
+  ).action(run((kind, name, o) => import('./command-describe.js').then((m) => m.describeCommand(api(), kind, name, o.namespace, o.output))));
 
-program.command('delete').description('delete a resource')
+withAuth(program.command('delete').description('delete a resource')
   .argument('<kind>', 'Service | HTTPRoute | MeshConfig (or an alias such as svc, route)')
   .argument('<name>')
   .option('-n, --namespace <ns>', 'namespace', 'default')
-  .action(run((kind, name, o) => import('./command-delete.js').then((m) => m.deleteCommand(api(), kind, name, o.namespace))));
+  ).action(run((kind, name, o) => import('./command-delete.js').then((m) => m.deleteCommand(api(), kind, name, o.namespace))));
 
-program.command('check').description('is the control plane healthy and every proxy connected and in sync?')
+withAuth(program.command('check').description('is the control plane healthy and every proxy connected and in sync?')
   .addOption(outputOption())
-  .action(run((o) => import('./command-check.js').then((m) => m.checkCommand(api(), o.output))));
+  ).action(run((o) => import('./command-check.js').then((m) => m.checkCommand(api(), o.output))));
 
-program.command('stat').description('golden metrics per service, route and caller -> callee edge: rps, success rate, p50/p95/p99')
+withAuth(program.command('stat').description('golden metrics per service, route and caller -> callee edge: rps, success rate, p50/p95/p99')
   .argument('[service]', 'only rows that involve this service')
   .option('--window <duration>', 'how far back to look (1s to 1h)', asParser((v) => (parseDuration(v, '--window'), v)), '1m')
   .option('-w, --watch', 'refresh every 2 s until Ctrl-C')
   .addOption(outputOption())
-  .action(run((service, o) => import('./command-stat.js').then((m) => m.statCommand(api(), service, { window: o.window, output: o.output, watch: !!o.watch }))));
+  ).action(run((service, o) => import('./command-stat.js').then((m) => m.statCommand(api(), service, { window: o.window, output: o.output, watch: !!o.watch }))));
 
-program.command('prometheus-config').description('print a Prometheus scrape configuration for every sidecar (file-based discovery)')
+withAuth(program.command('prometheus-config').description('print a Prometheus scrape configuration for every sidecar (file-based discovery)')
   .option('--file-sd <path>', 'the targets file as Prometheus sees it (default: the one the control plane writes)')
   .option('--scrape-interval <duration>', 'Prometheus scrape interval', asParser((v) => (parseDuration(v, '--scrape-interval'), v)), '15s')
   .option('--job-name <name>', 'the job label of the scraped series', 'trellis-sidecars')
-  .action(run((o) => import('./command-prometheus-config.js').then((m) => m.prometheusConfigCommand(api(), { fileSd: o.fileSd, scrapeInterval: o.scrapeInterval, jobName: o.jobName }))));
+  ).action(run((o) => import('./command-prometheus-config.js').then((m) => m.prometheusConfigCommand(api(), { fileSd: o.fileSd, scrapeInterval: o.scrapeInterval, jobName: o.jobName }))));
+
+const token = program.command('token').description('join tokens: what a sidecar shows to obtain its certificate');
+withAuth(token.command('create').description('create a join token for one service (printed once)')
+  .requiredOption('--service <name>', 'the service the token admits')
+  .option('--namespace <ns>', 'namespace', 'default')
+  .option('--ttl <duration>', 'how long the token may be used to join', asParser((v) => parseDuration(v, '--ttl')), 24 * 3_600_000)
+  .addOption(outputOption()))
+  .action(run((o) => import('./command-token.js').then((m) => m.tokenCreateCommand(api(), { service: o.service, namespace: o.namespace, ttlMs: o.ttl, output: o.output }))));
+withAuth(token.command('list').description('list join tokens (never their secrets)')
+  .addOption(outputOption()))
+  .action(run((o) => import('./command-token.js').then((m) => m.tokenListCommand(api(), o.output))));
+withAuth(token.command('revoke').description('revoke a join token: no new certificates, no renewals for what it admitted')
+  .argument('<id>', 'the token id (trellis token list)'))
+  .action(run((id) => import('./command-token.js').then((m) => m.tokenRevokeCommand(api(), id))));
 
 program.command('demo').description('run a local demo mesh: control plane, a small shop with sidecars, ingress, traffic')
   .option('--no-traffic', 'do not start the traffic generator')

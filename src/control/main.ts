@@ -9,6 +9,12 @@ import { EtcdStore } from './store/store-etcd.js';
 import { openStore, type StoredResource } from './store/store.js';
 import { AdsServer } from './xds/ads-server.js';
 import { ControlTelemetry } from './telemetry/control-telemetry.js';
+import { AdminToken } from './auth/admin-token.js';
+import { ApiAuth, type ApiAuthMode } from './auth/api-auth.js';
+import { JoinTokenStore } from './auth/join-token-store.js';
+import { CertificateAuthority } from './ca/ca-authority.js';
+import { WorkloadIssuer } from './ca/workload-issuer.js';
+import type { MeshConfig } from '../resources/mesh-config.js';
 
 export interface ControlPlaneOptions {
   dataDir: string;
@@ -23,11 +29,22 @@ export interface ControlPlaneOptions {
   store?: string;
   /** Names this replica's instances in a shared registry; default derived from host and listen address. */
   replicaId?: string;
+  /** An operator's CA (PEM: the CA certificate, then its issuers up to the root) instead of a generated root. */
+  caCertFile?: string;
+  caKeyFile?: string;
+  /** Lifetime of workload certificates; default 24 h. */
+  certTtlMs?: number;
+  /** Which API requests need the admin token; default: writes only on a loopback address, everything else elsewhere. */
+  apiAuth?: ApiAuthMode;
+  /** Where the first start announces the admin token; default stderr. */
+  announce?: (line: string) => void;
 }
 
 export interface ControlPlane {
   xdsPort: number;
   apiPort: number;
+  /** The file holding the admin token (0600), written on the first start. */
+  adminTokenFile: string;
   close(): Promise<void>;
 }
 
@@ -66,7 +83,18 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   });
   const unsubscribeRegistry = registry.onChange(() => ads.scheduleRefresh());
   const telemetry = new ControlTelemetry({ registry, logger, dataDir: opts.dataDir });
-  const api = new ApiServer({ store, registry, logger, telemetry });
+  const ca = await CertificateAuthority.open({ dataDir: opts.dataDir, certFile: opts.caCertFile, keyFile: opts.caKeyFile });
+  const tokens = await JoinTokenStore.open(opts.dataDir);
+  const trustDomain = () => (resources.find((r) => r.kind === 'MeshConfig') as MeshConfig | undefined)?.spec.trustDomain ?? 'cluster.local';
+  const issuer = new WorkloadIssuer({ ca, tokens, dataDir: opts.dataDir, trustDomain, ttlMs: opts.certTtlMs, logger });
+  await issuer.load();
+  const admin = await AdminToken.ensure(opts.dataDir);
+  if (admin.created) {
+    (opts.announce ?? ((line) => process.stderr.write(line)))(`trellis control: created the admin token (shown once; also in ${admin.file}, mode 0600):\n  ${admin.created}\n`);
+  }
+  const authMode = opts.apiAuth ?? (isLoopback(listen) ? 'writes' : 'reads');
+  const auth = new ApiAuth(admin.admin, authMode, admin.file);
+  const api = new ApiServer({ store, registry, logger, telemetry, auth, identity: { ca, tokens, issuer } });
 
   let xdsPort: number;
   let apiPort: number;
@@ -83,12 +111,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     await store.close();
     throw err;
   }
+  logger.info({ ca: ca.signingCertificate.subject, caSource: ca.source, trustRoots: ca.trustBundle.roots().length, certTtlMs: issuer.ttlMs, apiAuth: authMode }, 'certificate authority ready');
   logger.info({ listen, xdsPort, apiPort, dataDir: opts.dataDir, store: opts.store ?? 'file', resources: resources.length, instances: registry.list().length }, 'control plane started');
 
   let closing: Promise<void> | undefined;
   return {
     xdsPort,
     apiPort,
+    adminTokenFile: admin.file,
     close: () => {
       closing ??= (async () => {
         unsubscribeStore();
@@ -105,6 +135,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       return closing;
     },
   };
+}
+
+function isLoopback(address: string): boolean {
+  return /^127\./.test(address) || address === '::1' || address === 'localhost';
 }
 
 /** The URL's scheme names the store: `etcd://...` is the etcd store. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,10 +47,18 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     say(`starting the control plane (data in ${dir})…`);
     group.start('control', process.execPath, [cli, 'control', '--data-dir', path.join(dir, 'control'), '--listen', controlAddress, '--log-level', opts.logLevel, '--grace', '3s'], { onExit: watch('control') });
     await waitForHttp(`${apiUrl}/api/v1/health`, 20_000, 'the control plane API');
+    // the control plane wrote its admin token there on this first start; writes need it (join tokens go
+    // to the sidecars by environment, not argv, which every local user can read)
+    const admin = { authorization: `Bearer ${readFileSync(path.join(dir, 'control', 'admin-token'), 'utf8').trim()}` };
+    const joinToken = async (service: string): Promise<string> => {
+      const r = await fetch(`${apiUrl}/api/v1/tokens`, { method: 'POST', body: JSON.stringify({ service, ttlMs: 3_600_000 }), headers: { 'content-type': 'application/json', ...admin } });
+      if (!r.ok) throw new Error(`creating a join token for ${service} failed: ${r.status} ${await r.text()}`);
+      return ((await r.json()) as { token: string }).token;
+    };
 
     const parsed = parseResources(demoResources, 'demo topology');
     if (!parsed.ok) throw new Error(`demo resources are invalid: ${JSON.stringify(parsed.errors)}`);
-    const res = await fetch(`${apiUrl}/api/v1/resources`, { method: 'POST', body: JSON.stringify(parsed.resources), headers: { 'content-type': 'application/json' } });
+    const res = await fetch(`${apiUrl}/api/v1/resources`, { method: 'POST', body: JSON.stringify(parsed.resources), headers: { 'content-type': 'application/json', ...admin } });
     if (!res.ok) throw new Error(`applying the demo resources failed: ${res.status} ${await res.text()}`);
 
     say(`starting ${demoPods.length} pods (app + sidecar each)…`);
@@ -60,11 +68,13 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       group.start(`${pod.id}/app`, process.execPath, appArgs, { onExit: watch(`${pod.id}/app`) });
       group.start(`${pod.id}/sidecar`, process.execPath, [cli, 'proxy', '--service', pod.service, '--id', pod.id,
         '--app', `${pod.address}:${appPort}`, '--address', pod.address, '--labels', `version=${pod.version},zone=${pod.zone}`,
-        '--control', `${controlAddress}:${ports.controlXds}`, '--state-dir', path.join(dir, 'pods', pod.id), '--log-level', opts.logLevel], { onExit: watch(`${pod.id}/sidecar`) });
+        '--control', `${controlAddress}:${ports.controlXds}`, '--state-dir', path.join(dir, 'pods', pod.id), '--log-level', opts.logLevel],
+      { onExit: watch(`${pod.id}/sidecar`), env: { ...process.env, TRELLIS_TOKEN: await joinToken(pod.service) } });
     }
     group.start('ingress', process.execPath, [cli, 'proxy', '--service', 'ingress', '--id', 'ingress', '--address', ingressAddress,
       '--outbound-port', String(ingressPort), '--ingress-for', 'web', '--control', `${controlAddress}:${ports.controlXds}`,
-      '--state-dir', path.join(dir, 'pods', 'ingress'), '--log-level', opts.logLevel], { onExit: watch('ingress') });
+      '--state-dir', path.join(dir, 'pods', 'ingress'), '--log-level', opts.logLevel],
+      { onExit: watch('ingress'), env: { ...process.env, TRELLIS_TOKEN: await joinToken('ingress') } });
     await Promise.all([
       ...demoPods.map((p) => waitForHttp(`http://${p.address}:${ports.proxyAdmin}/ready`, 30_000, `the sidecar of ${p.id}`)),
       waitForHttp(`http://${ingressAddress}:${ports.proxyAdmin}/ready`, 30_000, 'the ingress'),

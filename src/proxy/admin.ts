@@ -22,6 +22,8 @@ export interface AdminOptions {
   xdsStatus?: () => XdsStatus | Record<string, unknown>;
   /** The NodeInfo this proxy registered with, once known. */
   node?: () => unknown;
+  /** The workload certificate held (never its key), when the sidecar has an identity. */
+  identity?: () => unknown;
 }
 
 export class AdminServer {
@@ -66,7 +68,7 @@ export class AdminServer {
       case '/ready':
         return rt.ready ? text(res, 200, 'ready\n') : text(res, 503, 'not ready\n');
       case '/config_dump':
-        return json(res, 200, configDump(rt, this.opts.xdsStatus?.() ?? null, this.opts.node?.() ?? null));
+        return json(res, 200, configDump(rt, this.opts.xdsStatus?.() ?? null, this.opts.node?.() ?? null, this.opts.identity?.() ?? null));
       case '/endpoints':
         return json(res, 200, rt.clusters.describeEndpoints());
       case '/metrics': {
@@ -81,7 +83,7 @@ export class AdminServer {
   }
 }
 
-export function configDump(rt: ProxyRuntime, xds: unknown, node: unknown): Record<string, unknown> {
+export function configDump(rt: ProxyRuntime, xds: unknown, node: unknown, identity: unknown = null): Record<string, unknown> {
   const cfg = rt.activeConfig;
   const listeners = [...rt.activeListeners().values()].map((l) => ({
     ...l.config,
@@ -100,6 +102,7 @@ export function configDump(rt: ProxyRuntime, xds: unknown, node: unknown): Recor
     clusters,
     endpoints: cfg ? [...cfg.endpoints.values()] : [],
     xds,
+    identity,
   };
 }
 

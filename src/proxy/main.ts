@@ -7,6 +7,8 @@ import type { NodeInfo } from '../xds/node.js';
 import { AdsClient } from './xds/ads-client.js';
 import { AdminServer } from './admin.js';
 import { ProxyRuntime } from './proxy-runtime.js';
+import { WorkloadIdentity } from './identity/workload-identity.js';
+import { registerIdentityMetrics } from './identity/identity-metrics.js';
 
 export interface StartProxyOptions {
   service: string;
@@ -25,6 +27,10 @@ export interface StartProxyOptions {
   drainMs?: number;
   logLevel?: LogLevel;
   id?: string;
+  /** Join token: with it the sidecar obtains a workload certificate; without, it runs without identity. */
+  token?: string;
+  /** The control plane's HTTP API that issues certificates; default: the --control host, port 15080. */
+  caApi?: string;
   /** Called once, after the first config is applied and its listeners are bound (or failed to bind). */
   onFirstConfig?: () => void;
 }
@@ -34,6 +40,8 @@ export interface RunningProxy {
   close(): Promise<void>;
   drain(ms?: number): Promise<void>;
   runtime: ProxyRuntime;
+  /** null when started without a join token (and no saved certificate). */
+  identity: WorkloadIdentity | null;
   admin: { port: number };
   node: NodeInfo;
 }
@@ -74,6 +82,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
     runtime,
     xdsStatus: () => ads?.status() ?? { connected: false, server: '', ackedVersion: null, lastNack: null, lastUpdate: null, source: null },
     node: () => node,
+    identity: () => identity?.describe() ?? null,
   });
   // The admin port goes into the node metadata, so bind it first (it may be ephemeral in tests).
   await admin.listen();
@@ -96,6 +105,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
     },
   });
   ads.start();
+  const identity = await startIdentity(opts, node, logger, runtime);
   logger.info({ admin: admin.port, control: opts.control ?? `127.0.0.1:${ports.controlXds}` }, 'proxy started');
 
   let closing: Promise<void> | null = null;
@@ -104,9 +114,11 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
     runtime,
     admin: { port: admin.port },
     node,
+    identity,
     drain,
     close() {
       closing ??= (async () => {
+        identity?.close();
         await ads?.close();
         await drain();
         await admin.close();
@@ -116,6 +128,26 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
       return closing;
     },
   };
+}
+
+async function startIdentity(opts: StartProxyOptions, node: NodeInfo, logger: ReturnType<typeof createLogger>, runtime: ProxyRuntime): Promise<WorkloadIdentity | null> {
+  if (!opts.token && !opts.stateDir) {
+    logger.warn('no join token (--token or TRELLIS_TOKEN): running without a workload identity, plaintext only');
+    return null;
+  }
+  const control = parseHostPort(opts.control ?? `127.0.0.1:${ports.controlXds}`, '--control');
+  const apiUrl = opts.caApi ?? `http://${control.address.includes(':') ? `[${control.address}]` : control.address}:${ports.controlApi}`;
+  const identity = new WorkloadIdentity({ apiUrl, token: opts.token, proxyId: node.id, service: node.service, namespace: node.namespace, stateDir: opts.stateDir, logger });
+  if (!(await identity.restore()) && !opts.token) {
+    // a saved certificate could have carried us; without one and without a token there is nothing to renew
+    identity.close();
+    logger.warn('no join token (--token or TRELLIS_TOKEN) and no saved certificate: running without a workload identity, plaintext only');
+    return null;
+  }
+  registerIdentityMetrics(runtime.metrics.registry, identity);
+  // in the background: the data path must not wait for the control plane (failures are retried)
+  void identity.begin().catch((err: Error) => logger.error({ err: err.message }, 'workload identity failed'));
+  return identity;
 }
 
 function parseHostPort(s: string, what: string): { address: string; port: number } {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startControlPlane } from '../../src/control/main.js';
@@ -17,8 +17,9 @@ metadata: { name: db }
 spec: {}
 `;
 
-async function apply(apiPort: number, yaml: string): Promise<void> {
-  const res = await fetch(`http://${host}:${apiPort}/api/v1/resources`, { method: 'POST', body: yaml, signal: AbortSignal.timeout(10_000) });
+async function apply(cp: { apiPort: number; adminTokenFile: string }, yaml: string): Promise<void> {
+  const authorization = `Bearer ${(await readFile(cp.adminTokenFile, 'utf8')).trim()}`;
+  const res = await fetch(`http://${host}:${cp.apiPort}/api/v1/resources`, { method: 'POST', body: yaml, headers: { authorization }, signal: AbortSignal.timeout(10_000) });
   assert.equal(res.status, 200, await res.text());
 }
 
@@ -32,7 +33,7 @@ describe('startControlPlane', () => {
       client.send({ node: encodeNode(api), type_url: typeUrls.cluster });
       const first = await client.next();
       client.send({ type_url: typeUrls.cluster, version_info: first.version_info, response_nonce: first.nonce });
-      await apply(cp.apiPort, db);
+      await apply(cp, db);
       const pushed = await client.next();
       assert.ok(Number(pushed.version_info) > Number(first.version_info));
       assert.ok(pushed.resources.some((a) => (unpackAny(a) as { name: string }).name === 'db.default'));

@@ -12,6 +12,8 @@ import { readBody } from './read-body.js';
 import { statsRoutes } from './api-stats.js';
 import type { ControlTelemetry } from '../telemetry/control-telemetry.js';
 import { trellisVersion } from '../../common/version.js';
+import type { ApiAuth } from '../auth/api-auth.js';
+import { identityRoutes, type IdentityApi } from './api-identity.js';
 import { Dashboard } from './api-dashboard.js';
 
 export interface ApiServerOptions {
@@ -21,6 +23,9 @@ export interface ApiServerOptions {
   telemetry?: ControlTelemetry;
   /** Where live endpoint state comes from; by default each connected sidecar's admin `GET /endpoints`. */
   endpointStates?: EndpointStateCollector;
+  /** Without it every request is served (unit tests of the routes). */
+  auth?: ApiAuth;
+  identity?: IdentityApi;
 }
 
 class HttpError extends Error {
@@ -53,8 +58,9 @@ export class ApiServer {
       { pattern: /^\/api\/v1\/routes$/, methods: { GET: async () => [200, routeRows(await this.opts.store.list(), this.opts.registry.list())] } },
       { pattern: /^\/api\/v1\/policies$/, methods: { GET: async () => [200, policyRows(await this.opts.store.list(), this.opts.registry.list())] } },
       { pattern: /^\/api\/v1\/endpoints$/, methods: { GET: () => this.endpoints() } },
-      { pattern: /^\/api\/v1\/proxies$/, methods: { GET: async () => [200, proxyRows(this.opts.registry.list())] } },
+      { pattern: /^\/api\/v1\/proxies$/, methods: { GET: async () => [200, proxyRows(this.opts.registry.list()).map((row) => ({ ...row, ...this.opts.identity?.issuer.certificateColumns(row.id as string) ?? { certExpiry: null } }))] } },
       ...statsRoutes(opts.telemetry),
+      ...identityRoutes(opts.identity),
     ];
     this.dashboard = new Dashboard({
       read: (p) => this.dispatch({ method: 'GET' } as IncomingMessage, new URL(p, 'http://localhost')),
@@ -89,6 +95,11 @@ export class ApiServer {
     let headers: Record<string, string> = {};
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
+      const denied = this.opts.auth?.check(req, url.pathname);
+      if (denied && !denied.ok) {
+        this.opts.logger.warn({ method: req.method, path: url.pathname, status: denied.status, remote: req.socket.remoteAddress }, `API request refused: ${denied.message}`);
+        throw new HttpError(denied.status, denied.message, denied.status === 401 ? { 'www-authenticate': 'Bearer realm="trellis"' } : {});
+      }
       if (this.dashboard.serveEvents(req, res, url)) return;
       [status, body] = await this.dispatch(req, url);
     } catch (err) {

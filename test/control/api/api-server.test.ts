@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -40,12 +40,14 @@ describe('HTTP API', () => {
   let dir = '';
   let cp: ControlPlane;
   let base = '';
+  let admin: Record<string, string> = {};
   const clients: AdsTestClient[] = [];
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'trellis-api-'));
     cp = await startControlPlane({ dataDir: dir, listen: host, xdsPort: 0, apiPort: 0, logLevel: 'silent' });
     base = `http://${host}:${cp.apiPort}`;
+    admin = { authorization: `Bearer ${(await readFile(cp.adminTokenFile, 'utf8')).trim()}` };
   });
   after(async () => {
     for (const c of clients) c.close();
@@ -54,7 +56,7 @@ describe('HTTP API', () => {
   });
 
   const call = async (method: string, p: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> => {
-    const res = await fetch(base + p, { method, body, headers, signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(base + p, { method, body, headers: { ...admin, ...headers }, signal: AbortSignal.timeout(10_000) });
     return { status: res.status, json: await res.json() };
   };
 
@@ -129,6 +131,7 @@ spec: {}
       id: node.id, service: 'api', namespace: 'default', address: '127.0.1.40', adminPort: 15000, labels: { version: 'v1', app: 'api' },
       zone: 'z9', region: 'r1', state: 'connected', connected: true, connectedAt: proxies[0].connectedAt, disconnectedAt: null,
       ackedVersion: cds.version_info, sentVersion: cds.version_info, lastNack: null,
+      certExpiry: null, certIssuedAt: null, spiffeId: null,
     }]);
     const endpoints = (await call('GET', '/api/v1/endpoints')).json;
     assert.deepEqual(endpoints.map((e: any) => [e.service, e.address, e.port, e.state, e.ejectedUntil, e.inFlight, e.ewmaMs]), [

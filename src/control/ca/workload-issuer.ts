@@ -1,0 +1,164 @@
+// Turns a sidecar's CSR into its workload certificate. The first certificate is authorized by a
+// join token bound to one service; renewals by the current certificate (signed proof of its key),
+// so a sidecar keeps its identity after its join token expires, but not after it is revoked.
+import { verify } from 'node:crypto';
+import path from 'node:path';
+import type { Logger } from '../../common/log.js';
+import type { JoinTokenStore } from '../auth/join-token-store.js';
+import { readOptionalFile, writeSecretFile } from '../auth/secret-file.js';
+import type { CertificateAuthority, IssuedCertificate } from './ca-authority.js';
+import { parseSpiffeId, spiffeId } from './spiffe-id.js';
+
+export const defaultCertTtlMs = 24 * 3_600_000;
+export const minCertTtlMs = 60_000;
+
+/** `POST /api/v1/certificates` body. */
+export interface CertificateRequest {
+  proxyId: string;
+  service: string;
+  namespace?: string;
+  /** PEM PKCS#10, signed by the key the sidecar generated (it never leaves the sidecar). */
+  csr: string;
+  /** Instead of a join token: the current certificate and a base64 ECDSA-SHA256 signature of `csr` by its key. */
+  renewal?: { certificate: string; signature: string };
+}
+
+export interface IssuedRecord { proxyId: string; spiffeId: string; serial: string; tokenId: string | null; issuedAt: string; notAfter: string }
+
+export type IssueOutcome = { status: 200; body: IssuedCertificate & { ttlMs: number } } | { status: 400 | 401 | 403; error: string };
+
+export interface WorkloadIssuerOptions {
+  ca: CertificateAuthority;
+  tokens: JoinTokenStore;
+  dataDir: string;
+  trustDomain: () => string;
+  ttlMs?: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+const FORMAT = 'trellis-issued/1';
+const safeName = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
+
+export class WorkloadIssuer {
+  readonly ttlMs: number;
+  private readonly byProxy = new Map<string, IssuedRecord>();
+  private readonly file: string;
+  private readonly now: () => number;
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: WorkloadIssuerOptions) {
+    this.ttlMs = opts.ttlMs ?? defaultCertTtlMs;
+    if (this.ttlMs < minCertTtlMs) throw new Error(`the certificate lifetime must be at least ${minCertTtlMs / 1000}s`);
+    this.file = path.join(opts.dataDir, 'ca', 'issued.json');
+    this.now = opts.now ?? Date.now;
+  }
+
+  async load(): Promise<void> {
+    const text = await readOptionalFile(this.file);
+    if (text === undefined) return;
+    try {
+      const parsed = JSON.parse(text) as { format?: string; issued?: IssuedRecord[] };
+      if (parsed.format === FORMAT && Array.isArray(parsed.issued)) for (const r of parsed.issued) this.byProxy.set(r.proxyId, r);
+    } catch (err) {
+      // only bookkeeping for `get proxies`: start empty rather than refuse to start
+      this.opts.logger.warn({ file: this.file, err: (err as Error).message }, 'ignoring a corrupt record of issued certificates');
+    }
+  }
+
+  /** When the latest certificate issued to this proxy expires (ISO), or null. */
+  certExpiry(proxyId: string): string | null {
+    return this.byProxy.get(proxyId)?.notAfter ?? null;
+  }
+
+  /** The `get proxies` columns: certExpiry (null without a certificate) and when it was issued. */
+  certificateColumns(proxyId: string): { certExpiry: string | null; certIssuedAt: string | null; spiffeId: string | null } {
+    const r = this.byProxy.get(proxyId);
+    return { certExpiry: r?.notAfter ?? null, certIssuedAt: r?.issuedAt ?? null, spiffeId: r?.spiffeId ?? null };
+  }
+
+  issued(): IssuedRecord[] {
+    return [...this.byProxy.values()];
+  }
+
+  async request(raw: unknown, bearer: string | null): Promise<IssueOutcome> {
+    const req = validate(raw);
+    if (typeof req === 'string') return { status: 400, error: req };
+    const namespace = req.namespace ?? 'default';
+    let tokenId: string | null;
+    if (req.renewal) {
+      const renewed = await this.checkRenewal(req, namespace);
+      if ('error' in renewed) return this.refuse(req, renewed.status, renewed.error);
+      tokenId = renewed.tokenId;
+    } else {
+      if (!bearer) return this.refuse(req, 401, 'a certificate needs a join token (trellis proxy --token, from `trellis token create --service NAME`) or, to renew, the current certificate');
+      const check = this.opts.tokens.authenticate(bearer);
+      if (!check.ok) return this.refuse(req, 401, check.message);
+      if (check.token.service !== req.service || check.token.namespace !== namespace) {
+        return this.refuse(req, 403, `join token ${check.token.id} is for service "${check.token.service}" in namespace "${check.token.namespace}", not "${req.service}" in "${namespace}"`);
+      }
+      tokenId = check.token.id;
+    }
+    const id = spiffeId(this.opts.trustDomain(), namespace, req.service);
+    const result = await this.opts.ca.issue({ csrPem: req.csr, spiffeId: id, ttlMs: this.ttlMs, commonName: `${req.service}.${namespace}` });
+    if (!result.ok) return this.refuse(req, 400, result.error);
+    const cert = result.value;
+    this.byProxy.set(req.proxyId, {
+      proxyId: req.proxyId, spiffeId: id, serial: cert.serial, tokenId,
+      issuedAt: new Date(this.now()).toISOString(), notAfter: cert.notAfter.toISOString(),
+    });
+    await this.save();
+    this.opts.logger.info({ proxyId: req.proxyId, spiffeId: id, serial: cert.serial, notAfter: cert.notAfter.toISOString(), via: req.renewal ? 'renewal' : `join token ${tokenId}` }, 'certificate issued');
+    return { status: 200, body: { ...cert, ttlMs: this.ttlMs } };
+  }
+
+  private async checkRenewal(req: CertificateRequest, namespace: string): Promise<{ tokenId: string | null } | { status: 401 | 403; error: string }> {
+    const renewal = req.renewal!;
+    const verified = await this.opts.ca.verifyIssued(renewal.certificate);
+    if (!verified.ok) return { status: 401, error: `cannot renew: ${verified.error}` };
+    let proof = false;
+    try {
+      proof = verify('sha256', Buffer.from(req.csr, 'utf8'), renewal.certificate, Buffer.from(renewal.signature, 'base64'));
+    } catch {
+      proof = false;
+    }
+    if (!proof) return { status: 401, error: 'cannot renew: the signature does not prove possession of the certificate key' };
+    const parts = parseSpiffeId(verified.value.spiffeId);
+    if (!parts || parts.service !== req.service || parts.namespace !== namespace) {
+      return { status: 403, error: `cannot renew: the certificate is ${verified.value.spiffeId}, not service "${req.service}" in "${namespace}"` };
+    }
+    // the token that first admitted this workload: revoking it ends the chain of renewals
+    const record = [...this.byProxy.values()].find((r) => r.serial.toLowerCase() === verified.value.serial.toLowerCase());
+    const tokenId = record?.tokenId ?? null;
+    const token = tokenId ? this.opts.tokens.get(tokenId) : undefined;
+    if (token?.revokedAt) return { status: 403, error: `cannot renew: join token ${token.id}, which admitted this workload, was revoked at ${token.revokedAt}` };
+    return { tokenId };
+  }
+
+  private refuse(req: CertificateRequest, status: 400 | 401 | 403, error: string): IssueOutcome {
+    this.opts.logger.warn({ proxyId: req.proxyId, service: req.service, namespace: req.namespace ?? 'default', status, error }, 'certificate refused');
+    return { status, error };
+  }
+
+  private save(): Promise<void> {
+    const now = this.now();
+    for (const [id, r] of this.byProxy) if (Date.parse(r.notAfter) < now - 7 * 24 * 3_600_000) this.byProxy.delete(id);
+    const text = JSON.stringify({ format: FORMAT, issued: [...this.byProxy.values()] }, null, 2) + '\n';
+    this.saving = this.saving.then(() => writeSecretFile(this.file, text));
+    return this.saving;
+  }
+}
+
+function validate(raw: unknown): CertificateRequest | string {
+  if (!raw || typeof raw !== 'object') return 'the body must be a JSON object {proxyId, service, namespace?, csr, renewal?}';
+  const r = raw as Record<string, unknown>;
+  for (const field of ['proxyId', 'service', 'csr'] as const) if (typeof r[field] !== 'string' || !r[field]) return `"${field}" is required (a string)`;
+  if (r.namespace !== undefined && typeof r.namespace !== 'string') return '"namespace" must be a string';
+  if (!safeName.test(r.service as string)) return `"service" must be a DNS label, got "${r.service}"`;
+  if (r.namespace !== undefined && !safeName.test(r.namespace as string)) return `"namespace" must be a DNS label, got "${r.namespace}"`;
+  if (r.renewal !== undefined) {
+    const rn = r.renewal as Record<string, unknown> | null;
+    if (!rn || typeof rn.certificate !== 'string' || typeof rn.signature !== 'string') return '"renewal" must be {certificate, signature}';
+  }
+  return r as unknown as CertificateRequest;
+}
