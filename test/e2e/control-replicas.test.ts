@@ -44,7 +44,6 @@ describe('control-plane replicas sharing etcd', { skip: etcdMissing, concurrency
   const apiB = `http://${replicaB}:15080`;
   let etcd: EtcdCluster | undefined;
   let controlA: Started;
-  let apiPod: Pod;
   let clientA: Pod;
   let clientB: Pod;
 
@@ -69,7 +68,7 @@ describe('control-plane replicas sharing etcd', { skip: etcdMissing, concurrency
     await mesh.startControl({ address: replicaB, grace: '10s', args });
     const applied = await mesh.apply(services);
     assert.equal(applied.code, 0, applied.stderr);
-    apiPod = await mesh.addPod('api-a', 'api', {}, { control: replicaA });
+    await mesh.addPod('api-a', 'api', {}, { control: replicaA });
     clientA = await mesh.addPod('client-a', 'client', {}, { control: replicaA });
     await mesh.addPod('web-b', 'web', {}, { control: replicaB });
     clientB = await mesh.addPod('client-b', 'client', {}, { control: replicaB });
