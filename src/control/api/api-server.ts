@@ -143,7 +143,7 @@ export class ApiServer {
     const store = this.opts.store.health?.() ?? { writable: true };
     // degraded still answers 200: the replica serves xDS and reads from its last state
     const state = store.writable ? { status: 'ok' } : { status: 'degraded', reason: `store unavailable: read-only (${store.reason ?? 'unknown'})` };
-    return [200, { ...state, version: trellisVersion(), proxies, resources: resources.length, store: store.writable ? 'writable' : 'read-only' }];
+    return [200, { ...state, version: trellisVersion(), proxies, resources: resources.length }];
   }
 
   private async listResources(url: URL): Promise<[number, unknown]> {
