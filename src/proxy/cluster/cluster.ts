@@ -16,7 +16,7 @@ import {
 import { ClusterEndpoint, type AttemptOutcome, type PickedEndpoint } from './cluster-endpoint.js';
 import { createOutlierDetector } from './outlier/outlier-detectors.js';
 import type { EjectionReason, OutlierDetector } from './outlier/outlier-detector.js';
-import { ConnectionPool, type ConnectionStats } from './pool/connection-pool.js';
+import { ConnectionPool, poolDefaultIdleTimeoutMs, type ConnectionStats } from './pool/connection-pool.js';
 
 setupRoundRobin();
 setupLeastRequest();
@@ -87,8 +87,17 @@ export class Cluster {
       this.outlier = createOutlierDetector(config.outlierDetection, { ...this.deps, ejected: this.opts.ejected });
       this.outlier.setHosts(this.hostList);
     }
-    for (const h of this.hostList) h.pool.connectTimeoutMs = config.connectTimeoutMs;
+    const idleMs = this.poolIdleMs();
+    for (const h of this.hostList) {
+      h.pool.connectTimeoutMs = config.connectTimeoutMs;
+      h.pool.idleTimeoutMs = idleMs;
+    }
     this.rebuild();
+  }
+
+  /** The cluster's idle timeout (xDS), but never longer than the runtime's own sweep limit. */
+  private poolIdleMs(): number {
+    return Math.min(this.config.idleTimeoutMs, this.opts.idleTimeoutMs ?? poolDefaultIdleTimeoutMs);
   }
 
   updateEndpoints(endpoints: EndpointConfig[]): void {
@@ -104,7 +113,7 @@ export class Cluster {
         const pool = new ConnectionPool(e.address, e.port, {
           connectTimeoutMs: this.config.connectTimeoutMs,
           maxIdle: this.opts.maxIdlePerEndpoint,
-          idleTimeoutMs: this.opts.idleTimeoutMs,
+          idleTimeoutMs: this.poolIdleMs(),
           stats: this.opts.stats,
         });
         host = new ClusterEndpoint(e, pool, key);

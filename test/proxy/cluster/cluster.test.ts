@@ -148,3 +148,17 @@ test('peak-EWMA over real sockets: a slow instance gets a small share, round-rob
   assert.ok(rr > 0.3 && rr < 0.37, `round-robin share ${rr}`);
   assert.ok(ewma < 0.1, `peak-EWMA share ${ewma}`);
 });
+
+test("pools close idle sockets after the cluster's idle timeout when it is shorter than the runtime's sweep", async () => {
+  const { Cluster } = await import('../../../src/proxy/cluster/cluster.js');
+  const { cluster: clusterConfig } = await import('../proxy-test-support.js');
+  const c = new Cluster(clusterConfig('idle', { idleTimeoutMs: 1500 }), { idleTimeoutMs: 4000 });
+  try {
+    c.updateEndpoints([endpoint('127.0.31.250', 9)]);
+    assert.equal(c.hosts[0].pool.idleTimeoutMs, 1500);
+    c.updateConfig(clusterConfig('idle', { idleTimeoutMs: 3_600_000 }));
+    assert.equal(c.hosts[0].pool.idleTimeoutMs, 4000, 'the runtime sweep still bounds an hour-long timeout');
+  } finally {
+    c.destroy();
+  }
+});

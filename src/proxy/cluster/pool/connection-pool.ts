@@ -20,7 +20,7 @@ export interface ConnectionPoolOptions {
 }
 
 const defaultMaxIdle = 128;
-const defaultIdleTimeoutMs = 4000;
+export const poolDefaultIdleTimeoutMs = 4000;
 
 export class ConnectionPool implements ConnectionOwner {
   readonly key: string;
@@ -41,7 +41,7 @@ export class ConnectionPool implements ConnectionOwner {
     this.key = `${address}:${port}`;
     this.connectTimeoutMs = opts.connectTimeoutMs;
     this.maxIdle = opts.maxIdle ?? defaultMaxIdle;
-    this.idleMs = opts.idleTimeoutMs ?? defaultIdleTimeoutMs;
+    this.idleMs = opts.idleTimeoutMs ?? poolDefaultIdleTimeoutMs;
     this.stats = opts.stats ?? nullConnectionStats;
     this.now = opts.now ?? Date.now;
   }
