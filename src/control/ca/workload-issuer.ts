@@ -43,6 +43,8 @@ const safeName = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 export class WorkloadIssuer {
   readonly ttlMs: number;
   private readonly byProxy = new Map<string, IssuedRecord>();
+  /** Every certificate not yet expired → the join token that first admitted its workload. */
+  private readonly bySerial = new Map<string, { tokenId: string | null; notAfter: string }>();
   private readonly file: string;
   private readonly now: () => number;
   private saving: Promise<void> = Promise.resolve();
@@ -58,8 +60,9 @@ export class WorkloadIssuer {
     const text = await readOptionalFile(this.file);
     if (text === undefined) return;
     try {
-      const parsed = JSON.parse(text) as { format?: string; issued?: IssuedRecord[] };
+      const parsed = JSON.parse(text) as { format?: string; issued?: IssuedRecord[]; serials?: Record<string, { tokenId: string | null; notAfter: string }> };
       if (parsed.format === FORMAT && Array.isArray(parsed.issued)) for (const r of parsed.issued) this.byProxy.set(r.proxyId, r);
+      for (const [serial, v] of Object.entries(parsed.serials ?? {})) this.bySerial.set(serial, v);
     } catch (err) {
       // only bookkeeping for `get proxies`: start empty rather than refuse to start
       this.opts.logger.warn({ file: this.file, err: (err as Error).message }, 'ignoring a corrupt record of issued certificates');
@@ -107,6 +110,7 @@ export class WorkloadIssuer {
       proxyId: req.proxyId, spiffeId: id, serial: cert.serial, tokenId,
       issuedAt: new Date(this.now()).toISOString(), notAfter: cert.notAfter.toISOString(),
     });
+    this.bySerial.set(cert.serial.toLowerCase(), { tokenId, notAfter: cert.notAfter.toISOString() });
     await this.save();
     this.opts.logger.info({ proxyId: req.proxyId, spiffeId: id, serial: cert.serial, notAfter: cert.notAfter.toISOString(), via: req.renewal ? 'renewal' : `join token ${tokenId}` }, 'certificate issued');
     return { status: 200, body: { ...cert, ttlMs: this.ttlMs } };
@@ -128,8 +132,7 @@ export class WorkloadIssuer {
       return { status: 403, error: `cannot renew: the certificate is ${verified.value.spiffeId}, not service "${req.service}" in "${namespace}"` };
     }
     // the token that first admitted this workload: revoking it ends the chain of renewals
-    const record = [...this.byProxy.values()].find((r) => r.serial.toLowerCase() === verified.value.serial.toLowerCase());
-    const tokenId = record?.tokenId ?? null;
+    const tokenId = this.bySerial.get(verified.value.serial.toLowerCase())?.tokenId ?? null;
     const token = tokenId ? this.opts.tokens.get(tokenId) : undefined;
     if (token?.revokedAt) return { status: 403, error: `cannot renew: join token ${token.id}, which admitted this workload, was revoked at ${token.revokedAt}` };
     return { tokenId };
@@ -143,7 +146,8 @@ export class WorkloadIssuer {
   private save(): Promise<void> {
     const now = this.now();
     for (const [id, r] of this.byProxy) if (Date.parse(r.notAfter) < now - 7 * 24 * 3_600_000) this.byProxy.delete(id);
-    const text = JSON.stringify({ format: FORMAT, issued: [...this.byProxy.values()] }, null, 2) + '\n';
+    for (const [serial, r] of this.bySerial) if (Date.parse(r.notAfter) < now) this.bySerial.delete(serial);
+    const text = JSON.stringify({ format: FORMAT, issued: [...this.byProxy.values()], serials: Object.fromEntries(this.bySerial) }, null, 2) + '\n';
     this.saving = this.saving.then(() => writeSecretFile(this.file, text));
     return this.saving;
   }

@@ -127,6 +127,11 @@ export class WorkloadIdentity {
     return this.inFlight;
   }
 
+  /** Resolves once no request for a certificate is in flight (tests on a manual clock wait on it). */
+  async settled(): Promise<void> {
+    while (this.inFlight) await this.inFlight;
+  }
+
   close(): void {
     this.closed = true;
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
