@@ -63,6 +63,7 @@ const views: Record<string, { path: string; name: (r: Row) => string; columns: [
       ['CONNECTED', (r) => (r.connected ? `yes (${age(r.connectedAt)})` : 'no')],
       ['ACKED', (r) => r.ackedVersion],
       ['SENT', (r) => r.sentVersion],
+      ['CERT EXPIRES', (r) => certExpiresIn(r.certExpiry)],
       ['LAST NACK', (r) => (r.lastNack ? `v${r.lastNack.version}: ${r.lastNack.error}` : null)],
     ],
   },
@@ -94,4 +95,12 @@ export async function getCommand(apiUrl: string, kind: string, name: string | un
   if (output === 'json') printJson(rows);
   else printTable(rows, view.columns);
   return 0;
+}
+
+/** "in 23h", "in 12m", "expired"; null (shown "-") without a certificate. */
+function certExpiresIn(iso: string | null | undefined, now = Date.now()): string | null {
+  if (!iso) return null;
+  const s = Math.round((Date.parse(iso) - now) / 1000);
+  if (s <= 0) return 'expired';
+  return s < 120 ? `in ${s}s` : s < 7200 ? `in ${Math.round(s / 60)}m` : `in ${Math.round(s / 3600)}h`;
 }
