@@ -4,6 +4,7 @@ import { ports } from '../common/ports.js';
 import { defaultApiUrl, useApiToken } from './api-client.js';
 import { parseOutputFormat } from './output.js';
 import { parseDuration, parseHostPort, parseLabels, parsePort } from './parse-flags.js';
+import { parseSteps } from './command-canary.js';
 import { trellisVersion } from '../common/version.js';
 
 // commander calls these with (value, previous); wrap our parsers so bad values become usage errors.
@@ -13,6 +14,11 @@ const asParser = <T>(parse: (v: string) => T) => (v: string): T => {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
+};
+const parseFraction = (v: string): number => {
+  const n = Number(v);
+  if (!(n >= 0 && n <= 1)) throw new Error(`"${v}" is not a fraction between 0 and 1`);
+  return n;
 };
 const logLevelOption = () => new Option('--log-level <level>', 'log level').choices(logLevels as unknown as string[]).default('info');
 const tokenOption = () => new Option('--token <token>', 'admin token for the API (or TRELLIS_TOKEN)');
@@ -144,6 +150,31 @@ withAuth(token.command('revoke').description('revoke a join token: no new certif
   .action(run((id) => import('./command-token.js').then((m) => m.tokenRevokeCommand(api(), id))));
 
 program.command('demo').description('run a local demo mesh: control plane, a small shop with sidecars, ingress, traffic')
+const canary = withAuth(program.command('canary').description('canary or blue/green rollout run by the control plane (--steps 100 switches at once)')
+  .argument('<service>', 'the service whose traffic moves')
+  .requiredOption('--to <backend>', 'the new backend Service')
+  .option('--from <backend>', 'the old backend (default: the current one of the service\'s route, else the service itself)')
+  .option('--steps <list>', 'percentages to the new backend, rising to 100', asParser((v) => parseSteps(v)), [1, 5, 25, 50, 100])
+  .option('--interval <duration>', 'time each step runs before it is judged', asParser((v) => parseDuration(v, '--interval')), 30_000)
+  .option('--max-error-rate-increase <fraction>', 'roll back when the new error rate exceeds the old by more (0.05 = 5 points)', asParser(parseFraction), 0.05)
+  .option('--max-p99-ratio <ratio>', 'roll back when the new p99 exceeds the old times this', asParser(Number), 1.5)
+  .option('--min-requests <n>', 'requests to the new backend a step needs to be judged', asParser(Number), 10)
+  .option('-n, --namespace <ns>', 'namespace', 'default')
+  .addOption(outputOption())
+  .action(run((service, o) => import('./command-canary.js').then((m) => m.canaryStartCommand(api(), service, {
+    namespace: o.namespace, to: o.to, from: o.from, steps: o.steps, intervalMs: o.interval,
+    maxErrorRateIncrease: o.maxErrorRateIncrease, maxP99Ratio: o.maxP99Ratio, minRequests: o.minRequests, output: o.output,
+  })))));
+withAuth(canary.command('status').description('where rollouts stand: step, weights, verdicts and the metrics judged')
+  .argument('[service]').option('-n, --namespace <ns>', 'namespace', 'default').addOption(outputOption())
+  .action(run((service, o) => import('./command-canary.js').then((m) => m.canaryStatusCommand(api(), service, o.namespace, o.output)))));
+withAuth(canary.command('abort').description('stop a progressing rollout and send everything back to the old backend')
+  .argument('<service>').option('-n, --namespace <ns>', 'namespace', 'default')
+  .action(run((service, o) => import('./command-canary.js').then((m) => m.canaryActionCommand(api(), 'abort', service, o.namespace)))));
+withAuth(canary.command('rollback').description('switch back to the old backend at once (blue/green), running or finished')
+  .argument('<service>').option('-n, --namespace <ns>', 'namespace', 'default')
+  .action(run((service, o) => import('./command-canary.js').then((m) => m.canaryActionCommand(api(), 'rollback', service, o.namespace)))));
+
   .option('--no-traffic', 'do not start the traffic generator')
   .option('--rps <n>', 'requests per second of the traffic generator', asParser((v) => parsePort(v, '--rps')), 20)
   .addOption(logLevelOption().default('warn'))

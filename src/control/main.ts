@@ -15,6 +15,7 @@ import { JoinTokenStore } from './auth/join-token-store.js';
 import { CertificateAuthority } from './ca/ca-authority.js';
 import { WorkloadIssuer } from './ca/workload-issuer.js';
 import type { MeshConfig } from '../resources/mesh-config.js';
+import { RolloutController } from './rollout/rollout-controller.js';
 
 export interface ControlPlaneOptions {
   dataDir: string;
@@ -94,7 +95,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   }
   const authMode = opts.apiAuth ?? (isLoopback(listen) ? 'writes' : 'reads');
   const auth = new ApiAuth(admin.admin, authMode, admin.file);
-  const api = new ApiServer({ store, registry, logger, telemetry, auth, identity: { ca, tokens, issuer } });
+  const rollouts = await RolloutController.open({
+    store, dataDir: opts.dataDir, logger,
+    stats: { scrape: () => telemetry.collector.scrapeOnce(), rows: (windowMs) => telemetry.collector.history.query(windowMs) },
+    registeredServices: (namespace) => registry.list().filter((i) => i.namespace === namespace).map((i) => i.service),
+  });
+  const api = new ApiServer({ store, registry, logger, telemetry, auth, identity: { ca, tokens, issuer }, rollouts });
 
   let xdsPort: number;
   let apiPort: number;
@@ -103,6 +109,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     apiPort = await api.listen(listen, opts.apiPort ?? ports.controlApi);
     await telemetry.start();
   } catch (err) {
+    await rollouts.close();
     await telemetry.close();
     await ads.close();
     await api.close();
@@ -124,6 +131,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         unsubscribeStore();
         unsubscribeRegistry();
         await api.close();
+        await rollouts.close();
         await telemetry.close();
         await ads.close();
         await share?.close();

@@ -15,6 +15,8 @@ import { trellisVersion } from '../../common/version.js';
 import type { ApiAuth } from '../auth/api-auth.js';
 import { identityRoutes, type IdentityApi } from './api-identity.js';
 import { Dashboard } from './api-dashboard.js';
+import { rolloutRoutes } from './api-rollouts.js';
+import type { RolloutController } from '../rollout/rollout-controller.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -26,6 +28,7 @@ export interface ApiServerOptions {
   /** Without it every request is served (unit tests of the routes). */
   auth?: ApiAuth;
   identity?: IdentityApi;
+  rollouts?: RolloutController;
 }
 
 class HttpError extends Error {
@@ -61,6 +64,7 @@ export class ApiServer {
       { pattern: /^\/api\/v1\/proxies$/, methods: { GET: async () => [200, proxyRows(this.opts.registry.list()).map((row) => ({ ...row, ...this.opts.identity?.issuer.certificateColumns(row.id as string) ?? { certExpiry: null } }))] } },
       ...statsRoutes(opts.telemetry),
       ...identityRoutes(opts.identity),
+      ...rolloutRoutes(opts.rollouts),
     ];
     this.dashboard = new Dashboard({
       read: (p) => this.dispatch({ method: 'GET' } as IncomingMessage, new URL(p, 'http://localhost')),
