@@ -24,6 +24,8 @@ export type JoinTokenFailure = 'malformed' | 'unknown' | 'revoked' | 'expired';
 export type JoinTokenCheck = { ok: true; token: JoinToken } | { ok: false; reason: JoinTokenFailure; message: string };
 
 export class JoinTokenStore {
+  private saving: Promise<void> = Promise.resolve();
+
   private constructor(private readonly file: string, private readonly tokens: Map<string, StoredJoinToken>, private readonly now: () => number) {}
 
   static async open(dataDir: string, now: () => number = Date.now): Promise<JoinTokenStore> {
@@ -90,7 +92,10 @@ export class JoinTokenStore {
   }
 
   private save(): Promise<void> {
-    return writeSecretFile(this.file, JSON.stringify({ format: FORMAT, tokens: [...this.tokens.values()] }, null, 2) + '\n');
+    const text = JSON.stringify({ format: FORMAT, tokens: [...this.tokens.values()] }, null, 2) + '\n';
+    // one write at a time, in order, so an older state never lands last; a failed write does not block the next
+    this.saving = this.saving.catch(() => undefined).then(() => writeSecretFile(this.file, text));
+    return this.saving;
   }
 }
 

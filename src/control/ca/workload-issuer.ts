@@ -148,7 +148,8 @@ export class WorkloadIssuer {
     for (const [id, r] of this.byProxy) if (Date.parse(r.notAfter) < now - 7 * 24 * 3_600_000) this.byProxy.delete(id);
     for (const [serial, r] of this.bySerial) if (Date.parse(r.notAfter) < now) this.bySerial.delete(serial);
     const text = JSON.stringify({ format: FORMAT, issued: [...this.byProxy.values()], serials: Object.fromEntries(this.bySerial) }, null, 2) + '\n';
-    this.saving = this.saving.then(() => writeSecretFile(this.file, text));
+    // one write at a time, in order, so an older state never lands last; a failed write does not block the next
+    this.saving = this.saving.catch(() => undefined).then(() => writeSecretFile(this.file, text));
     return this.saving;
   }
 }

@@ -44,6 +44,20 @@ describe('JoinTokenStore', () => {
   });
 });
 
+describe('JoinTokenStore writes', () => {
+  it('keeps every token of concurrent creates across a restart', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'trellis-tokens-'));
+    try {
+      const store = await JoinTokenStore.open(dir);
+      const created = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((service) => store.create({ service, namespace: 'default', ttlMs: 60_000 })));
+      const reopened = await JoinTokenStore.open(dir);
+      assert.deepEqual(created.map((c) => reopened.authenticate(c.token).ok), [true, true, true, true, true]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('AdminToken', () => {
   it('is created once (readable copy 0600), then only checked against its hash', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'trellis-admin-'));
