@@ -6,7 +6,7 @@ export interface ProxyFlags {
   service: string; namespace: string; app?: string; address: string; labels: Record<string, string>;
   control: string; stateDir?: string; id?: string; ingressFor?: string;
   adminPort: number; outboundPort: number; inboundPort: number; drain: number; logLevel: LogLevel;
-  token?: string; caApi?: string;
+  token?: string; caApi?: string; accessLog?: string;
 }
 
 export async function proxyCommand(flags: ProxyFlags): Promise<void> {
@@ -18,7 +18,7 @@ export async function proxyCommand(flags: ProxyFlags): Promise<void> {
     service: flags.service, namespace: flags.namespace, app: flags.app, address: flags.address, labels: flags.labels,
     control: flags.control, stateDir: flags.stateDir, id: flags.id, ingressFor: flags.ingressFor,
     adminPort: flags.adminPort, outboundPort: flags.outboundPort, inboundPort: flags.inboundPort,
-    drainMs: flags.drain, logLevel: flags.logLevel, token: flags.token, caApi: flags.caApi, onFirstConfig: endStartupTiering,
+    drainMs: flags.drain, logLevel: flags.logLevel, token: flags.token, caApi: flags.caApi, accessLog: flags.accessLog, onFirstConfig: endStartupTiering,
   });
   process.stderr.write(`trellis proxy ${flags.service} on ${flags.address}: admin :${proxy.admin.port}, control ${flags.control}\n`);
   onShutdown(() => proxy.close());

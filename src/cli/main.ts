@@ -90,6 +90,7 @@ program.command('proxy').description('run a sidecar proxy beside one service ins
   .option('--outbound-port <port>', 'outbound listener port', asParser((v) => parsePort(v, '--outbound-port')), ports.proxyOutbound)
   .option('--inbound-port <port>', 'inbound listener port', asParser((v) => parsePort(v, '--inbound-port')), ports.proxyInbound)
   .option('--drain <duration>', 'how long in-flight requests may finish on SIGTERM', asParser((v) => parseDuration(v, '--drain')), 5000)
+  .option('--access-log <path>', 'write access-log lines to this file instead of stdout (MeshConfig accessLog turns them on)')
   .addOption(logLevelOption())
   .action(run((o) => import('./command-proxy.js').then((m) => m.proxyCommand({ ...o, logLevel: o.logLevel as LogLevel }))));
 

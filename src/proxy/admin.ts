@@ -1,9 +1,10 @@
 // The sidecar's admin server (port 15000): liveness, readiness, the active config as JSON,
-// each upstream endpoint's balancing and ejection state, and Prometheus metrics. Off the
+// each upstream endpoint's balancing and ejection state, Prometheus metrics and live taps. Off the
 // request path, so plain JSON and async work are fine here.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyRuntime } from './proxy-runtime.js';
+import { tapFromQuery } from './telemetry/tap-admin.js';
 
 export interface XdsStatus {
   connected: boolean;
@@ -71,6 +72,8 @@ export class AdminServer {
         return json(res, 200, configDump(rt, this.opts.xdsStatus?.() ?? null, this.opts.node?.() ?? null, this.opts.identity?.() ?? null));
       case '/endpoints':
         return json(res, 200, rt.clusters.describeEndpoints());
+      case '/tap':
+        return tapFromQuery(rt.metrics.telemetry.tap, req, res);
       case '/metrics': {
         const body = await rt.metrics.text();
         res.writeHead(200, { 'content-type': rt.metrics.contentType });
@@ -78,7 +81,7 @@ export class AdminServer {
         return;
       }
       default:
-        return text(res, 404, 'not found: try /live /ready /config_dump /endpoints /metrics\n');
+        return text(res, 404, 'not found: try /live /ready /config_dump /endpoints /metrics /tap\n');
     }
   }
 }

@@ -7,6 +7,8 @@ import type { NodeInfo } from '../xds/node.js';
 import { AdsClient } from './xds/ads-client.js';
 import { AdminServer } from './admin.js';
 import { ProxyRuntime } from './proxy-runtime.js';
+import { ProxyMetrics } from './telemetry/metrics.js';
+import { ProxyTelemetry } from './telemetry/request-telemetry.js';
 import { WorkloadIdentity } from './identity/workload-identity.js';
 import { registerIdentityMetrics } from './identity/identity-metrics.js';
 
@@ -31,6 +33,8 @@ export interface StartProxyOptions {
   token?: string;
   /** The control plane's HTTP API that issues certificates; default: the --control host, port 15080. */
   caApi?: string;
+  /** Access-log file (appended); absent: stdout. Whether lines are written at all is MeshConfig's call. */
+  accessLog?: string;
   /** Called once, after the first config is applied and its listeners are bound (or failed to bind). */
   onFirstConfig?: () => void;
 }
@@ -72,7 +76,8 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
   const id = opts.id ?? `${opts.service}-${address}`;
   const logger = createLogger('proxy', opts.logLevel ?? 'info').child({ proxy: id });
   const drainMs = opts.drainMs ?? 5000;
-  const runtime = new ProxyRuntime({ logger });
+  const runtime = new ProxyRuntime({ logger, metrics: new ProxyMetrics({ telemetry: new ProxyTelemetry({ accessLogPath: opts.accessLog }) }) });
+  runtime.metrics.telemetry.setLocal({ service: opts.service, namespace: opts.namespace ?? 'default', proxy: id });
   let ads: AdsClient | null = null;
   let node: NodeInfo | null = null;
   let firstConfig = opts.onFirstConfig;

@@ -87,6 +87,7 @@ export class ProxyRuntime {
     this.config = config;
     this.source = source;
     this.metrics.setConfigVersion(config.version, source);
+    this.metrics.telemetry.configure(config.listeners);
     if (toBind.length === 0) {
       this.bound = this.allBound();
       return;
@@ -124,6 +125,7 @@ export class ProxyRuntime {
     this.listeners.clear();
     await Promise.all([...listeners.map((l) => l.drain(ms)), ...this.closing]);
     this.clusters.destroy();
+    await this.metrics.telemetry.close();
   }
 
   close(): Promise<void> {

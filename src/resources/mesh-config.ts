@@ -8,11 +8,20 @@ export const meshConfigSchema = z.object({
   spec: z.object({
     trustDomain: z.string().regex(/^[a-z0-9.-]+$/, 'must be a DNS name').default('cluster.local'),
     mtls: z.object({ mode: z.enum(['strict', 'permissive']).default('permissive') }).strict().default({ mode: 'permissive' }),
-    accessLog: z.object({ format: z.enum(['json', 'text', 'off']).default('json') }).strict().default({ format: 'json' }),
-    tracing: z.object({ samplingRate: z.number().min(0).max(1).default(0) }).strict().default({ samplingRate: 0 }),
+    // Access logs are opt-in, like Envoy's and Istio's: a busy mesh writes a line per request per hop.
+    accessLog: z.object({
+      format: z.enum(['json', 'text', 'off']).default('off'),
+      /** `errors`: only responses >= 500 and answers the proxy made itself. */
+      filter: z.enum(['all', 'errors']).default('all'),
+    }).strict().default({ format: 'off', filter: 'all' }),
+    tracing: z.object({
+      samplingRate: z.number().min(0).max(1).default(0),
+      /** OTLP/HTTP collector, `http://host:4318` or `host:port`; spans are exported only with one. */
+      collector: z.string().regex(/^(https?:\/\/)?[^\s/]+(\/\S*)?$/, 'must be host:port or an http URL').optional(),
+    }).strict().default({ samplingRate: 0 }),
     defaultAuthorization: z.enum(['allow', 'deny']).default('allow'),
   }).strict().default({
-    trustDomain: 'cluster.local', mtls: { mode: 'permissive' }, accessLog: { format: 'json' },
+    trustDomain: 'cluster.local', mtls: { mode: 'permissive' }, accessLog: { format: 'off', filter: 'all' },
     tracing: { samplingRate: 0 }, defaultAuthorization: 'allow',
   }),
 }).strict();

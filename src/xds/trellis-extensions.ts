@@ -15,6 +15,10 @@ export const trellisStructs = {
   peakEwma: { name: 'trellis.peak_ewma', typeUrl: 'trellis.dev/trellis.lb.PeakEwma' },
   retryBudget: { name: 'trellis.retry_budget', typeUrl: 'trellis.dev/trellis.RetryBudget' },
   retryOptions: { name: 'trellis.retry', typeUrl: 'trellis.dev/trellis.RetryOptions' },
+  /** HttpConnectionManager `tracing.provider` (docs/xds.md, "Telemetry"). */
+  tracing: { name: 'trellis.tracing', typeUrl: 'trellis.dev/trellis.Tracing' },
+  /** HttpConnectionManager `access_log[0]`. */
+  accessLog: { name: 'trellis.access_log', typeUrl: 'trellis.dev/trellis.AccessLog' },
 } as const;
 
 /** The key of the fault settings in a route's typed_per_filter_config (Envoy's filter name). */

@@ -10,26 +10,30 @@ function routerFilter(): XdsObject {
   return { name: 'envoy.filters.http.router', typed_config: packMessage(typeUrls.router, {}) };
 }
 
-function httpConnectionManager(statPrefix: string, routing: XdsObject): XdsObject {
+function httpConnectionManager(statPrefix: string, routing: XdsObject, telemetry: XdsObject = {}): XdsObject {
   return {
     name: 'envoy.filters.network.http_connection_manager',
     typed_config: packMessage(typeUrls.httpConnectionManager, {
       stat_prefix: statPrefix,
       strip_any_host_port: true,
       ...routing,
+      ...telemetry,
       http_filters: [routerFilter()],
     }),
   };
 }
 
-/** `outbound` always; `inbound` only for a node that fronts a local app. */
-export function compileListeners(node: NodeInfo): XdsObject[] {
+/**
+ * `outbound` always; `inbound` only for a node that fronts a local app. `telemetry`: the HCM's
+ * tracing and access_log fields (compile-telemetry.ts), the same on both.
+ */
+export function compileListeners(node: NodeInfo, telemetry: XdsObject = {}): XdsObject[] {
   const listeners: XdsObject[] = [{
     name: 'outbound',
     address: socketAddress(node.address, node.outboundPort),
     traffic_direction: 'OUTBOUND',
     filter_chains: [{
-      filters: [httpConnectionManager('outbound', { rds: { route_config_name: OUTBOUND_ROUTE_CONFIG, config_source: adsConfigSource } })],
+      filters: [httpConnectionManager('outbound', { rds: { route_config_name: OUTBOUND_ROUTE_CONFIG, config_source: adsConfigSource } }, telemetry)],
     }],
   }];
   if (node.app) {
@@ -43,7 +47,7 @@ export function compileListeners(node: NodeInfo): XdsObject[] {
             name: 'inbound',
             virtual_hosts: [{ name: 'inbound', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: INBOUND_LOCAL_CLUSTER } }] }],
           },
-        })],
+        }, telemetry)],
       }],
     });
   }

@@ -5,6 +5,7 @@ import type { Instance } from '../registry.js';
 import { compileClusters } from './compile-clusters.js';
 import { compileEndpoints } from './compile-endpoints.js';
 import { compileApiListener, compileListeners } from './compile-listeners.js';
+import { compileHcmTelemetry } from './compile-telemetry.js';
 import { compileOutboundRoutes, compileServiceRoutes, routesByParent } from './compile-routes.js';
 import { meshServices, serviceKey, type MeshService } from './mesh-services.js';
 import { indexPolicies } from './resilience-policies.js';
@@ -31,7 +32,7 @@ export function compileSnapshot(state: MeshState, node: NodeInfo, listenerNames:
   const services = meshServices(state.resources, state.instances);
   const policies = indexPolicies(state.resources, services);
   const proxyless = opts.proxyless ?? false;
-  const listeners = byName(compileListeners(node));
+  const listeners = byName(compileListeners(node, proxyless ? {} : compileHcmTelemetry(state.resources)));
   const extra = listenerNames.filter((n) => !listeners.has(n));
   if (extra.length) {
     const attached = routesByParent(state.resources, services);

@@ -1,5 +1,6 @@
 // The sidecar's typed, validated view of its xDS config. The xDS client decodes each Envoy
 // resource once into these shapes; the data path never sees protobuf objects.
+import type { ListenerTelemetryConfig } from '../telemetry/telemetry-settings.js';
 
 export interface ListenerConfig {
   name: string;               // "outbound" | "inbound"
@@ -8,6 +9,7 @@ export interface ListenerConfig {
   direction: 'outbound' | 'inbound';
   routeConfigName: string;    // RDS name, or the name of the inline route config
   inlineRoutes?: RouteTable;  // set when the HttpConnectionManager carries route_config inline
+  telemetry?: ListenerTelemetryConfig; // access log and tracing (absent = both off)
 }
 
 export interface RouteTable {

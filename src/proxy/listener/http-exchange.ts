@@ -25,6 +25,7 @@ import type { ResilienceClock } from '../cluster/resilience/resilience-clock.js'
 import { backoffMs } from '../cluster/resilience/retry-backoff.js';
 import { isIdempotent, type RetryReason } from '../cluster/resilience/retry-policy.js';
 import type { RouteStats } from '../telemetry/metrics.js';
+import type { RequestRecord } from '../telemetry/request-telemetry.js';
 import { responseHeaders, trailerObject } from '../http/forward-headers.js';
 
 export const kExchange = Symbol('trellis.exchange');
@@ -77,13 +78,15 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
   private pending: Buffer | null = null;
   private wroteBody = false;
   private readonly isHead: boolean;
+  /** Tap, access log and tracing state; null (and never allocated) while all are off. */
+  private record: RequestRecord | null = null;
 
   constructor(
     private readonly host: ExchangeHost,
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     private readonly target: ExchangeTarget,
-    private readonly head: string,
+    private head: string,
     private readonly framing: BodyFraming,
     private readonly startNs: bigint,
   ) {
@@ -103,6 +106,11 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
   }
 
   start(): void {
+    const observer = this.target.stats.observer;
+    if (observer.on) {
+      this.record = observer.begin(this.req, this.head);
+      this.head = this.record.head;
+    }
     const route = this.target.route;
     const fault = route.fault;
     if (fault !== null) {
@@ -356,6 +364,7 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
   }
 
   writeBody(chunk: Buffer): void {
+    if (this.record !== null) this.record.bytesIn += chunk.length;
     if (this.body !== null) {
       this.bodyBytes += chunk.length;
       if (this.bodyBytes > this.target.route.retry!.maxBufferBytes) {
@@ -495,7 +504,13 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
       this.req.removeListener('data', onReqData);
       this.req.removeListener('end', onReqEnd);
     }
-    this.target.stats.record(status, error, Number(process.hrtime.bigint() - this.startNs) / 1e9);
+    const seconds = Number(process.hrtime.bigint() - this.startNs) / 1e9;
+    this.target.stats.record(status, error, seconds);
+    const rec = this.record;
+    if (rec !== null) {
+      this.record = null;
+      this.target.stats.observer.end(rec, this.target.stats, status, error, seconds, this.lastPicked === null ? null : this.lastPicked.endpoint, this.retries);
+    }
     this.host.exchangeDone(this);
   }
 }

@@ -7,6 +7,7 @@ import { noErrorLabel } from '../errors.js';
 import type { ConnectionStats } from '../cluster/pool/connection-pool.js';
 import { CounterFamily, GaugeFamily, HistogramFamily, type CounterCell, type HistogramCell } from './metric-families.js';
 import { ClusterResilienceStats, FaultStats, type ResilienceFamilies } from './resilience-stats.js';
+import { ProxyTelemetry, type DirectionTelemetry } from './request-telemetry.js';
 
 /** Seconds: fine enough for a p99 from 1 ms to 10 s. */
 export const durationBuckets = [
@@ -26,6 +27,8 @@ export class RouteStats {
     readonly route: string,
     readonly cluster: string,
     readonly duration: HistogramCell,
+    /** Tap, access log and tracing of this direction; its `on` is checked once per request. */
+    readonly observer: DirectionTelemetry,
   ) {}
 
   /** `seconds` < 0 skips the duration (e.g. a request that never reached a cluster). */
@@ -76,7 +79,11 @@ export class ProxyMetrics implements ResilienceFamilies {
   private readonly clusterResilience = new Map<string, ClusterResilienceStats>();
   private readonly faultStats = new Map<string, FaultStats>();
 
-  constructor(opts: { processMetrics?: boolean } = {}) {
+  /** Per-request telemetry beyond metrics; reached by the data path through RouteStats.observer. */
+  readonly telemetry: ProxyTelemetry;
+
+  constructor(opts: { processMetrics?: boolean; telemetry?: ProxyTelemetry } = {}) {
+    this.telemetry = opts.telemetry ?? new ProxyTelemetry();
     for (const m of [
       this.requests, this.duration, this.connectionsTotal, this.connectionsActive, this.configVersion,
       this.retries, this.retryBudgetExhausted, this.circuitBreakerRejections, this.timeouts, this.faultsInjected,
@@ -91,7 +98,7 @@ export class ProxyMetrics implements ResilienceFamilies {
     const key = `${direction}\u0000${route}\u0000${cluster}`;
     let s = this.routeStats.get(key);
     if (!s) {
-      s = new RouteStats(this, direction, route, cluster, this.duration.cell(direction, route, cluster));
+      s = new RouteStats(this, direction, route, cluster, this.duration.cell(direction, route, cluster), this.telemetry.of(direction));
       this.routeStats.set(key, s);
     }
     return s;

@@ -5,6 +5,7 @@ import { unpackAny, type AnyMessage } from '../../xds/any.js';
 import { typeUrls } from '../../xds/type-urls.js';
 import type { ListenerConfig } from '../config/proxy-config.js';
 import { decodeRouteConfiguration } from './route-config-decoder.js';
+import { decodeHcmTelemetry } from './telemetry-decoder.js';
 import { findUnknownTypedExtension, socketAddress } from './xds-decode-fields.js';
 import { decoded, refused, type DecodeResult, type ProtoObject } from './xds-decode-result.js';
 
@@ -49,7 +50,9 @@ function decodeNamedListener(name: string, l: ProtoObject): DecodeResult<Listene
   if (filtersOk) return refused(`HttpConnectionManager: ${filtersOk}`);
   const unknownInside = findUnknownTypedExtension(hcm);
   if (unknownInside) return refused(`HttpConnectionManager: ${unknownInside}`);
-  return decoded({ ...base, ...routes.value });
+  const telemetry = decodeHcmTelemetry(hcm);
+  if (!telemetry.ok) return refused(`HttpConnectionManager: ${telemetry.error}`);
+  return decoded(telemetry.value === undefined ? { ...base, ...routes.value } : { ...base, ...routes.value, telemetry: telemetry.value });
 }
 
 function decodeHcmRoutes(hcm: ProtoObject): DecodeResult<Pick<ListenerConfig, 'routeConfigName' | 'inlineRoutes'>> {

@@ -15,6 +15,8 @@ const placedExtensions: [string, RegExp][] = [
   [extensionTypeUrls.typedStruct, new RegExp(`typed_per_filter_config\\["${trellisStructs.retryOptions.name.replace('.', '\\.')}"\\]$`)],
   [extensionTypeUrls.typedStruct, new RegExp(`^typed_extension_protocol_options\\["${trellisStructs.retryBudget.name.replace('.', '\\.')}"\\]$`)],
   [extensionTypeUrls.typedStruct, /^load_balancing_policy\.policies\[\d+\]\.typed_extension_config\.typed_config$/],
+  [extensionTypeUrls.typedStruct, /^tracing\.provider\.typed_config$/],
+  [extensionTypeUrls.typedStruct, /^access_log\[0\]\.typed_config$/],
   [extensionTypeUrls.httpFault, new RegExp(`typed_per_filter_config\\["${faultFilterName.replace(/\./g, '\\.')}"\\]$`)],
 ];
 
