@@ -337,12 +337,10 @@ export class EtcdStore implements Store {
   }
 
   private setWritable(writable: boolean, reason?: string): void {
-    if (this.closed || writable === this.writable) {
-      if (!writable) this.reason = reason;
-      return;
-    }
+    if (!writable) this.reason = `etcd unreachable: ${reason ?? 'unknown error'}`;
+    if (this.closed || writable === this.writable) return;
     this.writable = writable;
-    this.reason = writable ? undefined : `etcd unreachable: ${reason ?? 'unknown error'}`;
+    if (writable) this.reason = undefined;
     if (writable) this.logger?.info({ hosts: this.opts.hosts }, 'etcd reachable again; the store takes writes');
     else this.logger?.error({ hosts: this.opts.hosts, reason }, 'etcd unreachable; serving the last known state read-only');
   }
