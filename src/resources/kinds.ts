@@ -1,10 +1,12 @@
 import type { z } from 'zod';
+import { authorizationPolicySchema, type AuthorizationPolicy } from './authorization-policy.js';
+import { externalServiceSchema, type ExternalService } from './external-service.js';
 import { httpRouteSchema, type HTTPRoute } from './http-route.js';
 import { meshConfigSchema, type MeshConfig } from './mesh-config.js';
 import { resiliencePolicySchema, type ResiliencePolicy } from './resilience-policy.js';
 import { serviceSchema, type Service } from './service.js';
 
-export type Resource = Service | HTTPRoute | MeshConfig | ResiliencePolicy;
+export type Resource = Service | HTTPRoute | MeshConfig | ResiliencePolicy | ExternalService | AuthorizationPolicy;
 export type Kind = Resource['kind'];
 
 // One entry per kind: the schema, the apiVersion it lives under, and the names a user may type.
@@ -12,6 +14,8 @@ export const kinds: Record<Kind, { apiVersion: string; schema: z.ZodType<Resourc
   Service: { apiVersion: 'trellis.dev/v1alpha1', schema: serviceSchema as z.ZodType<Resource>, aliases: ['service', 'services', 'svc'] },
   HTTPRoute: { apiVersion: 'gateway.networking.k8s.io/v1', schema: httpRouteSchema as z.ZodType<Resource>, aliases: ['httproute', 'httproutes', 'route', 'routes'] },
   ResiliencePolicy: { apiVersion: 'trellis.dev/v1alpha1', schema: resiliencePolicySchema as z.ZodType<Resource>, aliases: ['resiliencepolicy', 'resiliencepolicies', 'rp'] },
+  ExternalService: { apiVersion: 'trellis.dev/v1alpha1', schema: externalServiceSchema as z.ZodType<Resource>, aliases: ['externalservice', 'externalservices', 'ext'] },
+  AuthorizationPolicy: { apiVersion: 'trellis.dev/v1alpha1', schema: authorizationPolicySchema as z.ZodType<Resource>, aliases: ['authorizationpolicy', 'authorizationpolicies', 'authz'] },
   MeshConfig: { apiVersion: 'trellis.dev/v1alpha1', schema: meshConfigSchema as z.ZodType<Resource>, aliases: ['meshconfig', 'meshconfigs', 'mesh'] },
 };
 

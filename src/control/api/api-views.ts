@@ -3,7 +3,7 @@ import type { ResiliencePolicy } from '../../resources/resilience-policy.js';
 import type { Service } from '../../resources/service.js';
 import { meshServices, serviceKey, serviceMembers } from '../compiler/mesh-services.js';
 import { indexPolicies } from '../compiler/resilience-policies.js';
-import { routeStatus } from '../compiler/route-status.js';
+import { routeStatuses } from '../compiler/route-status.js';
 import type { Instance } from '../registry.js';
 import type { StoredResource } from '../store/store.js';
 import { endpointKey, type EndpointLiveState } from './endpoint-live-state.js';
@@ -81,6 +81,6 @@ export function serviceRows(resources: readonly StoredResource[], instances: rea
 }
 
 export function routeRows(resources: readonly StoredResource[], instances: readonly Instance[]): Record<string, unknown>[] {
-  const services = meshServices(resources, instances);
-  return resources.filter((r): r is StoredResource & HTTPRoute => r.kind === 'HTTPRoute').map((r) => ({ ...r, status: routeStatus(r, services) }));
+  const statuses = routeStatuses(resources, meshServices(resources, instances));
+  return resources.filter((r): r is StoredResource & HTTPRoute => r.kind === 'HTTPRoute').map((r) => ({ ...r, status: statuses.get(r) ?? { accepted: true } }));
 }

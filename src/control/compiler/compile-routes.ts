@@ -1,4 +1,4 @@
-import type { HTTPRoute } from '../../resources/http-route.js';
+import type { HTTPRoute, HTTPRouteMatch } from '../../resources/http-route.js';
 import type { Resource } from '../../resources/kinds.js';
 import type { NodeInfo } from '../../xds/node.js';
 import { OUTBOUND_ROUTE_CONFIG } from './compile-listeners.js';
@@ -6,7 +6,8 @@ import { serviceKey, type MeshService } from './mesh-services.js';
 import { routeResilienceFields } from './compile-resilience.js';
 import { routeResilience } from './resilience-merge.js';
 import { indexPolicies, routeKey, type PolicyIndex } from './resilience-policies.js';
-import { httpRoutes, routeStatus } from './route-status.js';
+import { externalServices, httpRoutes, routeStatuses } from './route-status.js';
+import { compileExternalVirtualHost, externalAsService } from './compile-external-services.js';
 import { compareStrings, durationFromMs, type XdsObject } from './xds-object.js';
 
 const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -22,23 +23,47 @@ interface RouteEntry {
   route: HTTPRoute;
   ruleIndex: number;
   matchIndex: number;
-  exact: boolean;
+  match: HTTPRouteMatch;
+  pathType: 'Exact' | 'PathPrefix' | 'RegularExpression';
   path: string;
 }
 
-function compareEntries(a: RouteEntry, b: RouteEntry): number {
-  if (a.exact !== b.exact) return a.exact ? -1 : 1;
-  if (!a.exact && a.path.length !== b.path.length) return b.path.length - a.path.length;
-  return compareStrings(a.route.metadata.name, b.route.metadata.name)
+const pathRank = { Exact: 0, PathPrefix: 1, RegularExpression: 2 } as const;
+
+/** When the route was created (the store sets it); routes built in tests without one sort first. */
+function createdAt(route: HTTPRoute): string {
+  return (route.metadata as { creationTimestamp?: string }).creationTimestamp ?? '';
+}
+
+/**
+ * Gateway API precedence (HTTPRoute, "rules"): an exact path, then the longest prefix (Trellis
+ * puts regular expressions after prefixes: their precedence is implementation-specific), then a
+ * method match, then the most header matches, then the most query matches; among equals the
+ * oldest route, then namespace/name, then rule and match order.
+ */
+export function compareEntries(a: RouteEntry, b: RouteEntry): number {
+  return pathRank[a.pathType] - pathRank[b.pathType]
+    || (a.pathType === 'PathPrefix' ? trimSlash(b.path).length - trimSlash(a.path).length : 0)
+    || (a.match.method ? 0 : 1) - (b.match.method ? 0 : 1)
+    || (b.match.headers?.length ?? 0) - (a.match.headers?.length ?? 0)
+    || (b.match.queryParams?.length ?? 0) - (a.match.queryParams?.length ?? 0)
+    || compareStrings(createdAt(a.route), createdAt(b.route))
     || compareStrings(a.route.metadata.namespace ?? 'default', b.route.metadata.namespace ?? 'default')
+    || compareStrings(a.route.metadata.name, b.route.metadata.name)
     || a.ruleIndex - b.ruleIndex || a.matchIndex - b.matchIndex;
+}
+
+/** Gateway API ignores a trailing "/" of a PathPrefix; "/" itself stays. */
+function trimSlash(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.replace(/\/+$/, '') || '/' : path;
 }
 
 /** The accepted HTTPRoutes attached to each service, keyed by `<service>.<namespace>`. */
 export function routesByParent(resources: readonly Resource[], services: readonly MeshService[]): Map<string, HTTPRoute[]> {
   const out = new Map<string, HTTPRoute[]>();
+  const statuses = routeStatuses(resources, services);
   for (const route of httpRoutes(resources)) {
-    if (!routeStatus(route, services).accepted) continue;
+    if (!statuses.get(route)?.accepted) continue;
     const ns = route.metadata.namespace ?? 'default';
     for (const p of route.spec.parentRefs) {
       const key = serviceKey(p.name, p.namespace ?? ns);
@@ -66,9 +91,9 @@ export function compileServiceRoutes(svc: MeshService, routes: readonly HTTPRout
   const entries: RouteEntry[] = [];
   for (const route of routes) {
     route.spec.rules.forEach((rule, ruleIndex) => {
-      rule.matches.forEach((m, matchIndex) => {
-        const path = m.path ?? { type: 'PathPrefix', value: '/' };
-        entries.push({ route, ruleIndex, matchIndex, exact: path.type === 'Exact', path: path.value });
+      rule.matches.forEach((match, matchIndex) => {
+        const path = match.path ?? { type: 'PathPrefix', value: '/' };
+        entries.push({ route, ruleIndex, matchIndex, match, pathType: path.type, path: path.value });
       });
     });
   }
@@ -86,17 +111,36 @@ function withResilience(route: XdsObject, r: ReturnType<typeof routeResilience>)
 function compileRule(e: RouteEntry, parent: MeshService, opts: RouteCompileOptions): XdsObject {
   const rule = e.route.spec.rules[e.ruleIndex];
   const ns = e.route.metadata.namespace ?? 'default';
-  const clusters = rule.backendRefs.map((b) => ({ name: serviceKey(b.name, b.namespace ?? ns), weight: b.weight }));
-  const action: XdsObject = clusters.length === 1
-    ? { cluster: clusters[0].name }
-    : { weighted_clusters: { clusters: clusters.map((c) => ({ name: c.name, weight: { value: c.weight } })) } };
-  if (opts.proxyless && rule.timeouts?.request) action.timeout = durationFromMs(parseDurationMs(rule.timeouts.request));
-  let out: XdsObject = {
-    name: `${e.route.metadata.name}.${e.ruleIndex}`,
-    match: e.exact ? { path: e.path } : { prefix: e.path },
-    route: action,
-  };
-  const extensions = (rule.filters ?? []).filter((f) => f.type === 'ExtensionRef');
+  const filters = rule.filters ?? [];
+  let out: XdsObject = { name: `${e.route.metadata.name}.${e.ruleIndex}`, match: compileMatch(e) };
+  const redirect = filters.find((f) => f.type === 'RequestRedirect');
+  if (redirect) {
+    out.redirect = compileRedirect(redirect.requestRedirect, e);
+  } else {
+    const clusters = rule.backendRefs.map((b) => ({ name: serviceKey(b.name, b.namespace ?? ns), weight: b.weight }));
+    const action: XdsObject = clusters.length === 1
+      ? { cluster: clusters[0].name }
+      : { weighted_clusters: { clusters: clusters.map((c) => ({ name: c.name, weight: { value: c.weight } })) } };
+    if (opts.proxyless && rule.timeouts?.request) action.timeout = durationFromMs(parseDurationMs(rule.timeouts.request));
+    for (const f of filters) {
+      if (f.type === 'URLRewrite') Object.assign(action, compileRewrite(f.urlRewrite, e));
+      else if (f.type === 'RequestMirror') {
+        const m = f.requestMirror;
+        const millionths = m.fraction ? Math.round((m.fraction.numerator * 1_000_000) / m.fraction.denominator) : (m.percent ?? 100) * 10_000;
+        const list = (action.request_mirror_policies ??= []) as XdsObject[];
+        list.push({
+          cluster: serviceKey(m.backendRef.name, m.backendRef.namespace ?? ns),
+          runtime_fraction: { default_value: { numerator: millionths, denominator: 'MILLION' } },
+        });
+      }
+    }
+    out.route = action;
+  }
+  for (const f of filters) {
+    if (f.type === 'RequestHeaderModifier') Object.assign(out, headerFields('request', f.requestHeaderModifier));
+    else if (f.type === 'ResponseHeaderModifier') Object.assign(out, headerFields('response', f.responseHeaderModifier));
+  }
+  const extensions = filters.filter((f) => f.type === 'ExtensionRef');
   if (extensions.length) {
     const perFilter: Record<string, unknown> = {};
     for (const f of extensions) {
@@ -109,7 +153,7 @@ function compileRule(e: RouteEntry, parent: MeshService, opts: RouteCompileOptio
     }
     out.typed_per_filter_config = perFilter;
   }
-  if (!opts.proxyless) {
+  if (!opts.proxyless && !redirect) {
     // the policy of the Service the client called, not of the backends: the route belongs to it
     const p = opts.policies;
     out = withResilience(out, routeResilience([
@@ -118,6 +162,67 @@ function compileRule(e: RouteEntry, parent: MeshService, opts: RouteCompileOptio
       rule.name ? p?.routes.get(routeKey(ns, e.route.metadata.name, rule.name)) : undefined,
     ], rule));
   }
+  return out;
+}
+
+function stringMatch(m: { type: 'Exact' | 'RegularExpression'; value: string }): XdsObject {
+  return m.type === 'Exact' ? { exact: m.value } : { safe_regex: { regex: m.value } };
+}
+
+/** Gateway API match → Envoy RouteMatch; the method travels as a `:method` header match, as in Envoy Gateway. */
+function compileMatch(e: RouteEntry): XdsObject {
+  const out: XdsObject = {};
+  if (e.pathType === 'Exact') out.path = e.path;
+  else if (e.pathType === 'RegularExpression') out.safe_regex = { regex: e.path };
+  else {
+    const p = trimSlash(e.path);
+    // Gateway API prefixes match whole path segments: Envoy's path_separated_prefix
+    if (p === '/') out.prefix = '/';
+    else out.path_separated_prefix = p;
+  }
+  const headers: XdsObject[] = [];
+  if (e.match.method) headers.push({ name: ':method', string_match: { exact: e.match.method } });
+  for (const h of e.match.headers ?? []) headers.push({ name: h.name.toLowerCase(), string_match: stringMatch(h) });
+  if (headers.length) out.headers = headers;
+  if (e.match.queryParams?.length) out.query_parameters = e.match.queryParams.map((q) => ({ name: q.name, string_match: stringMatch(q) }));
+  return out;
+}
+
+type PathModifier = { type: 'ReplaceFullPath'; replaceFullPath: string } | { type: 'ReplacePrefixMatch'; replacePrefixMatch: string };
+
+// ReplaceFullPath as Envoy Gateway sends it: a regex rewrite of the whole path
+const wholePath = '^/.*$';
+
+function compileRewrite(r: { hostname?: string; path?: PathModifier }, _e: RouteEntry): XdsObject {
+  const out: XdsObject = {};
+  if (r.hostname) out.host_rewrite_literal = r.hostname;
+  if (r.path?.type === 'ReplaceFullPath') out.regex_rewrite = { pattern: { regex: wholePath }, substitution: r.path.replaceFullPath };
+  else if (r.path?.type === 'ReplacePrefixMatch') out.prefix_rewrite = r.path.replacePrefixMatch;
+  return out;
+}
+
+const redirectCodes: Record<number, string> = { 301: 'MOVED_PERMANENTLY', 302: 'FOUND', 303: 'SEE_OTHER', 307: 'TEMPORARY_REDIRECT', 308: 'PERMANENT_REDIRECT' };
+
+function compileRedirect(r: { scheme?: string; hostname?: string; port?: number; path?: PathModifier; statusCode: number }, _e: RouteEntry): XdsObject {
+  const out: XdsObject = {};
+  if (r.scheme) out.scheme_redirect = r.scheme;
+  if (r.hostname) out.host_redirect = r.hostname;
+  if (r.port) out.port_redirect = r.port;
+  if (r.path?.type === 'ReplaceFullPath') out.path_redirect = r.path.replaceFullPath;
+  else if (r.path?.type === 'ReplacePrefixMatch') out.prefix_rewrite = r.path.replacePrefixMatch;
+  // FOUND is proto3's zero value: left off the wire, and decoded as 302
+  if (r.statusCode !== 302) out.response_code = redirectCodes[r.statusCode];
+  return out;
+}
+
+function headerFields(direction: 'request' | 'response', m: { set?: { name: string; value: string }[]; add?: { name: string; value: string }[]; remove?: string[] }): XdsObject {
+  const toAdd = [
+    ...(m.set ?? []).map((h) => ({ header: { key: h.name.toLowerCase(), value: h.value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' })),
+    ...(m.add ?? []).map((h) => ({ header: { key: h.name.toLowerCase(), value: h.value }, append_action: 'APPEND_IF_EXISTS_OR_ADD' })),
+  ];
+  const out: XdsObject = {};
+  if (toAdd.length) out[`${direction}_headers_to_add`] = toAdd;
+  if (m.remove?.length) out[`${direction}_headers_to_remove`] = m.remove.map((n) => n.toLowerCase());
   return out;
 }
 
@@ -140,6 +245,13 @@ export function compileOutboundRoutes(services: readonly MeshService[], resource
     domains: serviceDomains(svc, node),
     routes: compileServiceRoutes(svc, attached.get(svc.key) ?? [], opts),
   }));
+  // External services after the mesh's: a host name a mesh service already answers to stays the mesh's
+  const taken = new Set(virtualHosts.flatMap((v) => v.domains as string[]));
+  for (const ext of externalServices(resources, services)) {
+    const vh = compileExternalVirtualHost(ext, attached.get(externalAsService(ext).key) ?? [], opts);
+    vh.domains = (vh.domains as string[]).filter((d) => !taken.has(d));
+    if ((vh.domains as string[]).length) virtualHosts.push(vh);
+  }
   if (node.ingressFor) {
     const target = services.find((s) => s.key === serviceKey(node.ingressFor!, node.namespace));
     if (target) {

@@ -9,6 +9,8 @@ import { compileHcmTelemetry } from './compile-telemetry.js';
 import { compileOutboundRoutes, compileServiceRoutes, routesByParent } from './compile-routes.js';
 import { meshServices, serviceKey, type MeshService } from './mesh-services.js';
 import { indexPolicies } from './resilience-policies.js';
+import { compileExternalCluster } from './compile-external-services.js';
+import { externalServices } from './route-status.js';
 import type { XdsObject } from './xds-object.js';
 
 export interface MeshState {
@@ -43,7 +45,10 @@ export function compileSnapshot(state: MeshState, node: NodeInfo, listenerNames:
   }
   const routes = compileOutboundRoutes(services, state.resources, node, policies);
   return new Map([
-    [typeUrls.cluster, byName(compileClusters(services, node, policies, proxyless))],
+    [typeUrls.cluster, byName([
+      ...compileClusters(services, node, policies, proxyless),
+      ...externalServices(state.resources, services).map((e) => compileExternalCluster(e, proxyless)),
+    ])],
     [typeUrls.clusterLoadAssignment, byName(services.map((svc) => compileEndpoints(svc, state.instances)), 'cluster_name')],
     [typeUrls.listener, listeners],
     [typeUrls.routeConfiguration, new Map([[routes.name as string, routes]])],

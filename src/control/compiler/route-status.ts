@@ -1,34 +1,137 @@
-import type { HTTPRoute } from '../../resources/http-route.js';
+import type { ExternalService } from '../../resources/external-service.js';
+import { checkRe2 } from '../../resources/http-route-regex.js';
+import type { HTTPRoute, HTTPRouteMatch } from '../../resources/http-route.js';
 import type { Resource } from '../../resources/kinds.js';
 import { serviceKey, type MeshService } from './mesh-services.js';
+import { compareStrings } from './xds-object.js';
+
+export type RouteStatusReason =
+  | 'ParentServiceUnknown' | 'BackendServiceUnknown' | 'AllBackendWeightsZero' | 'InvalidRegex' | 'Conflicted';
 
 export type RouteStatus =
   | { accepted: true }
-  | { accepted: false; reason: 'ParentServiceUnknown' | 'BackendServiceUnknown' | 'AllBackendWeightsZero'; message: string };
+  | { accepted: false; reason: RouteStatusReason; message: string };
 
 export function httpRoutes(resources: readonly Resource[]): HTTPRoute[] {
   return resources.filter((r): r is HTTPRoute => r.kind === 'HTTPRoute');
 }
 
+/** The ExternalServices that are in force: a mesh service of the same name and namespace wins. */
+export function externalServices(resources: readonly Resource[], services: readonly MeshService[]): ExternalService[] {
+  const mesh = new Set(services.map((s) => s.key));
+  return resources.filter((r): r is ExternalService => r.kind === 'ExternalService'
+    && !mesh.has(serviceKey(r.metadata.name, r.metadata.namespace ?? 'default')));
+}
+
+type Ref = { kind?: string; name: string; namespace?: string };
+
 /**
- * Whether a route can be compiled. A route that is not accepted is left out of every snapshot
- * as a whole, so traffic keeps its previous path instead of going half to a service that is not there.
+ * Whether a route can be compiled, on its own. A route that is not accepted is left out of every
+ * snapshot as a whole, so traffic keeps its previous path instead of going half to a service
+ * that is not there. `externals` are the keys of the ExternalServices in force.
  */
-export function routeStatus(route: HTTPRoute, services: readonly MeshService[]): RouteStatus {
+export function routeStatus(route: HTTPRoute, services: readonly MeshService[], externals: ReadonlySet<string> = new Set()): RouteStatus {
   const known = new Set(services.map((s) => s.key));
   const ns = route.metadata.namespace ?? 'default';
-  for (const p of route.spec.parentRefs) {
-    const key = serviceKey(p.name, p.namespace ?? ns);
-    if (!known.has(key)) return { accepted: false, reason: 'ParentServiceUnknown', message: `parent Service ${key} does not exist` };
+  const exists = (ref: Ref) => (ref.kind === 'ExternalService' ? externals : known).has(serviceKey(ref.name, ref.namespace ?? ns));
+  const label = (ref: Ref) => `${ref.kind === 'ExternalService' ? 'ExternalService' : 'Service'} ${serviceKey(ref.name, ref.namespace ?? ns)}`;
+  for (const [i, p] of route.spec.parentRefs.entries()) {
+    if (!exists(p)) return { accepted: false, reason: 'ParentServiceUnknown', message: `spec.parentRefs[${i}]: parent ${label(p)} does not exist` };
   }
   for (const [i, rule] of route.spec.rules.entries()) {
-    for (const b of rule.backendRefs) {
-      const key = serviceKey(b.name, b.namespace ?? ns);
-      if (!known.has(key)) return { accepted: false, reason: 'BackendServiceUnknown', message: `rules[${i}]: backend Service ${key} does not exist` };
+    for (const [j, b] of rule.backendRefs.entries()) {
+      if (!exists(b)) return { accepted: false, reason: 'BackendServiceUnknown', message: `spec.rules[${i}].backendRefs[${j}]: backend ${label(b)} does not exist` };
     }
-    if (rule.backendRefs.every((b) => b.weight === 0)) {
-      return { accepted: false, reason: 'AllBackendWeightsZero', message: `rules[${i}]: every backendRef has weight 0` };
+    for (const [j, f] of (rule.filters ?? []).entries()) {
+      if (f.type === 'RequestMirror' && !exists(f.requestMirror.backendRef)) {
+        return { accepted: false, reason: 'BackendServiceUnknown', message: `spec.rules[${i}].filters[${j}].requestMirror.backendRef: backend ${label(f.requestMirror.backendRef)} does not exist` };
+      }
+    }
+    if (rule.backendRefs.length && rule.backendRefs.every((b) => b.weight === 0)) {
+      return { accepted: false, reason: 'AllBackendWeightsZero', message: `spec.rules[${i}]: every backendRef has weight 0` };
+    }
+    // The schema checks regexes at apply time; this catches routes stored before it did.
+    for (const [j, m] of rule.matches.entries()) {
+      const bad = invalidRegex(m);
+      if (bad) return { accepted: false, reason: 'InvalidRegex', message: `spec.rules[${i}].matches[${j}].${bad}` };
     }
   }
   return { accepted: true };
+}
+
+function invalidRegex(m: HTTPRouteMatch): string | undefined {
+  if (m.path?.type === 'RegularExpression') {
+    const c = checkRe2(m.path.value);
+    if (!c.ok) return `path.value: invalid regular expression: ${c.error}`;
+  }
+  for (const field of ['headers', 'queryParams'] as const) {
+    for (const [k, h] of (m[field] ?? []).entries()) {
+      if (h.type !== 'RegularExpression') continue;
+      const c = checkRe2(h.value);
+      if (!c.ok) return `${field}[${k}].value: invalid regular expression: ${c.error}`;
+    }
+  }
+  return undefined;
+}
+
+/** A match as a comparable key: two routes with the same key on one parent conflict. */
+function matchKey(m: HTTPRouteMatch): string {
+  const path = m.path ?? { type: 'PathPrefix', value: '/' };
+  const value = path.type === 'PathPrefix' && path.value.length > 1 ? path.value.replace(/\/+$/, '') || '/' : path.value;
+  const pairs = (list: { type: string; name: string; value: string }[] | undefined, lower: boolean) =>
+    (list ?? []).map((h) => `${lower ? h.name.toLowerCase() : h.name}\u0000${h.type}\u0000${h.value}`).sort().join('\u0001');
+  return [path.type, value, m.method ?? '', pairs(m.headers, true), pairs(m.queryParams, false)].join('\u0002');
+}
+
+function createdAt(route: HTTPRoute): string {
+  return (route.metadata as { creationTimestamp?: string }).creationTimestamp ?? '';
+}
+
+function olderFirst(a: HTTPRoute, b: HTTPRoute): number {
+  return compareStrings(createdAt(a), createdAt(b))
+    || compareStrings(a.metadata.namespace ?? 'default', b.metadata.namespace ?? 'default')
+    || compareStrings(a.metadata.name, b.metadata.name);
+}
+
+/**
+ * The status of every HTTPRoute. Besides each route's own checks, two routes that attach to one
+ * parent with an identical match conflict: as Gateway API resolves ties, the older route (then
+ * namespace/name) keeps it, and the newer is not accepted (reason Conflicted) as a whole, so a
+ * change never half-applies.
+ */
+export function routeStatuses(resources: readonly Resource[], services: readonly MeshService[]): Map<HTTPRoute, RouteStatus> {
+  const externals = new Set(externalServices(resources, services).map((e) => serviceKey(e.metadata.name, e.metadata.namespace ?? 'default')));
+  const out = new Map<HTTPRoute, RouteStatus>();
+  const claimed = new Map<string, { route: HTTPRoute; where: string }>();
+  for (const route of httpRoutes(resources).sort(olderFirst)) {
+    const own = routeStatus(route, services, externals);
+    if (!own.accepted) {
+      out.set(route, own);
+      continue;
+    }
+    const ns = route.metadata.namespace ?? 'default';
+    const mine = new Map<string, string>();
+    let conflict: RouteStatus | undefined;
+    for (const p of route.spec.parentRefs) {
+      const parent = serviceKey(p.name, p.namespace ?? ns);
+      route.spec.rules.forEach((rule, i) => rule.matches.forEach((m, j) => {
+        const key = `${parent}\u0003${matchKey(m)}`;
+        const other = claimed.get(key);
+        if (other && other.route !== route && !conflict) {
+          conflict = {
+            accepted: false, reason: 'Conflicted',
+            message: `spec.rules[${i}].matches[${j}]: the same match on ${parent} as ${other.route.metadata.namespace ?? 'default'}/${other.route.metadata.name} ${other.where}, which is older and wins`,
+          };
+        }
+        if (!mine.has(key)) mine.set(key, `spec.rules[${i}].matches[${j}]`);
+      }));
+    }
+    if (conflict) {
+      out.set(route, conflict);
+      continue;
+    }
+    for (const [key, where] of mine) claimed.set(key, { route, where });
+    out.set(route, own);
+  }
+  return out;
 }

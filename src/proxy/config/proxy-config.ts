@@ -25,7 +25,50 @@ export interface VirtualHost {
 
 export type PathMatch =
   | { kind: 'prefix'; value: string }
-  | { kind: 'exact'; value: string };
+  | { kind: 'exact'; value: string }
+  /** Gateway API PathPrefix: whole path segments ("/a" matches "/a" and "/a/b", not "/ab"); Envoy's path_separated_prefix */
+  | { kind: 'segment-prefix'; value: string }
+  /** RE2 pattern, matched against the whole path (query excluded) */
+  | { kind: 'regex'; value: string };
+
+/** A header or query parameter condition; a regex matches the whole value. */
+export interface ValueMatch {
+  name: string;                // headers: lower-cased
+  kind: 'exact' | 'regex';
+  value: string;
+}
+
+/** Header changes (Gateway API header modifiers): set replaces, add appends, remove drops. */
+export interface HeaderMutation {
+  set: Array<[string, string]>;
+  add: Array<[string, string]>;
+  remove: string[];            // lower-cased
+}
+
+/** How a redirect or rewrite changes the path. `prefix` replaces the matched segment prefix. */
+export type PathRewrite =
+  | { kind: 'full'; value: string }
+  | { kind: 'prefix'; value: string }
+  /** Envoy's regex_rewrite: every match of an RE2 pattern replaced; \1 in the substitution is group 1 */
+  | { kind: 'regex'; pattern: string; substitution: string };
+
+export interface RedirectAction {
+  scheme?: string;
+  host?: string;
+  port?: number;
+  path?: PathRewrite;
+  statusCode: number;          // 301 | 302 | 303 | 307 | 308
+}
+
+export interface RewriteAction {
+  host?: string;
+  path?: PathRewrite;
+}
+
+export interface MirrorPolicy {
+  cluster: string;
+  percent: number;             // 0-100, fractions allowed
+}
 
 export interface WeightedCluster {
   cluster: string;
@@ -44,6 +87,14 @@ export interface Route {
 export type RetryOn = 'connect-failure' | 'reset' | 'gateway-error' | '5xx' | 'retriable-status-codes';
 
 export interface RetryPolicy {
+  method?: string;             // absent = any method
+  headers?: ValueMatch[];      // all must match
+  queryParams?: ValueMatch[];  // all must match
+  requestHeaders?: HeaderMutation;
+  responseHeaders?: HeaderMutation;
+  redirect?: RedirectAction;   // set: answer with a redirect; clusters is empty
+  rewrite?: RewriteAction;
+  mirrors?: MirrorPolicy[];
   maxRetries: number;           // retries after the first try
   retryOn: RetryOn[];           // gateway-error = 502/503/504
   retriableStatusCodes: number[];

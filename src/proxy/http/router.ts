@@ -1,6 +1,43 @@
 // Host → virtual host → route → weighted cluster, compiled once per config so a request costs
-// a cached Map lookup, a few startsWith checks and at most one random number.
+// a cached Map lookup, a few startsWith checks and at most one random number. Regexes, header
+// and query matches are compiled here too, once per config; a route without them costs nothing more.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Route, RouteTable, VirtualHost, WeightedCluster } from '../config/proxy-config.js';
+import { compileRe2 } from '../../resources/http-route-regex.js';
+import { RouteFilters } from './route-filters.js';
+
+/** What a route may look at besides host and path. */
+export interface RoutedRequest {
+  readonly method?: string;
+  readonly headers: IncomingHttpHeaders;
+}
+
+/** A header or query condition compiled once: exact compare, or a full-match regex. */
+class ValueCondition {
+  private readonly regex: RegExp | null;
+  constructor(readonly name: string, kind: 'exact' | 'regex', private readonly value: string) {
+    this.regex = kind === 'regex' ? compileRe2(value) : null;
+  }
+
+  test(v: string | undefined): boolean {
+    if (v === undefined) return false;
+    return this.regex === null ? v === this.value : this.regex.test(v);
+  }
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  // Gateway API: repeated headers are matched as their comma-joined value (Node joins them, except set-cookie)
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+/** The first value of each query parameter (Gateway API: only the first counts), decoded. */
+function queryValue(url: string, name: string): string | undefined {
+  const q = url.indexOf('?');
+  if (q === -1) return undefined;
+  const params = new URLSearchParams(url.slice(q + 1));
+  return params.get(name) ?? undefined;
+}
 
 export type RandomSource = () => number; // [0, 1)
 
@@ -10,8 +47,14 @@ export class CompiledRoute {
   readonly clusters: readonly WeightedCluster[];
   /** The route as configured, for the policies the data path compiles from it (retry, fault). */
   readonly config: Route;
-  private readonly matchExact: boolean;
+  private readonly matchKind: 'prefix' | 'exact' | 'segment-prefix' | 'regex';
   private readonly matchValue: string;
+  private readonly pathRegex: RegExp | null;
+  private readonly method: string | null;
+  private readonly headerConditions: ValueCondition[] | null;
+  private readonly queryConditions: ValueCondition[] | null;
+  /** Header changes, redirect, rewrite and mirrors; null when the route has none. */
+  readonly filters: RouteFilters | null;
   private readonly cumulative: number[];
   private readonly totalWeight: number;
   private readonly single: string | null;
@@ -23,8 +66,13 @@ export class CompiledRoute {
     this.timeoutMs = route.timeoutMs;
     this.config = route;
     this.clusters = route.clusters.filter((c) => c.weight > 0 || route.clusters.length === 1);
-    this.matchExact = route.match.kind === 'exact';
+    this.matchKind = route.match.kind;
     this.matchValue = route.match.value;
+    this.pathRegex = route.match.kind === 'regex' ? compileRe2(route.match.value) : null;
+    this.method = route.method ?? null;
+    this.headerConditions = route.headers?.length ? route.headers.map((h) => new ValueCondition(h.name.toLowerCase(), h.kind, h.value)) : null;
+    this.queryConditions = route.queryParams?.length ? route.queryParams.map((h) => new ValueCondition(h.name, h.kind, h.value)) : null;
+    this.filters = RouteFilters.of(route);
     this.cumulative = [];
     let sum = 0;
     for (const c of this.clusters) {
@@ -35,12 +83,41 @@ export class CompiledRoute {
     this.single = this.clusters.length === 1 ? this.clusters[0].cluster : null;
   }
 
-  /** `url` is the request target; its query string never takes part in the match. */
-  matches(url: string): boolean {
+  /**
+   * `url` is the request target; the path match never looks at its query string. Method,
+   * header and query conditions need `req`; without it a route that has them does not match.
+   */
+  matches(url: string, req?: RoutedRequest): boolean {
+    if (!this.matchesPath(url)) return false;
+    if (this.method !== null && (req === undefined || req.method !== this.method)) return false;
+    const hc = this.headerConditions;
+    if (hc !== null) {
+      if (req === undefined) return false;
+      for (let i = 0; i < hc.length; i++) if (!hc[i].test(headerValue(req.headers, hc[i].name))) return false;
+    }
+    const qc = this.queryConditions;
+    if (qc !== null) {
+      for (let i = 0; i < qc.length; i++) if (!qc[i].test(queryValue(url, qc[i].name))) return false;
+    }
+    return true;
+  }
+
+  private matchesPath(url: string): boolean {
     const v = this.matchValue;
+    if (this.pathRegex !== null) {
+      const q = url.indexOf('?');
+      return this.pathRegex.test(q === -1 ? url : url.slice(0, q));
+    }
     if (!url.startsWith(v)) return false;
-    if (this.matchExact) {
+    const kind = this.matchKind;
+    if (kind === 'exact') {
       return url.length === v.length || url.charCodeAt(v.length) === 63 /* ? */;
+    }
+    if (kind === 'segment-prefix') {
+      // whole segments: "/a" matches "/a", "/a/...", "/a?..." but not "/ab"
+      if (url.length === v.length) return true;
+      const c = url.charCodeAt(v.length);
+      return c === 47 /* / */ || c === 63 /* ? */ || v === '/';
     }
     // A prefix must not reach into the query: "/a?b" is matched by "/a" but not by "/a?".
     const q = url.indexOf('?');
@@ -66,9 +143,9 @@ export class CompiledVirtualHost {
     this.routes = vh.routes.map((r) => new CompiledRoute(r, random));
   }
 
-  route(url: string): CompiledRoute | null {
+  route(url: string, req?: RoutedRequest): CompiledRoute | null {
     const routes = this.routes;
-    for (let i = 0; i < routes.length; i++) if (routes[i].matches(url)) return routes[i];
+    for (let i = 0; i < routes.length; i++) if (routes[i].matches(url, req)) return routes[i];
     return null;
   }
 }
@@ -112,9 +189,9 @@ export class Router {
     return vh;
   }
 
-  route(host: string | undefined, url: string): CompiledRoute | null {
+  route(host: string | undefined, url: string, req?: RoutedRequest): CompiledRoute | null {
     const vh = this.virtualHost(host);
-    return vh === null ? null : vh.route(url);
+    return vh === null ? null : vh.route(url, req);
   }
 
   private lookup(host: string): CompiledVirtualHost | null {

@@ -27,6 +27,9 @@ import { isIdempotent, type RetryReason } from '../cluster/resilience/retry-poli
 import type { RouteStats } from '../telemetry/metrics.js';
 import type { RequestRecord } from '../telemetry/request-telemetry.js';
 import { responseHeaders, trailerObject } from '../http/forward-headers.js';
+import type { HeaderMutation } from '../config/proxy-config.js';
+import { applyHeaderMutation } from '../http/header-mutation.js';
+import type { RequestMirror } from '../http/request-mirror.js';
 
 export const kExchange = Symbol('trellis.exchange');
 
@@ -45,6 +48,8 @@ export interface ExchangeTarget {
   readonly route: RouteResilience;
   readonly cluster: Cluster;
   readonly resilience: ClusterResilience;
+  /** The route's ResponseHeaderModifier; null when it has none. */
+  readonly responseHeaders: HeaderMutation | null;
 }
 
 /** Status recorded when the downstream left before its response was complete. */
@@ -78,6 +83,8 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
   private pending: Buffer | null = null;
   private wroteBody = false;
   private readonly isHead: boolean;
+  /** Copies of this request (RequestMirror) that still take its body; null when none. */
+  private mirrors: RequestMirror[] | null = null;
   /** Tap, access log and tracing state; null (and never allocated) while all are off. */
   private record: RequestRecord | null = null;
 
@@ -103,6 +110,11 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
       if (declared > retry!.maxBufferBytes) this.retryable = false;
       else this.body = [];
     }
+  }
+
+  /** The body, as it arrives, also goes to these copies. */
+  mirrorTo(mirrors: RequestMirror[]): void {
+    if (mirrors.length) this.mirrors = mirrors;
   }
 
   start(): void {
@@ -227,7 +239,9 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
     this.body = null;
     const res = this.res;
     try {
-      res.writeHead(status, statusMessage, responseHeaders(rawHeaders, this.host.draining) as any);
+      const mutation = this.target.responseHeaders;
+      const headers = responseHeaders(rawHeaders, this.host.draining);
+      res.writeHead(status, statusMessage, (mutation === null ? headers : applyHeaderMutation(headers, mutation)) as any);
     } catch {
       // Node refused a header (invalid characters): the upstream's answer cannot be relayed.
       this.abortUpstream();
@@ -364,6 +378,8 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
   }
 
   writeBody(chunk: Buffer): void {
+    const mirrors = this.mirrors;
+    if (mirrors !== null) for (let i = 0; i < mirrors.length; i++) mirrors[i].writeBody(chunk);
     if (this.record !== null) this.record.bytesIn += chunk.length;
     if (this.body !== null) {
       this.bodyBytes += chunk.length;
@@ -387,6 +403,12 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
 
   endBody(): void {
     this.reqEnded = true;
+    const mirrors = this.mirrors;
+    if (mirrors !== null) {
+      this.mirrors = null;
+      const trailers = this.framing === 'chunked' && this.req.rawTrailers.length > 0 ? this.req.rawTrailers : null;
+      for (let i = 0; i < mirrors.length; i++) mirrors[i].endBody(trailers);
+    }
     const conn = this.conn;
     if (conn !== null) this.endBodyOn(conn);
   }
@@ -500,6 +522,11 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
       r.breaker.endRequest();
     }
     this.body = null;
+    if (this.mirrors !== null) {
+      // the request ended before its body did: the copies would wait for it for ever
+      for (const m of this.mirrors) m.cancel();
+      this.mirrors = null;
+    }
     if (this.reading) {
       this.req.removeListener('data', onReqData);
       this.req.removeListener('end', onReqEnd);

@@ -4,7 +4,7 @@
 // requests in flight keep the route and connection they started with.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ListenerConfig, RouteTable } from '../config/proxy-config.js';
+import type { HeaderMutation, ListenerConfig, RouteTable } from '../config/proxy-config.js';
 import type { ClusterManager } from '../cluster/cluster-manager.js';
 import type { Cluster } from '../cluster/cluster.js';
 import { clusterResilience, type ClusterResilience } from '../cluster/resilience/cluster-resilience.js';
@@ -157,9 +157,15 @@ export class HttpListener implements ExchangeHost {
     const start = process.hrtime.bigint();
     res.sendDate = false;
     const router = this.router;
-    const route = router === null ? null : router.route(hostOf(req.rawHeaders), req.url ?? '/');
+    const route = router === null ? null : router.route(hostOf(req.rawHeaders), req.url ?? '/', req);
     if (route === null) {
       this.reject(res, errors.noRoute, this.noRouteStats, start);
+      return;
+    }
+    const filters = route.filters;
+    if (filters !== null && filters.redirect !== null) {
+      filters.respondRedirect(req, res, this.draining);
+      statsFor(this.metrics, this.direction, route, '').record(res.statusCode, null, Number(process.hrtime.bigint() - start) / 1e9);
       return;
     }
     const clusterName = route.pickCluster() ?? '';
@@ -169,9 +175,10 @@ export class HttpListener implements ExchangeHost {
       return;
     }
     const target = this.targetFor(route, clusterName, cluster);
-    const { head, framing } = buildRequestHead(req, target.defaultHost);
+    const { head, framing } = filters === null ? buildRequestHead(req, target.defaultHost) : filters.requestHead(req, target.defaultHost);
     this.inFlight++;
     const ex = new HttpExchange(this, req, res, target, head, framing, start);
+    if (filters !== null && filters.mirrors !== null) ex.mirrorTo(filters.startMirrors(this.clusters, head, framing, req.method === 'HEAD', this.random));
     ex.start();
   };
 
@@ -184,6 +191,7 @@ export class HttpListener implements ExchangeHost {
         new RouteResilience(route.config, this.metrics),
         cluster,
         clusterResilience(cluster, this.metrics),
+        route.filters?.responseHeaders ?? null,
       );
       route.stats.set(clusterName, t);
     }
@@ -207,6 +215,7 @@ class RouteTarget implements ExchangeTarget {
     readonly route: RouteResilience,
     readonly cluster: Cluster,
     readonly resilience: ClusterResilience,
+    readonly responseHeaders: HeaderMutation | null,
   ) {
     const first = cluster.endpoints[0];
     this.defaultHost = first === undefined ? 'localhost' : `${first.address}:${first.port}`;

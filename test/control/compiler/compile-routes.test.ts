@@ -69,13 +69,13 @@ describe('compileOutboundRoutes', () => {
     assert.equal(db.routes[0].route.retry_policy.num_retries.value, 2, 'the default retries');
   });
 
-  it('orders exact paths first, then longer prefixes, then by route name', () => {
+  it('orders exact paths first, then longer prefixes (whole segments: path_separated_prefix), then by route name', () => {
     const config = compileOutboundRoutes(meshServices(canary, []), canary, node);
     const routes = vhost(config, 'api.default').routes as Record<string, any>[];
     assert.deepEqual(routes.map((r) => [r.name, r.match]), [
       ['a-paths.0', { path: '/health' }],
-      ['a-paths.1', { prefix: '/v1/items' }],
-      ['a-paths.0', { prefix: '/v1' }],
+      ['a-paths.1', { path_separated_prefix: '/v1/items' }],
+      ['a-paths.0', { path_separated_prefix: '/v1' }],
       ['b-split.0', { prefix: '/' }],
     ]);
   });
@@ -87,12 +87,12 @@ describe('compileOutboundRoutes', () => {
       weighted_clusters: { clusters: [{ name: 'api-v1.default', weight: { value: 90 } }, { name: 'api-v2.default', weight: { value: 10 } }] },
       timeout: { seconds: 1, nanos: 500_000_000 },
     });
-    const items = routes.find((r) => r.match.prefix === '/v1/items')!;
+    const items = routes.find((r) => r.match.path_separated_prefix === '/v1/items')!;
     assert.deepEqual(items.route.weighted_clusters.clusters.map((c: any) => [c.name, c.weight.value]), [['api-v2.default', 0], ['api-v1.default', 5]]);
     assert.deepEqual(Object.keys(items.typed_per_filter_config), ['trellis.extension/slow', 'trellis.retry']);
     assert.equal(items.typed_per_filter_config['trellis.extension/slow'].type_url, 'type.googleapis.com/trellis.dev.RateLimit');
     assert.equal(items.typed_per_filter_config['trellis.extension/slow'].value.length, 0);
-    const single = plain(routes.find((r) => r.match.prefix === '/v1')!);
+    const single = plain(routes.find((r) => r.match.path_separated_prefix === '/v1')!);
     assert.deepEqual(single.route, { cluster: 'api-v1.default' });
     assert.equal(single.typed_per_filter_config, undefined);
   });
@@ -153,7 +153,7 @@ spec:
     const svcs = meshServices(resources(services('api', 'api-v1')), []);
     assert.equal((routeStatus(httpRoutes(route('nope', '[{ name: api-v1 }]'))[0], svcs) as any).reason, 'ParentServiceUnknown');
     const backend = routeStatus(httpRoutes(route('api', '[{ name: gone }]'))[0], svcs);
-    assert.deepEqual(backend, { accepted: false, reason: 'BackendServiceUnknown', message: 'rules[0]: backend Service gone.default does not exist' });
+    assert.deepEqual(backend, { accepted: false, reason: 'BackendServiceUnknown', message: 'spec.rules[0].backendRefs[0]: backend Service gone.default does not exist' });
     assert.equal((routeStatus(httpRoutes(route('api', '[{ name: api-v1, weight: 0 }]'))[0], svcs) as any).reason, 'AllBackendWeightsZero');
   });
 });

@@ -40,7 +40,7 @@ describe('compileSnapshot', () => {
     const encoded = encodeSnapshot(snap);
     const routes = unpackAny(encoded.resources.get(typeUrls.routeConfiguration)!.get('outbound')!) as any;
     const api = routes.virtual_hosts.find((v: any) => v.name === 'api.default');
-    assert.deepEqual(api.routes.map((r: any) => [r.name, r.match.prefix]), [['api.0', '/v2'], ['api.1', '/']]);
+    assert.deepEqual(api.routes.map((r: any) => [r.name, r.match.prefix ?? r.match.path_separated_prefix]), [['api.0', '/v2'], ['api.1', '/']]);
     assert.deepEqual(api.routes[0].route.weighted_clusters.clusters, [{ name: 'api.default', weight: { value: 1 } }, { name: 'web.default', weight: { value: 1 } }]);
     const cla = unpackAny(encoded.resources.get(typeUrls.clusterLoadAssignment)!.get('api.default')!) as any;
     assert.equal(cla.endpoints[0].lb_endpoints[0].health_status, 'HEALTHY');

@@ -112,7 +112,7 @@ test('round trip: routes carry timeouts, retries, retry options and faults exact
   const rule = (mesh.find((r) => r.kind === 'HTTPRoute') as Extract<Resource, { kind: 'HTTPRoute' }>).spec.rules;
   const pay = routes.find((r) => r.name === 'r.0')!;
   const expectedPay: Route = {
-    name: 'r.0', match: { kind: 'prefix', value: '/pay' }, clusters: [{ cluster: 'api.default', weight: 1 }],
+    name: 'r.0', match: { kind: 'segment-prefix', value: '/pay' }, clusters: [{ cluster: 'api.default', weight: 1 }],
     ...routeResilience([policyNamed('api'), undefined, policyNamed('pay')], rule[0]),
   };
   assert.deepEqual(pay, expectedPay);

@@ -140,19 +140,19 @@ test('routes: weighted clusters summing to 0 are refused', () => {
   refusedWith(decode(routeKind, rc), 'route "w.0"', 'sum to 0');
 });
 
-test('routes: regex matches are refused for now', () => {
-  const rc = outboundRoutes(['api'], { api: [{ name: 're.0', match: { safe_regex: { regex: '/a.*' } }, route: { cluster: 'api.default' } }] });
+test('routes: regex matches JavaScript cannot run safely are refused', () => {
+  const rc = outboundRoutes(['api'], { api: [{ name: 're.0', match: { safe_regex: { regex: '(a*)*b' } }, route: { cluster: 'api.default' } }] });
   refusedWith(decode(routeKind, rc), 'route "re.0"', 'safe_regex');
 });
 
-test('routes: header matches are refused rather than ignored', () => {
+test('routes: header matches the data path does not implement are refused rather than ignored', () => {
   const rc = outboundRoutes(['api'], { api: [{ name: 'h.0', match: { prefix: '/', headers: [{ name: 'x-canary', present_match: true }] }, route: { cluster: 'api.default' } }] });
   refusedWith(decode(routeKind, rc), 'match.headers');
 });
 
-test('routes: redirects are refused (only route actions)', () => {
-  const rc = outboundRoutes(['api'], { api: [{ name: 'r.0', match: { prefix: '/old' }, redirect: { path_redirect: '/new' } }] });
-  refusedWith(decode(routeKind, rc), 'redirect');
+test('routes: direct responses are refused (only route and redirect actions)', () => {
+  const rc = outboundRoutes(['api'], { api: [{ name: 'r.0', match: { prefix: '/old' }, direct_response: { status: 200 } }] });
+  refusedWith(decode(routeKind, rc), 'direct_response');
 });
 
 test('routes: a virtual host without domains is refused', () => {
