@@ -29,6 +29,11 @@ export function useApiToken(opts: { token?: string; tokenFile?: string }): void 
   } else apiToken = undefined;
 }
 
+/** The Authorization header for requests made outside apiRequest (streams such as tap). */
+export function apiAuthHeaders(): Record<string, string> {
+  return apiToken ? { authorization: `Bearer ${apiToken}` } : {};
+}
+
 export async function apiRequest<T>(apiUrl: string, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<T> {
   let res: Response;
   try {

@@ -123,6 +123,19 @@ withAuth(program.command('check').description('is the control plane healthy and 
   .addOption(outputOption())
   ).action(run((o) => import('./command-check.js').then((m) => m.checkCommand(api(), o.output))));
 
+withAuth(program.command('tap').description('live requests through the sidecars of a service (never bodies); Ctrl-C or --max ends it')
+  .argument('<service>')
+  .option('-n, --namespace <ns>', 'namespace', 'default')
+  .option('--path <prefix>', 'only paths starting with this')
+  .option('--status <code>', 'only this status (503) or class (5xx)')
+  .option('--max <n>', 'stop after this many requests', asParser((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--max must be a whole number >= 0, got "${v}"`);
+    return n;
+  }), 0)
+  .addOption(outputOption())
+  ).action(run((service, o) => import('./command-tap.js').then((m) => m.tapCommand(api(), service, { namespace: o.namespace, path: o.path, status: o.status, max: o.max, output: o.output }))));
+
 withAuth(program.command('stat').description('golden metrics per service, route and caller -> callee edge: rps, success rate, p50/p95/p99')
   .argument('[service]', 'only rows that involve this service')
   .option('--window <duration>', 'how far back to look (1s to 1h)', asParser((v) => (parseDuration(v, '--window'), v)), '1m')

@@ -26,11 +26,13 @@ export class Mesh {
   private control?: Started;
   /** Each control plane's admin token (from its <data-dir>/admin-token) by API URL: `cli()` sends it for API writes. */
   readonly adminTokens = new Map<string, string>();
-  private nextHost = 10;
+  private nextHost: number;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 
-  constructor(readonly net: string) {
-    this.controlAddress = `${net}.1`;
+  /** `base`: where in the /24 this mesh starts (control at base+1, pods from base+10), so two meshes can share one range. */
+  constructor(readonly net: string, base = 0) {
+    this.controlAddress = `${net}.${base + 1}`;
+    this.nextHost = base + 10;
     this.apiUrl = `http://${this.controlAddress}:15080`;
   }
 

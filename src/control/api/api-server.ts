@@ -15,6 +15,7 @@ import { trellisVersion } from '../../common/version.js';
 import type { ApiAuth } from '../auth/api-auth.js';
 import { identityRoutes, type IdentityApi } from './api-identity.js';
 import { Dashboard } from './api-dashboard.js';
+import { serveTap } from './api-tap.js';
 import { rolloutRoutes } from './api-rollouts.js';
 import type { RolloutController } from '../rollout/rollout-controller.js';
 
@@ -105,6 +106,7 @@ export class ApiServer {
         throw new HttpError(denied.status, denied.message, denied.status === 401 ? { 'www-authenticate': 'Bearer realm="trellis"' } : {});
       }
       if (this.dashboard.serveEvents(req, res, url)) return;
+      if (serveTap(req, res, url, this.opts.registry)) return;
       [status, body] = await this.dispatch(req, url);
     } catch (err) {
       if (err instanceof HttpError) {
