@@ -104,7 +104,7 @@ describe('control-plane replicas sharing etcd', { skip: etcdMissing, concurrency
     const r = await waitFor(async () => {
       const res = await mesh.request(clientB, 'api', '/to-web/x');
       return res.status === 200 && JSON.parse(res.body).pod === 'web-b' ? res : undefined;
-    }, 15_000, 'client-b to follow the route applied through replica A');
+    }, 30_000, 'client-b to follow the route applied through replica A');
     assert.equal(JSON.parse(r.body).path, '/to-web/x');
   });
 
