@@ -49,7 +49,7 @@ export function compileSnapshot(state: MeshState, node: NodeInfo, listenerNames:
       ...compileClusters(services, node, policies, proxyless),
       ...externalServices(state.resources, services).map((e) => compileExternalCluster(e, proxyless)),
     ])],
-    [typeUrls.clusterLoadAssignment, byName(services.map((svc) => compileEndpoints(svc, state.instances)), 'cluster_name')],
+    [typeUrls.clusterLoadAssignment, byName(services.map((svc) => compileEndpoints(svc, state.instances, node)), 'cluster_name')],
     [typeUrls.listener, listeners],
     [typeUrls.routeConfiguration, new Map([[routes.name as string, routes]])],
   ]);

@@ -1,4 +1,5 @@
-// A cluster: its config, its balancer, its outlier detector and one host (connection pool plus
+// A cluster: its config, one balancer per priority level (locality.ts splits traffic between
+// the levels by their health), its outlier detector and one host (connection pool plus
 // balancing and ejection state) per endpoint. Endpoint updates keep the hosts of endpoints that
 // stay, so their keep-alive sockets, in-flight exchanges, RTT history and ejections survive a
 // config push; pools of endpoints that leave are retired (idle sockets close now, busy ones
@@ -7,13 +8,16 @@
 // The listener drives it per attempt: pick() → attemptStarted(p) → attemptEnded(p, outcome, rtt).
 import type { ClusterConfig, EndpointConfig } from '../config/proxy-config.js';
 import type { ProxyError } from '../errors.js';
-import { createLoadBalancer, defaultDeps, type LoadBalancer, type LoadBalancerDeps } from './balancer/load-balancer.js';
+import {
+  createLoadBalancer, defaultDeps, failPicker, type LoadBalancer, type LoadBalancerDeps, type PickResult,
+} from './balancer/load-balancer.js';
 import { setup as setupRoundRobin } from './balancer/load-balancer-round-robin.js';
 import { setup as setupLeastRequest } from './balancer/load-balancer-least-request.js';
 import {
   defaultDecayMs, observeRtt, rttCost, setup as setupPeakEwma, defaultRttMs,
 } from './balancer/load-balancer-peak-ewma.js';
 import { ClusterEndpoint, type AttemptOutcome, type PickedEndpoint } from './cluster-endpoint.js';
+import { cumulativeLoads, priorityLoads } from './locality.js';
 import { createOutlierDetector } from './outlier/outlier-detectors.js';
 import type { EjectionReason, OutlierDetector } from './outlier/outlier-detector.js';
 import { ConnectionPool, poolDefaultIdleTimeoutMs, type ConnectionStats } from './pool/connection-pool.js';
@@ -41,9 +45,19 @@ export function isPickError(p: PickedEndpoint | ProxyError): p is ProxyError {
   return !(p instanceof ClusterEndpoint);
 }
 
+/** The hosts of one EDS priority and the balancer that picks among them. */
+interface PriorityLevel {
+  readonly priority: number;
+  readonly balancer: LoadBalancer;
+  hosts: ClusterEndpoint[];
+}
+
 export class Cluster {
   config: ClusterConfig;
-  private balancer: LoadBalancer;
+  /** In priority order; a cluster without priorities has one level. */
+  private levels: PriorityLevel[] = [];
+  /** Cumulative traffic share of each level (the last loaded one is 1). */
+  private cumulative: number[] = [1];
   private outlier: OutlierDetector;
   private readonly deps: LoadBalancerDeps;
   private hostsByKey = new Map<string, ClusterEndpoint>();
@@ -57,7 +71,6 @@ export class Cluster {
   constructor(config: ClusterConfig, private readonly opts: ClusterOptions = {}) {
     this.config = config;
     this.deps = { now: opts.now ?? defaultDeps.now, random: opts.random ?? defaultDeps.random };
-    this.balancer = createLoadBalancer(config.lbPolicy, this.deps);
     this.outlier = createOutlierDetector(config.outlierDetection, { ...this.deps, ejected: opts.ejected });
     this.setRttParams(config);
   }
@@ -80,7 +93,8 @@ export class Cluster {
     this.config = config;
     this.setRttParams(config);
     if (JSON.stringify(config.lbPolicy) !== JSON.stringify(old.lbPolicy)) {
-      this.balancer = createLoadBalancer(config.lbPolicy, this.deps);
+      // balancers of the new policy are made by the rebuild below
+      this.levels = [];
     }
     if (JSON.stringify(config.outlierDetection) !== JSON.stringify(old.outlierDetection)) {
       this.outlier.close();
@@ -140,10 +154,38 @@ export class Cluster {
    */
   pick(avoid?: PickedEndpoint): PickedEndpoint | ProxyError {
     if (this.outlier.tick()) this.rebuild();
-    const picker = this.balancer.picker;
+    const levels = this.levels;
+    if (levels.length === 0) return (failPicker.pick() as { error: ProxyError }).error;
+    let level = 0;
+    if (levels.length > 1) {
+      const r = this.deps.random();
+      const cum = this.cumulative;
+      while (level < cum.length - 1 && r >= cum[level]) level++;
+    }
+    const picker = levels[level].balancer.picker;
     let result = picker.pick();
-    if (avoid !== undefined && (result as unknown) === avoid) result = picker.pick();
+    if (avoid !== undefined && (result as unknown) === avoid) {
+      result = picker.pick();
+      // a retry whose level has no other host goes to the next level rather than back to the host that just failed
+      if ((result as unknown) === avoid && levels.length > 1) result = this.pickOtherLevel(level, avoid) ?? result;
+    }
+    if (result.kind === 'fail' && levels.length > 1) result = this.pickOtherLevel(level, undefined) ?? result;
     return result.kind === 'fail' ? result.error : (result as ClusterEndpoint);
+  }
+
+  /** The first host another level hands out (in priority order), other than `avoid`; undefined if none. */
+  private pickOtherLevel(skip: number, avoid: PickedEndpoint | undefined): PickResult | undefined {
+    for (let i = 0; i < this.levels.length; i++) {
+      if (i === skip) continue;
+      const r = this.levels[i].balancer.picker.pick();
+      if (r.kind !== 'fail' && (r as unknown) !== avoid) return r;
+    }
+    return undefined;
+  }
+
+  /** Each priority level with its share of traffic now (admin, tests). */
+  get priorityShares(): { priority: number; hosts: number; share: number }[] {
+    return this.levels.map((l, i) => ({ priority: l.priority, hosts: l.hosts.length, share: this.cumulative[i] - (i > 0 ? this.cumulative[i - 1] : 0) }));
   }
 
   attemptStarted(p: PickedEndpoint): void {
@@ -188,7 +230,7 @@ export class Cluster {
     this.hostsByKey = new Map();
     this.hostList = [];
     this.outlier.close();
-    this.balancer.updateEndpoints([]);
+    for (const l of this.levels) l.balancer.updateEndpoints([]);
     return Promise.all(all).then(() => undefined);
   }
 
@@ -202,11 +244,42 @@ export class Cluster {
     this.defaultRttMs = p.kind === 'peak-ewma' && p.defaultRttMs > 0 ? p.defaultRttMs : defaultRttMs;
   }
 
-  /** Hands the balancer the hosts pickable now; runs only when that set changes. */
+  /**
+   * Hands each level's balancer the hosts pickable now and splits traffic between the levels by
+   * their health (locality.ts); runs only when hosts or their state change, never per request.
+   * Outlier-ejected hosts count as unhealthy; a probation host waiting for its probe does not.
+   */
   private rebuild(): void {
-    const pickable: ClusterEndpoint[] = [];
-    for (const h of this.hostList) if (h.pickable) pickable.push(h);
-    this.balancer.updateEndpoints(pickable);
+    const byPriority = new Map<number, ClusterEndpoint[]>();
+    for (const h of this.hostList) {
+      const p = h.endpoint.priority ?? 0;
+      let list = byPriority.get(p);
+      if (!list) byPriority.set(p, (list = []));
+      list.push(h);
+    }
+    if (byPriority.size === 0) byPriority.set(0, []);
+    const priorities = [...byPriority.keys()].sort((a, b) => a - b);
+    const old = new Map(this.levels.map((l) => [l.priority, l]));
+    const levels: PriorityLevel[] = [];
+    const healthy: number[] = [];
+    const total: number[] = [];
+    for (const p of priorities) {
+      const hosts = byPriority.get(p)!;
+      const level = old.get(p) ?? { priority: p, balancer: createLoadBalancer(this.config.lbPolicy, this.deps), hosts };
+      level.hosts = hosts;
+      const pickable: ClusterEndpoint[] = [];
+      let up = 0;
+      for (const h of hosts) {
+        if (h.pickable) pickable.push(h);
+        if (h.endpoint.healthy && h.endpoint.weight > 0 && h.outlier !== 'ejected') up++;
+      }
+      level.balancer.updateEndpoints(pickable);
+      levels.push(level);
+      healthy.push(up);
+      total.push(hosts.length);
+    }
+    this.levels = levels;
+    this.cumulative = levels.length === 1 ? [1] : cumulativeLoads(priorityLoads(healthy, total));
   }
 
   private retirePool(pool: ConnectionPool): Promise<void> {
