@@ -27,6 +27,9 @@ const entryFiles = [
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/transport_sockets/tls/v3/secret.proto',
   'envoy/extensions/filters/http/fault/v3/fault.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
   'xds/type/v3/typed_struct.proto',
   'google/protobuf/struct.proto',
   'google/protobuf/wrappers.proto',
@@ -47,6 +50,11 @@ const roots = [
   // resilience (docs/xds.md): fault injection, and the carrier of Trellis's own settings
   'envoy.extensions.filters.http.fault.v3.HTTPFault',
   'xds.type.v3.TypedStruct',
+  // mTLS and authorization (docs/xds.md, "mTLS" and "Authorization")
+  'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+  'envoy.extensions.filters.http.rbac.v3.RBAC',
+  'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
   'google.protobuf.Struct',
   'google.protobuf.Any',
   'google.protobuf.Duration',

@@ -75,7 +75,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   }
 
   let resources: StoredResource[] = await store.list();
-  const ads = new AdsServer({ registry, logger, resources: () => resources });
+  // the issuer is made below; certified() is only called once streams are served
+  let certified: () => ReadonlySet<string> = () => new Set();
+  const ads = new AdsServer({ registry, logger, resources: () => resources, certified: () => certified() });
   const unsubscribeStore = store.onChange(() => {
     void store.list().then((list) => {
       resources = list;
@@ -89,6 +91,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const trustDomain = () => (resources.find((r) => r.kind === 'MeshConfig') as MeshConfig | undefined)?.spec.trustDomain ?? 'cluster.local';
   const issuer = new WorkloadIssuer({ ca, tokens, dataDir: opts.dataDir, trustDomain, ttlMs: opts.certTtlMs, logger });
   await issuer.load();
+  certified = () => {
+    const now = Date.now();
+    return new Set(issuer.issued().filter((r) => Date.parse(r.notAfter) > now).map((r) => r.proxyId));
+  };
+  // a sidecar that got its first certificate is now reachable over mTLS: tell its peers
+  issuer.onIssued = () => ads.scheduleRefresh();
   const admin = await AdminToken.ensure(opts.dataDir);
   if (admin.created) {
     (opts.announce ?? ((line) => process.stderr.write(line)))(`trellis control: created the admin token (shown once; also in ${admin.file}, mode 0600):\n  ${admin.created}\n`);

@@ -11,6 +11,7 @@ import { ProxyMetrics } from './telemetry/metrics.js';
 import { ProxyTelemetry } from './telemetry/request-telemetry.js';
 import { WorkloadIdentity } from './identity/workload-identity.js';
 import { registerIdentityMetrics } from './identity/identity-metrics.js';
+import { MeshTls } from './tls/mesh-tls.js';
 
 export interface StartProxyOptions {
   service: string;
@@ -76,7 +77,8 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
   const id = opts.id ?? `${opts.service}-${address}`;
   const logger = createLogger('proxy', opts.logLevel ?? 'info').child({ proxy: id });
   const drainMs = opts.drainMs ?? 5000;
-  const runtime = new ProxyRuntime({ logger, metrics: new ProxyMetrics({ telemetry: new ProxyTelemetry({ accessLogPath: opts.accessLog }) }) });
+  const meshTls = new MeshTls();
+  const runtime = new ProxyRuntime({ logger, meshTls, metrics: new ProxyMetrics({ telemetry: new ProxyTelemetry({ accessLogPath: opts.accessLog }) }) });
   runtime.metrics.telemetry.setLocal({ service: opts.service, namespace: opts.namespace ?? 'default', proxy: id });
   let ads: AdsClient | null = null;
   let node: NodeInfo | null = null;
@@ -111,6 +113,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
   });
   ads.start();
   const identity = await startIdentity(opts, node, logger, runtime);
+  if (identity) meshTls.attach(identity);
   logger.info({ admin: admin.port, control: opts.control ?? `127.0.0.1:${ports.controlXds}` }, 'proxy started');
 
   let closing: Promise<void> | null = null;
@@ -124,6 +127,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
     close() {
       closing ??= (async () => {
         identity?.close();
+        meshTls.close();
         await ads?.close();
         await drain();
         await admin.close();

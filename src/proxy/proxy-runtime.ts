@@ -7,6 +7,8 @@ import { createOutboundListener } from './listener/outbound-listener.js';
 import { createInboundListener } from './listener/inbound-listener.js';
 import { ProxyMetrics } from './telemetry/metrics.js';
 import type { Logger } from '../common/log.js';
+import type { MeshTls } from './tls/mesh-tls.js';
+import { tlsMetricsFor } from './tls/tls-metrics.js';
 
 export type ConfigSource = 'xds' | 'saved' | 'static';
 
@@ -18,6 +20,8 @@ export interface ProxyRuntimeOptions {
   random?: () => number;
   maxIdlePerEndpoint?: number;
   idleTimeoutMs?: number;
+  /** The workload certificate for mTLS between sidecars (null: no identity, plaintext only). */
+  meshTls?: MeshTls | null;
 }
 
 export class ProxyRuntime {
@@ -38,6 +42,8 @@ export class ProxyRuntime {
       idleTimeoutMs: opts.idleTimeoutMs,
       statsFor: (c) => this.metrics.connectionStats(c),
       registry: this.metrics.registry,
+      meshTls: opts.meshTls,
+      tlsMetrics: tlsMetricsFor(this.metrics.registry),
     });
   }
 
@@ -76,7 +82,7 @@ export class ProxyRuntime {
       let listener = this.listeners.get(lc.name);
       if (!listener) {
         listener = lc.direction === 'inbound'
-          ? createInboundListener(lc, this.clusters, this.metrics)
+          ? createInboundListener(lc, this.clusters, this.metrics, this.opts.meshTls)
           : createOutboundListener(lc, this.clusters, this.metrics, this.opts.random);
         this.listeners.set(lc.name, listener);
         toBind.push(listener);

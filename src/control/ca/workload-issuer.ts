@@ -43,6 +43,8 @@ const safeName = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 export class WorkloadIssuer {
   readonly ttlMs: number;
   private readonly byProxy = new Map<string, IssuedRecord>();
+  /** Called after each certificate is issued (the control plane recompiles peers' endpoints). */
+  onIssued: ((proxyId: string) => void) | null = null;
   /** Every certificate not yet expired → the join token that first admitted its workload. */
   private readonly bySerial = new Map<string, { tokenId: string | null; notAfter: string }>();
   private readonly file: string;
@@ -112,6 +114,7 @@ export class WorkloadIssuer {
     });
     this.bySerial.set(cert.serial.toLowerCase(), { tokenId, notAfter: cert.notAfter.toISOString() });
     await this.save();
+    this.onIssued?.(req.proxyId);
     this.opts.logger.info({ proxyId: req.proxyId, spiffeId: id, serial: cert.serial, notAfter: cert.notAfter.toISOString(), via: req.renewal ? 'renewal' : `join token ${tokenId}` }, 'certificate issued');
     return { status: 200, body: { ...cert, ttlMs: this.ttlMs } };
   }

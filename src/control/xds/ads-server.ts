@@ -10,6 +10,8 @@ export interface AdsServerOptions {
   logger: Logger;
   /** The desired state as of now; the server asks again on every refresh. */
   resources: () => MeshState['resources'];
+  /** Proxies holding a valid workload certificate (their peers reach them over mTLS). */
+  certified?: () => ReadonlySet<string>;
 }
 
 /** Serves ADS over gRPC and keeps every connected proxy's snapshot current. */
@@ -51,7 +53,7 @@ export class AdsServer implements StreamHost {
   }
 
   meshState(): MeshState {
-    return { resources: this.opts.resources(), instances: this.registry.list() };
+    return { resources: this.opts.resources(), instances: this.registry.list(), certified: this.opts.certified?.() };
   }
 
   versionFor(proxyId: string, hash: string): number {

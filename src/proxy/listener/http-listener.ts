@@ -3,7 +3,7 @@
 // The route table is swapped by reference, so a new config applies to the next request while
 // requests in flight keep the route and connection they started with.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import type { HeaderMutation, ListenerConfig, RouteTable } from '../config/proxy-config.js';
 import type { ClusterManager } from '../cluster/cluster-manager.js';
 import type { Cluster } from '../cluster/cluster.js';
@@ -15,6 +15,13 @@ import { buildRequestHead, hostOf } from '../http/forward-headers.js';
 import { errorHeader, errors, type ProxyError } from '../errors.js';
 import type { Direction, ProxyMetrics, RouteStats } from '../telemetry/metrics.js';
 import { HttpExchange, type ExchangeHost, type ExchangeTarget } from './http-exchange.js';
+import { Authorizer } from '../authz/authz-matcher.js';
+import { authzDeniedFor } from '../authz/authz-metrics.js';
+import type { CounterFamily } from '../telemetry/metric-families.js';
+import { InboundTlsFront } from '../tls/inbound-tls.js';
+import type { MeshTls } from '../tls/mesh-tls.js';
+import { peerIdentity } from '../tls/peer-identity.js';
+import { tlsMetricsFor } from '../tls/tls-metrics.js';
 
 export interface HttpListenerOptions {
   config: ListenerConfig;
@@ -26,6 +33,8 @@ export interface HttpListenerOptions {
   random?: () => number;
   /** Timeouts, backoff and the retry budget's window; a manual clock in tests. */
   clock?: ResilienceClock;
+  /** Inbound: the workload certificate for mTLS from peers (the config says whether it is on). */
+  meshTls?: MeshTls | null;
 }
 
 interface ErrorHeads {
@@ -54,7 +63,12 @@ function headsOf(error: ProxyError): ErrorHeads {
 }
 
 export class HttpListener implements ExchangeHost {
-  config: ListenerConfig;
+  private listenerConfig: ListenerConfig;
+  /** Compiled from config.authz when the config changes; null = no authorization. */
+  private authorizer: Authorizer | null = null;
+  private denied: CounterFamily | null = null;
+  /** Inbound only: TLS termination and plaintext sniffing in front of the HTTP server. */
+  private readonly front: InboundTlsFront | null = null;
   readonly direction: Direction;
   draining = false;
   private router: Router | null = null;
@@ -68,7 +82,7 @@ export class HttpListener implements ExchangeHost {
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly opts: HttpListenerOptions) {
-    this.config = opts.config;
+    this.listenerConfig = opts.config;
     this.direction = opts.config.direction;
     this.clusters = opts.clusters;
     this.metrics = opts.metrics;
@@ -78,6 +92,28 @@ export class HttpListener implements ExchangeHost {
     this.server = http.createServer({ noDelay: true, keepAliveTimeout: 60_000, requestTimeout: 0 }, this.onRequest);
     // The server's own socket errors (resets by clients) are routine; never crash the proxy.
     this.server.on('clientError', onClientError);
+    if (this.direction === 'inbound') {
+      this.front = new InboundTlsFront(this.server, () => this.listenerConfig.tls, opts.meshTls ?? null, tlsMetricsFor(this.metrics.registry));
+    }
+    this.config = opts.config;
+  }
+
+  get config(): ListenerConfig {
+    return this.listenerConfig;
+  }
+
+  /** A new config applies to the next request; authorization is compiled here, once. */
+  set config(c: ListenerConfig) {
+    const prev = this.authorizer?.config;
+    this.listenerConfig = c;
+    if (c.authz === prev) return;
+    this.authorizer = c.authz ? new Authorizer(c.authz) : null;
+    if (this.authorizer) this.denied ??= authzDeniedFor(this.metrics.registry);
+  }
+
+  /** The socket that accepts: the TLS front for an inbound listener, else the HTTP server. */
+  private get acceptor(): Server {
+    return this.front?.server ?? this.server;
   }
 
   /** Swaps the route table for new requests. */
@@ -93,16 +129,17 @@ export class HttpListener implements ExchangeHost {
   listen(): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(this.config.port, this.config.address, () => {
-        this.server.removeListener('error', onError);
-        resolve(this.server.address() as AddressInfo);
+      const acceptor = this.acceptor;
+      acceptor.once('error', onError);
+      acceptor.listen(this.config.port, this.config.address, () => {
+        acceptor.removeListener('error', onError);
+        resolve(acceptor.address() as AddressInfo);
       });
     });
   }
 
   get address(): AddressInfo | null {
-    return this.server.address() as AddressInfo | null;
+    return this.acceptor.address() as AddressInfo | null;
   }
 
   get activeRequests(): number {
@@ -115,7 +152,12 @@ export class HttpListener implements ExchangeHost {
    */
   async drain(ms: number): Promise<void> {
     this.draining = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.acceptor.close(() => resolve()));
+    // With a front, the HTTP server never listened; close() only stops its timers.
+    if (this.front !== null) {
+      this.front.close();
+      this.server.close();
+    }
     this.server.closeIdleConnections();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -156,6 +198,16 @@ export class HttpListener implements ExchangeHost {
   private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const start = process.hrtime.bigint();
     res.sendDate = false;
+    const authz = this.authorizer;
+    if (authz !== null) {
+      const peer = peerIdentity(req.socket);
+      const reason = authz.check(peer, req.method ?? '', req.url ?? '/');
+      if (reason !== null) {
+        this.denied!.cell(peer ?? 'plaintext', reason).inc();
+        this.reject(res, errors.unauthorized, this.noRouteStats, start);
+        return;
+      }
+    }
     const router = this.router;
     const route = router === null ? null : router.route(hostOf(req.rawHeaders), req.url ?? '/', req);
     if (route === null) {

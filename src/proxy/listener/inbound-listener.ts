@@ -4,6 +4,7 @@
 import type { ListenerConfig, RouteTable } from '../config/proxy-config.js';
 import type { ClusterManager } from '../cluster/cluster-manager.js';
 import type { ProxyMetrics } from '../telemetry/metrics.js';
+import type { MeshTls } from '../tls/mesh-tls.js';
 import { HttpListener } from './http-listener.js';
 
 export const localClusterName = 'inbound|local';
@@ -19,6 +20,6 @@ export const defaultInboundRoutes: RouteTable = {
   ],
 };
 
-export function createInboundListener(config: ListenerConfig, clusters: ClusterManager, metrics: ProxyMetrics): HttpListener {
-  return new HttpListener({ config, clusters, metrics, defaultRoutes: defaultInboundRoutes });
+export function createInboundListener(config: ListenerConfig, clusters: ClusterManager, metrics: ProxyMetrics, meshTls: MeshTls | null = null): HttpListener {
+  return new HttpListener({ config, clusters, metrics, defaultRoutes: defaultInboundRoutes, meshTls });
 }

@@ -5,6 +5,7 @@ import { defaultCircuitBreakers, defaultIdleTimeoutMs, defaultRetryBudget } from
 import type { CircuitBreakers, ClusterConfig, LbPolicy, OutlierDetection, RetryBudget } from '../config/proxy-config.js';
 import { trellisStructs } from '../../xds/trellis-extensions.js';
 import { decodeEndpoints } from './cluster-load-assignment-decoder.js';
+import { decodeUpstreamTls } from './cluster-security-decoder.js';
 import { durationMs, findUnknownTypedExtension, structNumber, trellisStruct, wrapped } from './xds-decode-fields.js';
 import { decoded, refused, type DecodeResult, type ProtoObject } from './xds-decode-result.js';
 
@@ -26,7 +27,7 @@ function decodeNamedCluster(name: string, c: ProtoObject): DecodeResult<ClusterC
   const lbPolicy = decodeLbPolicy(c);
   if (!lbPolicy.ok) return lbPolicy;
   // the places that may hold Trellis extensions are checked by their decoders below
-  const { load_balancing_policy: _lbp, typed_extension_protocol_options: _teo, ...rest } = c;
+  const { load_balancing_policy: _lbp, typed_extension_protocol_options: _teo, transport_socket_matches: _tsm, ...rest } = c;
   const unknown = findUnknownTypedExtension(rest);
   if (unknown) return refused(unknown);
   const connectTimeoutMs = durationMs(c.connect_timeout) ?? defaultConnectTimeoutMs;
@@ -44,6 +45,9 @@ function decodeNamedCluster(name: string, c: ProtoObject): DecodeResult<ClusterC
     circuitBreakers: circuitBreakers.value, retryBudget: retryBudget.value,
   };
   if (outlier.value) base.outlierDetection = outlier.value;
+  const upstreamTls = decodeUpstreamTls(c);
+  if (!upstreamTls.ok) return upstreamTls;
+  if (upstreamTls.value) base.upstreamTls = upstreamTls.value;
   if (type === 'EDS') {
     const eds = (c.eds_cluster_config ?? {}) as ProtoObject;
     if (eds.eds_config && !eds.eds_config.ads) return refused('eds_cluster_config.eds_config must be ads');

@@ -5,6 +5,7 @@ import { unpackAny, type AnyMessage } from '../../xds/any.js';
 import { typeUrls } from '../../xds/type-urls.js';
 import type { ListenerConfig } from '../config/proxy-config.js';
 import { decodeRouteConfiguration } from './route-config-decoder.js';
+import { decodeFilterChains, decodeRbacFilters } from './listener-security-decoder.js';
 import { decodeHcmTelemetry } from './telemetry-decoder.js';
 import { findUnknownTypedExtension, socketAddress } from './xds-decode-fields.js';
 import { decoded, refused, type DecodeResult, type ProtoObject } from './xds-decode-result.js';
@@ -24,13 +25,12 @@ function decodeNamedListener(name: string, l: ProtoObject): DecodeResult<Listene
   else if (l.traffic_direction === 'INBOUND') direction = 'inbound';
   else return refused('traffic_direction must be INBOUND or OUTBOUND');
   if (l.api_listener) return refused('api_listener is not supported');
-  if (l.listener_filters?.length) return refused('listener_filters are not supported');
   if (l.default_filter_chain) return refused('default_filter_chain is not supported');
   if (l.filter_chain_matcher) return refused('filter_chain_matcher is not supported');
   if (l.additional_addresses?.length) return refused('additional_addresses are not supported');
-  const chains = (l.filter_chains ?? []) as ProtoObject[];
-  if (chains.length !== 1) return refused(`exactly one filter chain is required, got ${chains.length}`);
-  const chain = chains[0];
+  const chains = decodeFilterChains(l, direction);
+  if (!chains.ok) return chains;
+  const chain = chains.value.chain;
   if (chain.filter_chain_match && Object.keys(chain.filter_chain_match).length > 0) return refused('filter_chains[0].filter_chain_match is not supported');
   const filters = (chain.filters ?? []) as ProtoObject[];
   if (filters.length !== 1) return refused(`filter_chains[0] must hold exactly one filter (the HttpConnectionManager), got ${filters.length}`);
@@ -38,12 +38,19 @@ function decodeNamedListener(name: string, l: ProtoObject): DecodeResult<Listene
   if (!filter.typed_config) return refused(`filter "${filter.name ?? ''}" has no typed_config`);
   const url = (filter.typed_config as AnyMessage).type_url;
   if (url !== typeUrls.httpConnectionManager) return refused(`unknown typed extension ${url || '(empty type_url)'} in filter_chains[0].filters[0] ("${filter.name ?? ''}")`);
-  const hcm = unpackAny(filter.typed_config as AnyMessage);
-  if (!hcm) return refused(`cannot decode ${url}`);
-  const unknownOutside = findUnknownTypedExtension(l);
+  const fullHcm = unpackAny(filter.typed_config as AnyMessage);
+  if (!fullHcm) return refused(`cannot decode ${url}`);
+  const rbac = decodeRbacFilters(fullHcm, direction);
+  if (!rbac.ok) return refused(`HttpConnectionManager: ${rbac.error}`);
+  const hcm = rbac.value.hcm;
+  // the TLS chains and inspector were checked by decodeFilterChains
+  const { filter_chains: _fc, listener_filters: _lf, ...outside } = l;
+  const unknownOutside = findUnknownTypedExtension({ ...outside, filter_chains: [chain] });
   if (unknownOutside) return refused(unknownOutside);
 
-  const base = { name, address: addr.address, port: addr.port, direction };
+  const base: Omit<ListenerConfig, 'routeConfigName'> = { name, address: addr.address, port: addr.port, direction };
+  if (chains.value.tls) base.tls = chains.value.tls;
+  if (rbac.value.authz) base.authz = rbac.value.authz;
   const routes = decodeHcmRoutes(hcm);
   if (!routes.ok) return refused(`HttpConnectionManager: ${routes.error}`);
   const filtersOk = checkHttpFilters(hcm);

@@ -3,6 +3,7 @@
 // time shorter than Node's default server keep-alive (5 s) to avoid most close races.
 import { UpstreamConnection, type ConnectionOwner } from './upstream-client.js';
 import type { CircuitBreaker } from '../resilience/circuit-breaker.js';
+import type { TlsSessionSlot, UpstreamTlsPolicy } from '../../tls/upstream-tls.js';
 
 export interface ConnectionStats {
   opened(): void;
@@ -17,6 +18,8 @@ export interface ConnectionPoolOptions {
   idleTimeoutMs?: number;
   stats?: ConnectionStats;
   now?: () => number;
+  /** mTLS to this endpoint (a peer sidecar with a certificate); null = plaintext. */
+  tls?: UpstreamTlsPolicy | null;
 }
 
 const defaultMaxIdle = 128;
@@ -36,6 +39,7 @@ export class ConnectionPool implements ConnectionOwner {
   private onEmpty: (() => void) | null = null;
   /** The cluster's breaker once a request went through acquireWithin; counts our sockets. */
   private breaker: CircuitBreaker | null = null;
+  private tlsTarget: { policy: UpstreamTlsPolicy; slot: TlsSessionSlot } | null = null;
 
   constructor(readonly address: string, readonly port: number, opts: ConnectionPoolOptions) {
     this.key = `${address}:${port}`;
@@ -44,6 +48,21 @@ export class ConnectionPool implements ConnectionOwner {
     this.idleMs = opts.idleTimeoutMs ?? poolDefaultIdleTimeoutMs;
     this.stats = opts.stats ?? nullConnectionStats;
     this.now = opts.now ?? Date.now;
+    this.tls = opts.tls ?? null;
+  }
+
+  get tls(): UpstreamTlsPolicy | null {
+    return this.tlsTarget?.policy ?? null;
+  }
+
+  /**
+   * New connections use this; busy ones finish their exchange as they are, idle ones close so
+   * the next request does not go out on the old footing (plaintext to a peer that now has mTLS).
+   */
+  set tls(policy: UpstreamTlsPolicy | null) {
+    if (policy === (this.tlsTarget?.policy ?? null)) return;
+    this.tlsTarget = policy === null ? null : { policy, slot: { session: undefined, generation: policy.mesh.generation } };
+    this.closeIdle();
   }
 
   /** An idle connection, or a new one (writes are buffered until it connects). */
@@ -59,7 +78,7 @@ export class ConnectionPool implements ConnectionOwner {
         conn.destroy();
       }
     }
-    const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs);
+    const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs, this.tlsTarget);
     this.all.add(conn);
     this.stats.opened();
     return conn;
@@ -87,7 +106,7 @@ export class ConnectionPool implements ConnectionOwner {
       breaker.track(this);
     }
     if (!breaker.tryOpenConnection()) return null;
-    const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs);
+    const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs, this.tlsTarget);
     conn.limiter = breaker;
     this.all.add(conn);
     this.stats.opened();

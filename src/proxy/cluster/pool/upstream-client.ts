@@ -6,6 +6,7 @@ import net from 'node:net';
 import { createRequire } from 'node:module';
 import { errors, type ProxyError } from '../../errors.js';
 import type { ConnectionLimiter } from '../resilience/circuit-breaker.js';
+import { connectTls, type TlsSessionSlot, type UpstreamTlsPolicy } from '../../tls/upstream-tls.js';
 
 const require = createRequire(import.meta.url);
 // Undocumented but stable since Node 12; Node 20's callbacks: kOnHeaders(headers, url),
@@ -76,12 +77,16 @@ export class UpstreamConnection {
   private trailers: string[] | null = null;
   private paused = false;
   private skipBody = false;
+  /** Speaks TLS; its handshake failures are counted. */
+  readonly secure: boolean;
+  private tlsFailures: { inc(): void } | null = null;
 
   constructor(
     private readonly owner: ConnectionOwner,
     host: string,
     port: number,
     connectTimeoutMs: number,
+    tls: { policy: UpstreamTlsPolicy; slot: TlsSessionSlot } | null = null,
   ) {
     const parser = new HTTPParser();
     parser.initialize(HTTPParser.RESPONSE, {});
@@ -91,9 +96,14 @@ export class UpstreamConnection {
     parser[kOnMessageComplete] = this.onMessageComplete;
     this.parser = parser;
 
-    const socket = net.connect({ host, port, noDelay: true });
+    // mTLS to a peer sidecar once this one holds a certificate; plaintext otherwise
+    const secure = tls === null ? null : connectTls(tls.policy, tls.slot, host, port);
+    const socket = secure ?? net.connect({ host, port, noDelay: true });
     this.socket = socket;
-    socket.on('connect', this.onConnect);
+    this.secure = secure !== null;
+    if (secure !== null) this.tlsFailures = tls!.policy.metrics.outboundFailures;
+    // writes before the handshake ends are buffered by the TLS socket
+    socket.on(secure !== null ? 'secureConnect' : 'connect', this.onConnect);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', this.onSocketError);
@@ -249,7 +259,10 @@ export class UpstreamConnection {
   };
 
   private readonly onSocketError = (err: NodeJS.ErrnoException): void => {
-    if (this.state === State.Connecting) this.fail(errors.upstreamConnect, err.code ?? err.message);
+    if (this.state === State.Connecting) {
+      this.tlsFailures?.inc();
+      this.fail(errors.upstreamConnect, err.code ?? err.message);
+    }
     else this.fail(errors.upstreamReset, err.code ?? err.message);
   };
 

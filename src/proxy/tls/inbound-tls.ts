@@ -1,0 +1,107 @@
+// The inbound listener's front door when mTLS is on: it reads the first byte of each connection
+// (0x16 opens a TLS handshake), terminates TLS with the workload certificate (client certificate
+// required and verified against the trust bundle), and hands the decrypted socket, or in
+// permissive mode the plaintext one, to the HTTP server. The mode is read per connection, so a
+// new MeshConfig applies to the next connection without rebinding.
+import type http from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { ListenerConfig } from '../config/proxy-config.js';
+import type { MeshTls } from './mesh-tls.js';
+import type { TlsMetrics } from './tls-metrics.js';
+
+const tlsHandshakeByte = 0x16;
+/** A peer that connects and sends nothing is cut after this long (the HTTP server's own timeouts start later). */
+const firstByteTimeoutMs = 10_000;
+
+export class InboundTlsFront {
+  readonly server: net.Server;
+  private tlsServer: tls.Server | null = null;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly http: http.Server,
+    private readonly tlsConfig: () => ListenerConfig['tls'],
+    private readonly meshTls: MeshTls | null,
+    private readonly metrics: TlsMetrics,
+  ) {
+    this.server = net.createServer({ noDelay: true }, this.onConnection);
+    this.unsubscribe = meshTls?.onRotate(this.onRotate) ?? (() => undefined);
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+
+  private readonly onRotate = (): void => {
+    // New handshakes use the new certificate at once; sessions already up keep theirs.
+    const opts = this.meshTls?.contextOptions;
+    if (this.tlsServer && opts) this.tlsServer.setSecureContext(opts);
+  };
+
+  private ensureTlsServer(): tls.Server | null {
+    if (this.tlsServer) return this.tlsServer;
+    const opts = this.meshTls?.contextOptions;
+    if (!opts) return null;
+    const s = tls.createServer({
+      ...opts,
+      requestCert: true,
+      rejectUnauthorized: true,
+      ALPNProtocols: this.tlsConfig()?.alpn ?? ['http/1.1'],
+      handshakeTimeout: firstByteTimeoutMs,
+    });
+    s.on('secureConnection', this.onSecure);
+    s.on('tlsClientError', this.onTlsError);
+    this.tlsServer = s;
+    return s;
+  }
+
+  private readonly onSecure = (socket: tls.TLSSocket): void => {
+    (socket.isSessionReused() ? this.metrics.inboundResumed : this.metrics.inboundFull).inc();
+    this.http.emit('connection', socket);
+  };
+
+  private readonly onTlsError = (_err: Error, socket: tls.TLSSocket): void => {
+    this.metrics.inboundFailures.inc();
+    socket.destroy();
+  };
+
+  private readonly onConnection = (socket: net.Socket): void => {
+    if (!this.tlsConfig()) {
+      this.http.emit('connection', socket);
+      return;
+    }
+    socket.on('error', ignore);
+    socket.setTimeout(firstByteTimeoutMs, () => socket.destroy());
+    socket.once('data', (chunk: Buffer) => this.dispatch(socket, chunk));
+  };
+
+  private dispatch(socket: net.Socket, chunk: Buffer): void {
+    socket.setTimeout(0);
+    socket.pause();
+    // The TLS socket and the HTTP server both read what is buffered before reading the handle.
+    socket.unshift(chunk);
+    const mode = this.tlsConfig()?.mode;
+    if (chunk[0] === tlsHandshakeByte) {
+      const s = this.ensureTlsServer();
+      if (s === null) {
+        // no certificate yet (or no identity): nothing to answer a handshake with
+        this.metrics.inboundFailures.inc();
+        socket.destroy();
+        return;
+      }
+      s.emit('connection', socket);
+      return;
+    }
+    if (mode === 'strict') {
+      this.metrics.plaintextStrict.inc();
+      socket.destroy();
+      return;
+    }
+    if (mode === 'permissive') this.metrics.plaintextPermissive.inc();
+    this.http.emit('connection', socket);
+    socket.resume();
+  }
+}
+
+function ignore(): void {}
