@@ -8,6 +8,7 @@ import { PagePlaceholder } from './page-placeholder.js';
 import { PageProxies } from './page-proxies.js';
 import { PageService } from './page-service.js';
 import { PageTopology } from './page-topology.js';
+import { PageTap } from './page-tap.js';
 import { parseRoute, type Route } from './hash-route.js';
 
 function useRoute(): Route {
@@ -95,12 +96,7 @@ export function App({ stream }: { stream: EventStreamHandle }) {
         {route.page === 'topology' && <PageTopology />}
         {route.page === 'service' && <PageService key={route.name} name={route.name} />}
         {route.page === 'proxies' && <PageProxies />}
-        {route.page === 'tap' && (
-          <PagePlaceholder title="Live tap">
-            Watching requests live needs the sidecars' tap API, which this control plane does not offer yet.
-            This page will list a service's requests as they happen, with path and status filters, pause and resume.
-          </PagePlaceholder>
-        )}
+        {route.page === 'tap' && <PageTap />}
         {route.page === 'canaries' && (
           <PagePlaceholder title="Canary rollouts">
             No canary rollouts exist in this control plane yet. This page will show each rollout's steps, its current

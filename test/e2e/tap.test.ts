@@ -5,9 +5,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
 import { cliPath, Mesh, waitFor, type Pod } from './mesh-harness.js';
 
 const net = '127.0.66';
+const chromiumPath = process.env.TRELLIS_CHROMIUM ?? '/usr/bin/chromium';
 let mesh: Mesh;
 let web: Pod;
 
@@ -109,4 +114,49 @@ test('tap: without the token the API refuses, like any read in reads mode', asyn
   assert.match(r.stderr, /401/);
   const bad = await fetch(`${mesh.apiUrl}/api/v1/tap?service=api&status=abc`, { headers: { authorization: `Bearer ${mesh.adminTokens.get(mesh.apiUrl)}` } });
   assert.equal(bad.status, 400);
+});
+
+test('the dashboard\'s live tap: rows scroll in, pause holds them aside, resume shows them', {
+  skip: existsSync(chromiumPath) ? false : `no Chromium at ${chromiumPath}`,
+}, async () => {
+  const profile = mkdtempSync(path.join(os.tmpdir(), 'trellis-tap-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath, headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const errors: string[] = [];
+  try {
+    const page = context.pages()[0] ?? await context.newPage();
+    page.setDefaultTimeout(20_000);
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`${mesh.apiUrl}/#/tap`);
+    // this control plane wants the token for reads, the tap included
+    await page.fill('#api-token', mesh.adminTokens.get(mesh.apiUrl)!);
+    await page.press('#api-token', 'Enter');
+    await page.waitForSelector('[data-testid=tap-service] option[value=api]', { state: 'attached' });
+    await page.selectOption('[data-testid=tap-service]', 'api');
+    await page.fill('[data-testid=tap-path]', '/dash');
+    await page.click('[data-testid=tap-start]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=tap-state]')?.textContent?.includes('Tapping api'));
+    const rows = page.locator('[data-testid=tap-table] tbody tr');
+    const seen = rows.first().waitFor({ timeout: 20_000 });
+    await trafficUntil(seen, ['/other', '/dash/1']);
+    await seen;
+    const texts = await rows.allTextContents();
+    assert.ok(texts.every((t) => t.includes('/dash/1') && !t.includes('/other')), texts.join('\n'));
+
+    await page.click('[data-testid=tap-pause]');
+    const before = await rows.count();
+    const held = page.waitForFunction(() => /Resume \(\d+ held\)/.test(document.querySelector('[data-testid=tap-pause]')?.textContent ?? ''), undefined, { timeout: 20_000 });
+    await trafficUntil(held, ['/dash/2']);
+    await held;
+    assert.equal(await rows.count(), before, 'paused: no new rows');
+    await page.click('[data-testid=tap-pause]');
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid=tap-table] tbody tr').length > n, before);
+    assert.ok((await rows.first().textContent())?.includes('/dash/2'));
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
 });
