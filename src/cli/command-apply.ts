@@ -4,6 +4,7 @@ import { parseResources, formatResourceError, type ResourceError } from '../reso
 import type { Resource } from '../resources/kinds.js';
 import { apiRequest } from './api-client.js';
 import { printJson, type OutputFormat } from './output.js';
+import { waitForAcks } from './apply-wait.js';
 
 interface Source { name: string; text: string }
 
@@ -29,13 +30,13 @@ function readSources(target: string): Source[] {
   return files.map((f) => ({ name: f, text: readFileSync(f, 'utf8') }));
 }
 
-interface ApplyResponse { applied: { kind: string; namespace: string; name: string; action: string }[] }
+interface ApplyResponse { applied: { kind: string; namespace: string; name: string; action: string }[]; revision?: number }
 
 /**
  * Validates every document of every file here first, so errors name the file; then sends them
  * in one request, which the control plane applies all or nothing.
  */
-export async function applyCommand(apiUrl: string, target: string, opts: { dryRun?: boolean; output: OutputFormat }): Promise<number> {
+export async function applyCommand(apiUrl: string, target: string, opts: { dryRun?: boolean; output: OutputFormat; wait?: boolean; timeoutMs?: number }): Promise<number> {
   const sources = readSources(target);
   const resources: Resource[] = [];
   const errors: ResourceError[] = [];
@@ -66,5 +67,19 @@ export async function applyCommand(apiUrl: string, target: string, opts: { dryRu
   }
   if (opts.output === 'json') printJson(res.applied);
   else for (const a of res.applied) process.stdout.write(`${a.kind.toLowerCase()}/${a.name} ${a.action}${opts.dryRun ? ' (dry run)' : ''}\n`);
-  return 0;
+  if (!opts.wait || opts.dryRun) return 0;
+  if (res.revision === undefined) {
+    process.stderr.write('error: this control plane does not report store revisions; cannot --wait\n');
+    return 1;
+  }
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const outcome = await waitForAcks(apiUrl, res.revision, timeoutMs);
+  if (outcome.ok) {
+    // stderr: -o json keeps stdout a JSON document
+    process.stderr.write(`revision ${res.revision} ACKed by all ${outcome.proxies} connected prox${outcome.proxies === 1 ? 'y' : 'ies'} in ${outcome.elapsedMs} ms\n`);
+    return 0;
+  }
+  for (const p of outcome.pending) process.stderr.write(`error: proxy ${p.id} ${p.reason}\n`);
+  process.stderr.write(`revision ${res.revision} not ACKed by ${outcome.pending.length} prox${outcome.pending.length === 1 ? 'y' : 'ies'} after ${outcome.elapsedMs} ms: ${outcome.pending.map((p) => p.id).join(', ')}\n`);
+  return 1;
 }

@@ -97,8 +97,10 @@ program.command('proxy').description('run a sidecar proxy beside one service ins
 withAuth(program.command('apply').description('create or update resources from YAML/JSON (all or nothing)')
   .requiredOption('-f, --filename <path>', 'a file, a directory, or - for stdin')
   .option('--dry-run', 'validate on the control plane without storing')
+  .option('--wait', 'return once every connected proxy has ACKed a config that includes the change (non-zero exit naming those that have not)')
+  .option('--timeout <duration>', 'how long --wait waits', asParser((v) => parseDuration(v, '--timeout')), 30_000)
   .addOption(outputOption())
-  ).action(run((o) => import('./command-apply.js').then((m) => m.applyCommand(api(), o.filename, { dryRun: o.dryRun, output: o.output }))));
+  ).action(run((o) => import('./command-apply.js').then((m) => m.applyCommand(api(), o.filename, { dryRun: o.dryRun, output: o.output, wait: o.wait, timeoutMs: o.timeout }))));
 
 withAuth(program.command('get').description('list services, routes, endpoints or proxies')
   .argument('<kind>', 'services | routes | endpoints | proxies')

@@ -77,10 +77,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   let resources: StoredResource[] = await store.list();
   // the issuer is made below; certified() is only called once streams are served
   let certified: () => ReadonlySet<string> = () => new Set();
-  const ads = new AdsServer({ registry, logger, resources: () => resources, certified: () => certified() });
+  let revision = store.revision;
+  const ads = new AdsServer({ registry, logger, resources: () => resources, revision: () => revision, certified: () => certified() });
   const unsubscribeStore = store.onChange(() => {
+    // read before listing: the list holds at least this revision
+    const listed = store.revision;
     void store.list().then((list) => {
       resources = list;
+      revision = Math.max(revision, listed);
       ads.scheduleRefresh();
     });
   });

@@ -230,7 +230,7 @@ function rank(i: Instance): number {
 }
 
 /** What the compiler reads of an instance: everything but xDS progress. */
-function routingView(i: Instance): Omit<Instance, 'sentVersion' | 'ackedVersion' | 'lastNack'> {
-  const { sentVersion: _s, ackedVersion: _a, lastNack: _n, ...rest } = i;
+function routingView(i: Instance): Omit<Instance, 'sentVersion' | 'ackedVersion' | 'lastNack' | 'sentRevision' | 'ackedRevision'> {
+  const { sentVersion: _s, ackedVersion: _a, lastNack: _n, sentRevision: _sr, ackedRevision: _ar, ...rest } = i;
   return rest;
 }

@@ -40,6 +40,9 @@ export interface Instance {
   sentVersion: string | null;
   ackedVersion: string | null;
   lastNack: Nack | null;
+  /** The store revision of the resources the last sent / the ACKed snapshot reflects (apply --wait). */
+  sentRevision?: number | null;
+  ackedRevision?: number | null;
 }
 
 export interface RegistryOptions {
@@ -159,7 +162,7 @@ export class Registry {
   }
 
   /** Records xDS progress without waking the compiler. */
-  updateStatus(proxyId: string, status: Partial<Pick<Instance, 'sentVersion' | 'ackedVersion' | 'lastNack'>>): void {
+  updateStatus(proxyId: string, status: Partial<Pick<Instance, 'sentVersion' | 'ackedVersion' | 'lastNack' | 'sentRevision' | 'ackedRevision'>>): void {
     const inst = this.instances.get(proxyId);
     if (!inst) return;
     const versionMoved = status.sentVersion !== undefined && status.sentVersion !== inst.sentVersion;

@@ -176,7 +176,8 @@ export class ApiServer {
     const dryRun = url.searchParams.get('dryRun') === 'true';
     const applied = await this.opts.store.apply(parsed.resources, { dryRun });
     this.opts.logger.info({ source, dryRun, applied: applied.filter((a) => a.action !== 'unchanged').length }, 'resources applied');
-    return [200, dryRun ? { applied, dryRun: true } : { applied }];
+    // the revision lets a client wait until every proxy ACKed a snapshot that includes this change
+    return [200, dryRun ? { applied, dryRun: true } : { applied, revision: this.opts.store.revision }];
   }
 
   private async deleteResource([alias, namespace, name]: string[]): Promise<[number, unknown]> {

@@ -67,6 +67,9 @@ export function proxyRows(instances: readonly Instance[]): Record<string, unknow
     disconnectedAt: inst.disconnectedAt,
     ackedVersion: inst.ackedVersion,
     sentVersion: inst.sentVersion,
+    // store revisions (apply --wait): the newest one this proxy's sent / ACKed snapshot reflects
+    sentRevision: inst.sentRevision ?? null,
+    ackedRevision: inst.ackedRevision ?? null,
     lastNack: inst.lastNack ? { version: inst.lastNack.version, error: inst.lastNack.error } : null,
   }));
 }

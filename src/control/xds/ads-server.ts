@@ -10,6 +10,8 @@ export interface AdsServerOptions {
   logger: Logger;
   /** The desired state as of now; the server asks again on every refresh. */
   resources: () => MeshState['resources'];
+  /** The store revision those resources reflect; each proxy's ACKed revision is derived from it. */
+  revision?: () => number;
   /** Proxies holding a valid workload certificate (their peers reach them over mTLS). */
   certified?: () => ReadonlySet<string>;
 }
@@ -54,6 +56,10 @@ export class AdsServer implements StreamHost {
 
   meshState(): MeshState {
     return { resources: this.opts.resources(), instances: this.registry.list(), certified: this.opts.certified?.() };
+  }
+
+  storeRevision(): number {
+    return this.opts.revision?.() ?? 0;
   }
 
   versionFor(proxyId: string, hash: string): number {

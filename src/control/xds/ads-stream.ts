@@ -23,6 +23,8 @@ export interface StreamHost {
   readonly registry: Registry;
   readonly logger: Logger;
   meshState(): MeshState;
+  /** The store revision the resources of meshState() reflect (0 when unknown). */
+  storeRevision?(): number;
   /** The version for this proxy's snapshot: the same while the content is, one more when it changes. */
   versionFor(proxyId: string, hash: string): number;
   nextNonce(): string;
@@ -41,6 +43,8 @@ export class AdsStream {
   private snapshot?: EncodedSnapshot;
   private version = 0;
   private ended = false;
+  /** Snapshot version → the newest store revision it reflects (a recompile to the same content moves it on). */
+  private readonly versionRevisions = new Map<number, number>();
 
   constructor(private readonly call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, private readonly host: StreamHost) {
     call.on('data', (req: DiscoveryRequest) => this.onRequest(req));
@@ -70,9 +74,15 @@ export class AdsStream {
       this.host.logger.error({ err, proxy: this.node.id }, 'cannot compile the snapshot');
       return false;
     }
-    if (this.snapshot && next.hash === this.snapshot.hash) return false;
+    const revision = this.host.storeRevision?.() ?? 0;
+    if (this.snapshot && next.hash === this.snapshot.hash) {
+      // unchanged for this proxy: what it holds (or will ACK) reflects the new revision too
+      this.noteRevision(this.version, revision);
+      return false;
+    }
     this.snapshot = next;
     this.version = this.host.versionFor(this.node.id, next.hash);
+    this.noteRevision(this.version, revision);
     const types = [...this.subs.keys()].sort((a, b) => orderOf(a) - orderOf(b));
     for (const typeUrl of types) this.send(typeUrl);
     return true;
@@ -136,7 +146,28 @@ export class AdsStream {
     sub.ackedVersion = req.version_info ?? sub.sentVersion;
     const lastNack = registry.get(id)?.lastNack;
     if (lastNack && lastNack.typeUrl === typeUrl && Number(sub.ackedVersion) > Number(lastNack.version)) registry.updateStatus(id, { lastNack: null });
-    registry.updateStatus(id, { ackedVersion: this.ackedVersion() });
+    registry.updateStatus(id, { ackedVersion: this.ackedVersion(), ackedRevision: this.ackedRevision() });
+  }
+
+  private noteRevision(version: number, revision: number): void {
+    if (revision > (this.versionRevisions.get(version) ?? -1)) this.versionRevisions.set(version, revision);
+    for (const v of this.versionRevisions.keys()) if (v < version - 16) this.versionRevisions.delete(v);
+    const status: { sentRevision: number; ackedRevision?: number | null } = { sentRevision: this.versionRevisions.get(this.version) ?? 0 };
+    const acked = this.ackedRevision();
+    if (acked !== null) status.ackedRevision = acked;
+    this.host.registry.updateStatus(this.node!.id, status);
+  }
+
+  /** The store revision the ACKed snapshot reflects: that of the ACKed version, newest first. */
+  private ackedRevision(): number | null {
+    const acked = this.ackedVersion();
+    if (acked === null) return null;
+    const v = Number(acked);
+    let best: number | null = null;
+    // an ACK of version v means the proxy holds v; a revision noted for v (or, if v is older than
+    // what the map keeps, none) is what it reflects
+    for (const [version, revision] of this.versionRevisions) if (version <= v && (best === null || revision > best)) best = revision;
+    return best;
   }
 
   /** The highest version ACKed for every subscribed type. */
