@@ -124,7 +124,9 @@ export function secureSnapshot(
   if (inbound && node.app) parts.listeners.set('inbound', secureInboundListener(inbound, input, node));
   for (const svc of input.services) {
     const c = parts.clusters.get(svc.key);
-    if (c && c.type === 'EDS') parts.clusters.set(svc.key, secureCluster(c, svc, input));
+    // only once a peer can answer mTLS, so a mesh without identities keeps its plain clusters
+    const anyCertified = serviceMembers(svc, input.instances).some((i) => input.certified.has(i.proxyId));
+    if (c && c.type === 'EDS' && anyCertified) parts.clusters.set(svc.key, secureCluster(c, svc, input));
     const e = parts.endpoints.get(svc.key);
     if (e) parts.endpoints.set(svc.key, secureEndpoints(e, input));
   }
