@@ -88,9 +88,9 @@ describe('workload identity through the mesh', () => {
     assert.equal(revoke.code, 0, revoke.stderr);
     const revoked = await mesh.addPod('cache-1', 'cache', {}, { token: late.token });
 
-    const impostorError = await waitFor(async () => (await configDump(impostor)).identity?.lastError as string | undefined, 20_000, 'the impostor to be refused');
+    const impostorError = await waitFor(async () => ((await configDump(impostor)).identity?.lastError ?? undefined) as string | undefined, 20_000, 'the impostor to be refused');
     assert.match(impostorError, /403 .*join token .* is for service "api"/);
-    const revokedError = await waitFor(async () => (await configDump(revoked)).identity?.lastError as string | undefined, 20_000, 'the revoked token to be refused');
+    const revokedError = await waitFor(async () => ((await configDump(revoked)).identity?.lastError ?? undefined) as string | undefined, 20_000, 'the revoked token to be refused');
     assert.match(revokedError, /401 .*revoked/);
     const rows = await mesh.getJson('proxies');
     assert.deepEqual(rows.filter((p) => p.id === 'impostor-1' || p.id === 'cache-1').map((p) => p.certExpiry), [null, null]);
