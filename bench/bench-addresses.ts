@@ -8,6 +8,8 @@ export const benchAddresses = {
   appPod: '127.0.40.21',
   /** The sidecar the mesh traffic enters through (outbound listener). */
   clientPod: '127.0.40.22',
+  /** `trellis-mesh-telemetry`: its own control plane and sidecars, and the span sink. */
+  telemetry: { control: '127.0.40.30', appPod: '127.0.40.31', clientPod: '127.0.40.32', collector: '127.0.40.33' },
 } as const;
 
 /** Port of the upstream and of the nginx/HAProxy listeners (each on its own address). */

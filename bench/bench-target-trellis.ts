@@ -65,21 +65,21 @@ export async function startTrellisTargets(ctx: BenchContext, upstream: Upstream,
   return results;
 }
 
-function startSidecar(ctx: BenchContext, cli: string, dir: string, service: string, address: string, app: string, control: string): BenchChild {
+export function startSidecar(ctx: BenchContext, cli: string, dir: string, service: string, address: string, app: string, control: string): BenchChild {
   return ctx.children.spawn(`trellis-proxy-${service}`, process.execPath, [
     cli, 'proxy', '--service', service, '--app', app, '--address', address, '--control', control,
     '--state-dir', join(dir, `state-${service}`), '--log-level', 'warn',
   ], { cpus: ctx.proxyCpus, output: 'log' });
 }
 
-async function waitReady(ctx: BenchContext, sidecar: BenchChild, address: string, control: BenchChild): Promise<string | null> {
+export async function waitReady(ctx: BenchContext, sidecar: BenchChild, address: string, control: BenchChild): Promise<string | null> {
   ctx.say(`waiting for ${sidecar.name} at ${address}...`);
   const problem = await pollHttp(`http://${address}:${ports.admin}/ready`, null, readyTimeoutMs, expectStatus(200), () => exitedProblem(sidecar, control));
   // Still running but never ready: its own log usually says why (no config, NACK, ...).
   return problem === null || !sidecar.isRunning() || !control.isRunning() ? problem : `${problem}; log: ${sidecar.logTail(3)}`;
 }
 
-function exitedProblem(sidecar: BenchChild, control: BenchChild): string | null {
+export function exitedProblem(sidecar: BenchChild, control: BenchChild): string | null {
   if (!control.isRunning()) return `control plane exited: ${control.logTail(5)}`;
   if (!sidecar.isRunning()) return `${sidecar.name} exited: ${sidecar.logTail(5)}`;
   return null;

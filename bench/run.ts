@@ -16,6 +16,7 @@ import { directTarget } from './bench-target-direct.js';
 import { startHaproxyTarget } from './bench-target-haproxy.js';
 import { startNginxTarget } from './bench-target-nginx.js';
 import { startTrellisTargets } from './bench-target-trellis.js';
+import { startTrellisTelemetryTarget } from './bench-target-trellis-telemetry.js';
 import { ensureTools, type ToolName } from './bench-tools.js';
 import { startUpstream } from './bench-upstream.js';
 
@@ -110,6 +111,9 @@ async function runBench(
   if (wanted.has('haproxy')) started.push(await startHaproxyTarget(ctx, upstream));
   if (wanted.has('trellis-1-hop') || wanted.has('trellis-mesh')) {
     started.push(...await startTrellisTargets(ctx, upstream, { oneHop: wanted.has('trellis-1-hop'), mesh: wanted.has('trellis-mesh') }));
+  }
+  if (wanted.has('trellis-mesh-telemetry')) {
+    started.push((await startTrellisTelemetryTarget(ctx, upstream)).target);
   }
   for (const t of started) if (isSkipped(t)) say(`${t.name} skipped: ${t.skipped}`);
   const active = options.only.map((n) => started.find((t) => t.name === n)).filter((t): t is BenchTarget => t !== undefined && !isSkipped(t));

@@ -106,6 +106,10 @@ export class DirectionTelemetry {
   }
 
   end(rec: RequestRecord, stats: RouteStats, status: number, error: ProxyError | null, seconds: number, upstream: EndpointConfig | null, retries: number): void {
+    const tapping = this.owner.tap.active;
+    const log = this.accessLog;
+    // With tracing on, most requests are propagated but not sampled: nothing to record for them.
+    if (!tapping && log === null && !rec.sampled) return;
     const req = rec.req;
     const inbound = this.direction === 'inbound';
     const local = this.owner.local;
@@ -117,7 +121,7 @@ export class DirectionTelemetry {
     const path = req.url ?? '/';
     const authority = headerOf(req.rawHeaders, 'host');
     const errorCode = error === null ? null : error.name;
-    if (this.owner.tap.active) {
+    if (tapping) {
       const ev: TapEvent = {
         type: 'request',
         time: new Date(rec.startMs).toISOString(),
@@ -138,7 +142,6 @@ export class DirectionTelemetry {
       };
       this.owner.tap.publish(ev);
     }
-    const log = this.accessLog;
     if (log !== null && (log.filter === 'all' || status >= 500 || error !== null)) {
       const sock = req.socket;
       const entry: AccessLogEntry = {

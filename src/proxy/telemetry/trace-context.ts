@@ -11,32 +11,44 @@ export interface IncomingTrace {
   b3Single: boolean;
 }
 
-const hex32 = /^[0-9a-f]{32}$/;
-const hex16 = /^[0-9a-f]{16}$/;
 const zero32 = '0'.repeat(32);
 const zero16 = '0'.repeat(16);
 
+/** Lower-case hex only (W3C ids are lower case); char codes, not a regex: this runs per request. */
+function isHex(s: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
 function validTrace(id: string): boolean {
-  return hex32.test(id) && id !== zero32;
+  return id.length === 32 && isHex(id, 0, 32) && id !== zero32;
 }
 
 function validSpan(id: string): boolean {
-  return hex16.test(id) && id !== zero16;
+  return id.length === 16 && isHex(id, 0, 16) && id !== zero16;
+}
+
+function hexValue(c: number): number {
+  return c <= 57 ? c - 48 : c - 87;
 }
 
 /** `00-<trace>-<span>-<flags>`; null when malformed (W3C: then start a new trace). */
 export function parseTraceparent(v: string): { traceId: string; spanId: string; sampled: boolean } | null {
-  const s = v.trim().toLowerCase();
-  if (s.length < 55 || s[2] !== '-' || s[35] !== '-' || s[52] !== '-') return null;
-  const version = s.slice(0, 2);
-  if (version === 'ff' || !/^[0-9a-f]{2}$/.test(version)) return null;
+  const s = v.length === 55 ? v : v.trim();
+  if (s.length < 55 || s.charCodeAt(2) !== 45 || s.charCodeAt(35) !== 45 || s.charCodeAt(52) !== 45) return null;
+  if (!isHex(s, 0, 2) || !isHex(s, 3, 35) || !isHex(s, 36, 52) || !isHex(s, 53, 55)) return null;
+  const v0 = s.charCodeAt(0);
+  const v1 = s.charCodeAt(1);
+  if (v0 === 102 && v1 === 102) return null;
   // Version 00 is exactly 55 characters; later versions may append fields after a dash.
-  if (version === '00' && s.length !== 55) return null;
+  if (v0 === 48 && v1 === 48 ? s.length !== 55 : s.length > 55 && s.charCodeAt(55) !== 45) return null;
   const traceId = s.slice(3, 35);
   const spanId = s.slice(36, 52);
-  const flags = s.slice(53, 55);
-  if (!validTrace(traceId) || !validSpan(spanId) || !/^[0-9a-f]{2}$/.test(flags)) return null;
-  return { traceId, spanId, sampled: (parseInt(flags, 16) & 1) === 1 };
+  if (traceId === zero32 || spanId === zero16) return null;
+  return { traceId, spanId, sampled: (hexValue(s.charCodeAt(54)) & 1) === 1 };
 }
 
 /** B3 trace ids may be 64-bit; they widen to 128 bits with leading zeros. */
@@ -90,11 +102,11 @@ export function readIncomingTrace(raw: string[]): IncomingTrace | null {
   }
   if (traceparent !== null) {
     const w3c = parseTraceparent(traceparent);
-    if (w3c !== null) return { ...w3c, tracestate, b3Single: false };
+    if (w3c !== null) return { traceId: w3c.traceId, spanId: w3c.spanId, sampled: w3c.sampled, tracestate, b3Single: false };
   }
   if (b3 !== null) {
     const single = parseB3Single(b3);
-    if (single !== null) return { ...single, tracestate: null, b3Single: true };
+    if (single !== null) return { traceId: single.traceId, spanId: single.spanId, sampled: single.sampled, tracestate: null, b3Single: true };
   }
   if (b3Trace !== null && b3Span !== null) {
     const traceId = b3TraceId(b3Trace);
