@@ -193,13 +193,29 @@ export class EtcdStore implements Store {
   /** Turns "etcd did not answer" into StoreUnavailableError (and read-only mode); other errors pass. */
   private async guard<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      return await this.retryOnConnectionError(fn);
     } catch (err) {
       if (isConnectionError(err)) {
         this.setWritable(false, (err as Error).message);
         throw new StoreUnavailableError((err as Error).message);
       }
       throw err;
+    }
+  }
+
+  /**
+   * The client picks a member at random for each call and stops picking a dead one only after
+   * it failed a few times, so one dead member of three fails some calls: trying once per member
+   * more tells a dead member from a lost quorum.
+   */
+  private async retryOnConnectionError<T>(fn: () => Promise<T>): Promise<T> {
+    const attempts = this.opts.hosts.length + 2;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isConnectionError(err) || attempt >= attempts || this.closed) throw err;
+      }
     }
   }
 
@@ -317,7 +333,7 @@ export class EtcdStore implements Store {
   /** A linearizable read needs a quorum: exactly what a write needs. */
   private async probe(): Promise<void> {
     try {
-      await this.client.get(this.revisionKey).exec();
+      await this.retryOnConnectionError(() => this.client.get(this.revisionKey).exec());
     } catch (err) {
       if (!this.closed) this.setWritable(false, (err as Error).message);
       return;
@@ -328,7 +344,7 @@ export class EtcdStore implements Store {
   private async resync(): Promise<void> {
     if (this.closed) return;
     try {
-      const snap = await this.read();
+      const snap = await this.retryOnConnectionError(() => this.read());
       this.replace(snap);
       this.setWritable(true);
     } catch (err) {
