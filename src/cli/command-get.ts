@@ -35,6 +35,7 @@ const views: Record<string, { path: string; name: (r: Row) => string; columns: [
       ['SERVICE', (r) => r.service],
       ['ADDRESS', (r) => `${r.address}:${r.port}`],
       ['ZONE', (r) => r.zone],
+      ['REGION', (r) => r.region],
       ['STATE', (r) => (r.state === 'ejected' && r.ejectedUntil ? `ejected until ${new Date(r.ejectedUntil).toLocaleTimeString()}` : r.state)],
       ['IN-FLIGHT', (r) => r.inFlight],
       ['EWMA', (r) => (typeof r.ewmaMs === 'number' ? `${r.ewmaMs.toFixed(1)}ms` : null)],

@@ -17,6 +17,7 @@ export interface EndpointRow {
   port: number;
   labels: Record<string, string>;
   zone: string;
+  region: string;
   /** draining: its sidecar disconnected (control plane); ejected: a sidecar's outlier detection took it out */
   state: 'healthy' | 'ejected' | 'draining';
   proxyId: string;
@@ -36,7 +37,7 @@ export function endpointRows(resources: readonly StoredResource[], instances: re
       const state = inst.state === 'draining' ? 'draining' : l?.ejected ? 'ejected' : 'healthy';
       rows.push({
         service: svc.name, namespace: svc.namespace, address: inst.address, port: inst.inboundPort, labels: inst.labels,
-        zone: inst.zone, state, proxyId: inst.proxyId,
+        zone: inst.zone, region: inst.region, state, proxyId: inst.proxyId,
         ejectedUntil: l?.ejected ? l.ejectedUntil : null, inFlight: l?.inFlight ?? null, ewmaMs: l?.ewmaMs ?? null,
       });
     }

@@ -45,6 +45,11 @@ export function isPickError(p: PickedEndpoint | ProxyError): p is ProxyError {
   return !(p instanceof ClusterEndpoint);
 }
 
+/** Whether a retry should rather not go to this host: the one it retries, or one whose last attempt failed. */
+function suspect(host: ClusterEndpoint, avoid: PickedEndpoint): boolean {
+  return host === avoid || host.consecutiveFailures > 0;
+}
+
 /** The hosts of one EDS priority and the balancer that picks among them. */
 interface PriorityLevel {
   readonly priority: number;
@@ -164,23 +169,33 @@ export class Cluster {
     }
     const picker = levels[level].balancer.picker;
     let result = picker.pick();
-    if (avoid !== undefined && (result as unknown) === avoid) {
-      result = picker.pick();
-      // a retry whose level has no other host goes to the next level rather than back to the host that just failed
-      if ((result as unknown) === avoid && levels.length > 1) result = this.pickOtherLevel(level, avoid) ?? result;
+    if (avoid !== undefined && result.kind !== 'fail' && suspect(result as ClusterEndpoint, avoid)) {
+      // A retry: draw once more, then try the other levels, before going back to a host that
+      // just failed (the one this request tried, or one whose last attempt failed: when a whole
+      // zone dies, its hosts fail one after the other before outlier detection ejects them).
+      const again = picker.pick();
+      if (again.kind !== 'fail' && !suspect(again as ClusterEndpoint, avoid)) result = again;
+      else {
+        const other = levels.length > 1 ? this.pickOtherLevel(level, avoid) : undefined;
+        if (other) result = other;
+        else if (again.kind !== 'fail' && (again as unknown) !== avoid) result = again;
+      }
     }
     if (result.kind === 'fail' && levels.length > 1) result = this.pickOtherLevel(level, undefined) ?? result;
     return result.kind === 'fail' ? result.error : (result as ClusterEndpoint);
   }
 
-  /** The first host another level hands out (in priority order), other than `avoid`; undefined if none. */
+  /** A host another level hands out (in priority order): one that has not just failed if any, else any but `avoid`. */
   private pickOtherLevel(skip: number, avoid: PickedEndpoint | undefined): PickResult | undefined {
+    let fallback: PickResult | undefined;
     for (let i = 0; i < this.levels.length; i++) {
       if (i === skip) continue;
       const r = this.levels[i].balancer.picker.pick();
-      if (r.kind !== 'fail' && (r as unknown) !== avoid) return r;
+      if (r.kind === 'fail' || (r as unknown) === avoid) continue;
+      if (avoid === undefined || !suspect(r as ClusterEndpoint, avoid)) return r;
+      fallback ??= r;
     }
-    return undefined;
+    return fallback;
   }
 
   /** Each priority level with its share of traffic now (admin, tests). */

@@ -164,11 +164,8 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
     this.waitTimer = null;
     if (this.finished) return;
     const cluster = this.target.cluster;
-    let p = cluster.pick();
-    if (!isPickError(p) && p === this.lastPicked && cluster.endpoints.length > 1) {
-      const again = cluster.pick();
-      if (!isPickError(again)) p = again;
-    }
+    // a retry tells the cluster what failed: it draws again, and prefers the next priority to a host that just failed
+    const p = cluster.pick(this.lastPicked ?? undefined);
     if (isPickError(p)) {
       this.fail(p);
       return;

@@ -129,6 +129,29 @@ test('cluster: a retry that would land on the host that just failed goes to the 
   single.destroy();
 });
 
+test('cluster: when a whole zone dies, a retry skips the hosts whose last attempt failed before they are ejected', () => {
+  const config = cluster('api.default', {
+    outlierDetection: { consecutiveFailures: 5, intervalMs: 1000, baseEjectionMs: 5000, maxEjectionMs: 50_000, maxEjectionPercent: 50 },
+  });
+  const c = new Cluster(config, { random: seeded(9) });
+  c.updateEndpoints([a(1), a(2), b(1), b(2)]);
+  const fail = (p: PickedEndpoint) => {
+    c.attemptStarted(p);
+    c.attemptEnded(p, 'connect-failure', 1);
+  };
+  const first = c.pick() as PickedEndpoint;
+  fail(first);
+  const second = c.pick(first) as PickedEndpoint;
+  assert.equal(second.endpoint.zone, 'zone-a', 'the other host of the zone is tried first');
+  assert.notEqual(second, first);
+  fail(second);
+  // both zone-a hosts failed once (far from ejection): the next retry leaves the zone
+  for (let i = 0; i < 20; i++) assert.equal((c.pick(second) as PickedEndpoint).endpoint.zone, 'zone-b');
+  // a first attempt still follows the priority loads (zone-a: nothing is ejected yet)
+  assert.equal((c.pick() as PickedEndpoint).endpoint.zone, 'zone-a');
+  c.destroy();
+});
+
 test('cluster: a level whose hosts are all unpickable hands its picks to the others; none at all is an error', () => {
   const c = new Cluster(cluster('api.default'), { random: seeded(5) });
   c.updateEndpoints([{ ...a(1), healthy: false }, b(1)]);
