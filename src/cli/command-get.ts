@@ -50,7 +50,8 @@ const views: Record<string, { path: string; name: (r: Row) => string; columns: [
       ['NAMESPACE', (r) => r.metadata?.namespace],
       ['NAME', (r) => r.metadata?.name],
       ['KIND', (r) => r.kind],
-      ['TARGET', (r) => (r.spec?.targetRef ? `${r.spec.targetRef.kind}/${r.spec.targetRef.name}${r.spec.targetRef.sectionName ? `#${r.spec.targetRef.sectionName}` : ''}` : null)],
+      ['TARGET', (r) => (r.spec?.targetRef ? `${r.spec.targetRef.kind}/${r.spec.targetRef.name}${r.spec.targetRef.sectionName ? `#${r.spec.targetRef.sectionName}` : ''}` : r.kind === 'AuthorizationPolicy' ? '(namespace)' : null)],
+      ['ACTION', (r) => r.spec?.action ?? null],
       ['ACCEPTED', (r) => (r.status?.accepted === undefined ? '-' : r.status.accepted ? 'True' : `False (${r.status.reason ?? 'unknown'}): ${r.status.message ?? ''}`)],
     ],
   },
@@ -74,6 +75,7 @@ const aliases: Record<string, string> = {
   service: 'services', svc: 'services', route: 'routes', httproute: 'routes', httproutes: 'routes',
   endpoint: 'endpoints', ep: 'endpoints', proxy: 'proxies',
   policy: 'policies', resiliencepolicy: 'policies', resiliencepolicies: 'policies', rp: 'policies',
+  authorizationpolicy: 'policies', authorizationpolicies: 'policies', authz: 'policies',
 };
 
 export function resolveView(kind: string): string {

@@ -1,4 +1,6 @@
+import type { AuthorizationPolicy } from '../../resources/authorization-policy.js';
 import type { HTTPRoute } from '../../resources/http-route.js';
+import { authorizationStatus } from '../compiler/compile-authorization.js';
 import type { ResiliencePolicy } from '../../resources/resilience-policy.js';
 import type { Service } from '../../resources/service.js';
 import { meshServices, serviceKey, serviceMembers } from '../compiler/mesh-services.js';
@@ -47,9 +49,14 @@ export function endpointRows(resources: readonly StoredResource[], instances: re
 
 /** ResiliencePolicies as applied, with whether each is in force and, if not, why. */
 export function policyRows(resources: readonly StoredResource[], instances: readonly Instance[]): Record<string, unknown>[] {
-  const index = indexPolicies(resources, meshServices(resources, instances));
-  return resources.filter((r): r is StoredResource & ResiliencePolicy => r.kind === 'ResiliencePolicy')
-    .map((r) => ({ ...r, status: index.status.get(r) ?? { accepted: true } }));
+  const services = meshServices(resources, instances);
+  const index = indexPolicies(resources, services);
+  return [
+    ...resources.filter((r): r is StoredResource & ResiliencePolicy => r.kind === 'ResiliencePolicy')
+      .map((r) => ({ ...r, status: index.status.get(r) ?? { accepted: true } })),
+    ...resources.filter((r): r is StoredResource & AuthorizationPolicy => r.kind === 'AuthorizationPolicy')
+      .map((r) => ({ ...r, status: authorizationStatus(r, services) })),
+  ];
 }
 
 export function proxyRows(instances: readonly Instance[]): Record<string, unknown>[] {

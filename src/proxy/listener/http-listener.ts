@@ -105,7 +105,9 @@ export class HttpListener implements ExchangeHost {
   /** A new config applies to the next request; authorization is compiled here, once. */
   set config(c: ListenerConfig) {
     const prev = this.authorizer?.config;
+    const prevTls = this.listenerConfig.tls?.mode;
     this.listenerConfig = c;
+    if (this.front !== null && c.tls?.mode !== prevTls) this.front.configChanged();
     if (c.authz === prev) return;
     this.authorizer = c.authz ? new Authorizer(c.authz) : null;
     if (this.authorizer) this.denied ??= authzDeniedFor(this.metrics.registry);

@@ -17,6 +17,8 @@ const firstByteTimeoutMs = 10_000;
 export class InboundTlsFront {
   readonly server: net.Server;
   private tlsServer: tls.Server | null = null;
+  /** Plaintext connections accepted in permissive mode, cut when the mode turns strict. */
+  private readonly plaintext = new Set<net.Socket>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -31,6 +33,13 @@ export class InboundTlsFront {
 
   close(): void {
     this.unsubscribe();
+  }
+
+  /** The listener's config changed: under strict (or plain HTTP off), no plaintext connection may stay open. */
+  configChanged(): void {
+    if (this.tlsConfig()?.mode !== 'strict') return;
+    for (const s of this.plaintext) s.destroy();
+    this.plaintext.clear();
   }
 
   private readonly onRotate = (): void => {
@@ -98,7 +107,11 @@ export class InboundTlsFront {
       socket.destroy();
       return;
     }
-    if (mode === 'permissive') this.metrics.plaintextPermissive.inc();
+    if (mode === 'permissive') {
+      this.metrics.plaintextPermissive.inc();
+      this.plaintext.add(socket);
+      socket.once('close', () => this.plaintext.delete(socket));
+    }
     this.http.emit('connection', socket);
     socket.resume();
   }

@@ -253,3 +253,26 @@ function servedCertificate(host: string, port: number, client: Leaf): Promise<st
     socket.on('error', reject);
   });
 }
+
+test('switching to strict closes plaintext connections that permissive mode had accepted', async () => {
+  const b = await makeLeaf(meshCa, `${td}b`);
+  const { runtime, mesh } = await sidecar(new SettableIdentity(material(b, [meshCa])));
+  const port = await freePort(tlsHost(7));
+  runtime.applyConfig(inboundConfig(tlsHost(7), port, { mode: 'permissive', alpn: ['http/1.1'] }));
+  await runtime.listening();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    assert.equal((await request({ host: tlsHost(7), port, path: '/k', agent })).status, 200);
+    const [socket] = Object.values(agent.freeSockets).flat();
+    assert.ok(socket, 'a keep-alive plaintext connection is open');
+    const closed = new Promise<void>((resolve) => socket!.once('close', () => resolve()));
+    runtime.applyConfig(inboundConfig(tlsHost(7), port, { mode: 'strict', alpn: ['http/1.1'] }, undefined, '2'));
+    await closed;
+    const r = await request({ host: tlsHost(7), port, path: '/k', agent }).catch((err: Error) => err);
+    assert.ok(r instanceof Error, 'a new plaintext request is refused');
+  } finally {
+    agent.destroy();
+    await runtime.close();
+    mesh.close();
+  }
+});
