@@ -131,8 +131,12 @@ spec: {}
       id: node.id, service: 'api', namespace: 'default', address: '127.0.1.40', adminPort: 15000, labels: { version: 'v1', app: 'api' },
       zone: 'z9', region: 'r1', state: 'connected', connected: true, connectedAt: proxies[0].connectedAt, disconnectedAt: null,
       ackedVersion: cds.version_info, sentVersion: cds.version_info, lastNack: null,
+      sentRevision: proxies[0].sentRevision, ackedRevision: proxies[0].ackedRevision,
       certExpiry: null, certIssuedAt: null, spiffeId: null,
     }]);
+    // the store's revision after the applies above: what the ACKed snapshot reflects (apply --wait)
+    assert.ok(Number.isInteger(proxies[0].ackedRevision) && proxies[0].ackedRevision > 0, JSON.stringify(proxies[0]));
+    assert.equal(proxies[0].sentRevision, proxies[0].ackedRevision);
     const endpoints = (await call('GET', '/api/v1/endpoints')).json;
     assert.deepEqual(endpoints.map((e: any) => [e.service, e.address, e.port, e.state, e.ejectedUntil, e.inFlight, e.ewmaMs]), [
       ['api-v1', '127.0.1.40', 15006, 'healthy', null, null, null],
