@@ -24,6 +24,8 @@ export function parseSteps(value: string): number[] {
 }
 
 export async function canaryStartCommand(apiUrl: string, service: string, o: CanaryStartOptions): Promise<number> {
+  // not a commander requiredOption: that would be demanded of `canary status` too
+  if (!o.to) throw new Error('--to <backend> is required: the new backend Service');
   const body = {
     service, namespace: o.namespace, to: o.to, from: o.from, steps: o.steps, intervalMs: o.intervalMs,
     thresholds: { maxErrorRateIncrease: o.maxErrorRateIncrease, maxP99Ratio: o.maxP99Ratio, minRequests: o.minRequests },

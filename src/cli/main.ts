@@ -181,15 +181,21 @@ const canary = withAuth(program.command('canary').description('canary or blue/gr
     namespace: o.namespace, to: o.to, from: o.from, steps: o.steps, intervalMs: o.interval,
     maxErrorRateIncrease: o.maxErrorRateIncrease, maxP99Ratio: o.maxP99Ratio, minRequests: o.minRequests, output: o.output,
   })))));
-withAuth(canary.command('status').description('where rollouts stand: step, weights, verdicts and the metrics judged')
-  .argument('[service]').option('-n, --namespace <ns>', 'namespace', 'default').addOption(outputOption())
-  .action(run((service, o) => import('./command-canary.js').then((m) => m.canaryStatusCommand(api(), service, o.namespace, o.output)))));
-withAuth(canary.command('abort').description('stop a progressing rollout and send everything back to the old backend')
-  .argument('<service>').option('-n, --namespace <ns>', 'namespace', 'default')
-  .action(run((service, o) => import('./command-canary.js').then((m) => m.canaryActionCommand(api(), 'abort', service, o.namespace)))));
-withAuth(canary.command('rollback').description('switch back to the old backend at once (blue/green), running or finished')
-  .argument('<service>').option('-n, --namespace <ns>', 'namespace', 'default')
-  .action(run((service, o) => import('./command-canary.js').then((m) => m.canaryActionCommand(api(), 'rollback', service, o.namespace)))));
+// -n, -o and --token belong to `canary` itself: commander hands them to it wherever they stand,
+// so the subcommands read them from there rather than declaring them twice
+const canaryOpts = () => {
+  useApiToken(canary.opts());
+  return canary.opts();
+};
+canary.command('status').description('where rollouts stand: step, weights, verdicts and the metrics judged (-n, -o, --token)')
+  .argument('[service]')
+  .action(run((service) => import('./command-canary.js').then((m) => m.canaryStatusCommand(api(), service, canaryOpts().namespace, canaryOpts().output))));
+canary.command('abort').description('stop a progressing rollout and send everything back to the old backend (-n, --token)')
+  .argument('<service>')
+  .action(run((service) => import('./command-canary.js').then((m) => m.canaryActionCommand(api(), 'abort', service, canaryOpts().namespace))));
+canary.command('rollback').description('switch back to the old backend at once (blue/green), running or finished (-n, --token)')
+  .argument('<service>')
+  .action(run((service) => import('./command-canary.js').then((m) => m.canaryActionCommand(api(), 'rollback', service, canaryOpts().namespace))));
 
   .option('--no-traffic', 'do not start the traffic generator')
   .option('--rps <n>', 'requests per second of the traffic generator', asParser((v) => parsePort(v, '--rps')), 20)
