@@ -165,10 +165,9 @@ withAuth(token.command('revoke').description('revoke a join token: no new certif
   .argument('<id>', 'the token id (trellis token list)'))
   .action(run((id) => import('./command-token.js').then((m) => m.tokenRevokeCommand(api(), id))));
 
-program.command('demo').description('run a local demo mesh: control plane, a small shop with sidecars, ingress, traffic')
 const canary = withAuth(program.command('canary').description('canary or blue/green rollout run by the control plane (--steps 100 switches at once)')
   .argument('<service>', 'the service whose traffic moves')
-  .requiredOption('--to <backend>', 'the new backend Service')
+  .option('--to <backend>', 'the new backend Service (required)')
   .option('--from <backend>', 'the old backend (default: the current one of the service\'s route, else the service itself)')
   .option('--steps <list>', 'percentages to the new backend, rising to 100', asParser((v) => parseSteps(v)), [1, 5, 25, 50, 100])
   .option('--interval <duration>', 'time each step runs before it is judged', asParser((v) => parseDuration(v, '--interval')), 30_000)
@@ -197,6 +196,7 @@ canary.command('rollback').description('switch back to the old backend at once (
   .argument('<service>')
   .action(run((service) => import('./command-canary.js').then((m) => m.canaryActionCommand(api(), 'rollback', service, canaryOpts().namespace))));
 
+program.command('demo').description('run a local demo mesh: control plane, a small shop with sidecars, ingress, traffic')
   .option('--no-traffic', 'do not start the traffic generator')
   .option('--rps <n>', 'requests per second of the traffic generator', asParser((v) => parsePort(v, '--rps')), 20)
   .addOption(logLevelOption().default('warn'))
