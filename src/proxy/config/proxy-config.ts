@@ -157,6 +157,10 @@ export interface EndpointConfig {
   weight: number;
   healthy: boolean;
   zone: string;
+  /** Absent = '' (a static endpoint, or an EDS locality without one). */
+  region?: string;
+  /** EDS priority of its locality (0 = preferred; docs/xds.md "Endpoints"); absent = 0. */
+  priority?: number;
   labels: Record<string, string>;
 }
 
@@ -164,10 +168,6 @@ export interface ClusterLoadAssignment {
   clusterName: string;
   endpoints: EndpointConfig[];
 }
-  /** Absent = '' (a static endpoint, or an EDS locality without one). */
-  region?: string;
-  /** EDS priority of its locality (0 = preferred; docs/xds.md "Endpoints"); absent = 0. */
-  priority?: number;
 
 /** One complete, consistent config the data path can switch to atomically. */
 export interface ProxyConfig {
