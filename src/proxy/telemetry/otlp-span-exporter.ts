@@ -53,6 +53,7 @@ export class OtlpSpanExporter {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> | null = null;
+  private request: http.ClientRequest | null = null;
   private readonly maxQueue: number;
   private readonly maxBatch: number;
   private readonly flushIntervalMs: number;
@@ -97,8 +98,14 @@ export class OtlpSpanExporter {
     }
   }
 
-  async close(): Promise<void> {
-    await this.flush();
+  /** Sends what is queued, waiting at most `graceMs` (a stopping sidecar must not hang on its collector). */
+  async close(graceMs = 1000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.flush(), new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    })]);
+    clearTimeout(timer);
+    this.request?.destroy();
     this.agent.destroy();
   }
 
@@ -121,6 +128,10 @@ export class OtlpSpanExporter {
           this.failed(batch.length);
           resolve();
         });
+      });
+      this.request = req;
+      req.on('close', () => {
+        if (this.request === req) this.request = null;
       });
       req.on('timeout', () => req.destroy(new Error('collector timeout')));
       req.on('error', () => {
