@@ -253,8 +253,13 @@ export class HttpListener implements ExchangeHost {
   }
 
   private reject(res: http.ServerResponse, error: ProxyError, stats: RouteStats, start: bigint): void {
+    // Answers the proxy makes before any cluster (no route, unauthorized) belong in taps and access logs too.
+    const observer = stats.observer;
+    const rec = observer.on ? observer.begin(res.req, '') : null;
     this.respondError(res, error);
-    stats.record(error.status, error, Number(process.hrtime.bigint() - start) / 1e9);
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    stats.record(error.status, error, seconds);
+    if (rec !== null) observer.end(rec, stats, error.status, error, seconds, null, 0);
   }
 }
 

@@ -197,12 +197,15 @@ test('access log: one JSON line per request with the schema; the errors filter k
     try {
       await s2.call('/ok');
       await s2.call('/fail/x');
+      // answered by the proxy itself before any cluster: logged with its error code
+      assert.equal((await s2.call('/nowhere', { host: 'unknown-service' })).status, 404);
       await s2.telem.flush();
     } finally {
       await s2.close();
     }
     const e = readFileSync(errs, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(e.map((l) => [l.path, l.status]), [['/fail/x', 503]]);
+    assert.deepEqual(e.map((l) => [l.path, l.status, l.errorCode]), [['/fail/x', 503, null], ['/nowhere', 404, 'no-route']]);
+    assert.equal(e[1].upstream, null);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
