@@ -51,6 +51,7 @@ export async function applyCommand(apiUrl: string, target: string, opts: { dryRu
     return 1;
   }
   let res: ApplyResponse;
+  const sentAt = Date.now();
   try {
     res = await apiRequest<ApplyResponse>(apiUrl, 'POST', `/api/v1/resources${opts.dryRun ? '?dryRun=true' : ''}`, JSON.stringify(resources), {
       'content-type': 'application/json',
@@ -76,7 +77,7 @@ export async function applyCommand(apiUrl: string, target: string, opts: { dryRu
   const outcome = await waitForAcks(apiUrl, res.revision, timeoutMs);
   if (outcome.ok) {
     // stderr: -o json keeps stdout a JSON document
-    process.stderr.write(`revision ${res.revision} ACKed by all ${outcome.proxies} connected prox${outcome.proxies === 1 ? 'y' : 'ies'} in ${outcome.elapsedMs} ms\n`);
+    process.stderr.write(`revision ${res.revision} ACKed by all ${outcome.proxies} connected prox${outcome.proxies === 1 ? 'y' : 'ies'} in ${Date.now() - sentAt} ms from the apply request\n`);
     return 0;
   }
   for (const p of outcome.pending) process.stderr.write(`error: proxy ${p.id} ${p.reason}\n`);
