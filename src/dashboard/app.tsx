@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { apiToken, setApiToken } from './api-client.js';
 import type { EventStreamHandle } from './event-stream.js';
 import { useConnection } from './live-store.js';
-import { PagePlaceholder } from './page-placeholder.js';
+import { PageCanaries } from './page-canaries.js';
 import { PageProxies } from './page-proxies.js';
 import { PageService } from './page-service.js';
 import { PageTopology } from './page-topology.js';
@@ -97,13 +97,7 @@ export function App({ stream }: { stream: EventStreamHandle }) {
         {route.page === 'service' && <PageService key={route.name} name={route.name} />}
         {route.page === 'proxies' && <PageProxies />}
         {route.page === 'tap' && <PageTap />}
-        {route.page === 'canaries' && (
-          <PagePlaceholder title="Canary rollouts">
-            No canary rollouts exist in this control plane yet. This page will show each rollout's steps, its current
-            weights and the metrics it is judging. Until then, a route's weights and the traffic each backend receives are on
-            its service's page.
-          </PagePlaceholder>
-        )}
+        {route.page === 'canaries' && <PageCanaries />}
       </main>
     </>
   );
