@@ -21,6 +21,9 @@ import { cumulativeLoads, priorityLoads } from './locality.js';
 import { createOutlierDetector } from './outlier/outlier-detectors.js';
 import type { EjectionReason, OutlierDetector } from './outlier/outlier-detector.js';
 import { ConnectionPool, poolDefaultIdleTimeoutMs, type ConnectionStats } from './pool/connection-pool.js';
+import type { MeshTls } from '../tls/mesh-tls.js';
+import type { TlsMetrics } from '../tls/tls-metrics.js';
+import { UpstreamTlsPolicy } from '../tls/upstream-tls.js';
 
 setupRoundRobin();
 setupLeastRequest();
@@ -38,6 +41,9 @@ export interface ClusterOptions {
   random?: () => number;
   /** Counts an ejection of one of this cluster's hosts. */
   ejected?: (reason: EjectionReason) => void;
+  /** The workload certificate for mTLS to peers whose endpoints say so (absent: plaintext only). */
+  meshTls?: MeshTls | null;
+  tlsMetrics?: TlsMetrics;
 }
 
 /** A pick's failure is a ProxyError; a success is the host. */
@@ -59,6 +65,7 @@ interface PriorityLevel {
 
 export class Cluster {
   config: ClusterConfig;
+  private tlsPolicy: UpstreamTlsPolicy | null = null;
   /** In priority order; a cluster without priorities has one level. */
   private levels: PriorityLevel[] = [];
   /** Cumulative traffic share of each level (the last loaded one is 1). */
@@ -78,6 +85,16 @@ export class Cluster {
     this.deps = { now: opts.now ?? defaultDeps.now, random: opts.random ?? defaultDeps.random };
     this.outlier = createOutlierDetector(config.outlierDetection, { ...this.deps, ejected: opts.ejected });
     this.setRttParams(config);
+    this.tlsPolicy = this.makeTlsPolicy(null);
+  }
+
+  /** The cluster's mTLS settings; the same object while they do not change, so pools keep their sockets. */
+  private makeTlsPolicy(prev: UpstreamTlsPolicy | null): UpstreamTlsPolicy | null {
+    const t = this.config.upstreamTls;
+    const mesh = this.opts.meshTls;
+    if (!t || !mesh || !this.opts.tlsMetrics) return null;
+    if (prev && prev.sameAs(t.subjectAltNames, t.alpn, t.sni)) return prev;
+    return new UpstreamTlsPolicy(mesh, t.subjectAltNames, t.alpn, t.sni, this.opts.tlsMetrics);
   }
 
   get name(): string {
@@ -107,9 +124,11 @@ export class Cluster {
       this.outlier.setHosts(this.hostList);
     }
     const idleMs = this.poolIdleMs();
+    this.tlsPolicy = this.makeTlsPolicy(this.tlsPolicy);
     for (const h of this.hostList) {
       h.pool.connectTimeoutMs = config.connectTimeoutMs;
       h.pool.idleTimeoutMs = idleMs;
+      h.pool.tls = h.endpoint.tls === true ? this.tlsPolicy : null;
     }
     this.rebuild();
   }
@@ -137,6 +156,7 @@ export class Cluster {
         });
         host = new ClusterEndpoint(e, pool, key);
       }
+      host.pool.tls = e.tls === true ? this.tlsPolicy : null;
       next.set(key, host);
       list.push(host);
     }
