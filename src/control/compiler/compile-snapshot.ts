@@ -12,10 +12,13 @@ import { indexPolicies } from './resilience-policies.js';
 import { compileExternalCluster } from './compile-external-services.js';
 import { externalServices } from './route-status.js';
 import type { XdsObject } from './xds-object.js';
+import { secureSnapshot } from './compile-mesh-security.js';
 
 export interface MeshState {
   resources: readonly Resource[];
   instances: readonly Instance[];
+  /** Proxies that hold a valid certificate from the CA: their endpoints get mTLS. */
+  certified?: ReadonlySet<string>;
 }
 
 /** One proxy's config: per type URL, the resources by name. */
@@ -44,7 +47,7 @@ export function compileSnapshot(state: MeshState, node: NodeInfo, listenerNames:
     }
   }
   const routes = compileOutboundRoutes(services, state.resources, node, policies);
-  return new Map([
+  const snapshot: Snapshot = new Map([
     [typeUrls.cluster, byName([
       ...compileClusters(services, node, policies, proxyless),
       ...externalServices(state.resources, services).map((e) => compileExternalCluster(e, proxyless)),
@@ -53,6 +56,9 @@ export function compileSnapshot(state: MeshState, node: NodeInfo, listenerNames:
     [typeUrls.listener, listeners],
     [typeUrls.routeConfiguration, new Map([[routes.name as string, routes]])],
   ]);
+  secureSnapshot({ listeners, clusters: snapshot.get(typeUrls.cluster)!, endpoints: snapshot.get(typeUrls.clusterLoadAssignment)! },
+    { resources: state.resources, instances: state.instances, services, certified: state.certified ?? new Set() }, node, proxyless);
+  return snapshot;
 }
 
 /** `greeter`, `greeter:50051`, `greeter.ns`, `greeter.ns.svc[.cluster.local]` → that service. */

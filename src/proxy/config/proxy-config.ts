@@ -1,6 +1,7 @@
 // The sidecar's typed, validated view of its xDS config. The xDS client decodes each Envoy
 // resource once into these shapes; the data path never sees protobuf objects.
 import type { ListenerTelemetryConfig } from '../telemetry/telemetry-settings.js';
+import type { AuthzConfig } from '../authz/authz-config.js';
 
 export interface ListenerConfig {
   name: string;               // "outbound" | "inbound"
@@ -10,6 +11,10 @@ export interface ListenerConfig {
   routeConfigName: string;    // RDS name, or the name of the inline route config
   inlineRoutes?: RouteTable;  // set when the HttpConnectionManager carries route_config inline
   telemetry?: ListenerTelemetryConfig; // access log and tracing (absent = both off)
+  /** Inbound only: mTLS from peers (strict: TLS only; permissive: TLS or plaintext); absent = plaintext. */
+  tls?: { mode: 'strict' | 'permissive'; alpn: string[] };
+  /** Inbound only: RBAC decoded from the HttpConnectionManager's filters; absent = allow all. */
+  authz?: AuthzConfig;
 }
 
 export interface RouteTable {
@@ -82,11 +87,6 @@ export interface Route {
   timeoutMs: number;           // 0 = no route timeout (the whole request, all tries included)
   retry?: RetryPolicy;         // absent = no retries
   fault?: FaultPolicy;         // absent = no fault injection
-}
-
-export type RetryOn = 'connect-failure' | 'reset' | 'gateway-error' | '5xx' | 'retriable-status-codes';
-
-export interface RetryPolicy {
   method?: string;             // absent = any method
   headers?: ValueMatch[];      // all must match
   queryParams?: ValueMatch[];  // all must match
@@ -95,6 +95,11 @@ export interface RetryPolicy {
   redirect?: RedirectAction;   // set: answer with a redirect; clusters is empty
   rewrite?: RewriteAction;
   mirrors?: MirrorPolicy[];
+}
+
+export type RetryOn = 'connect-failure' | 'reset' | 'gateway-error' | '5xx' | 'retriable-status-codes';
+
+export interface RetryPolicy {
   maxRetries: number;           // retries after the first try
   retryOn: RetryOn[];           // gateway-error = 502/503/504
   retriableStatusCodes: number[];
@@ -149,6 +154,8 @@ export interface ClusterConfig {
   /** EDS service name, or the cluster name; STATIC clusters carry inline endpoints instead. */
   edsServiceName?: string;
   staticEndpoints?: EndpointConfig[];
+  /** mTLS to endpoints marked `tls` (transport_socket_matches): the peer must hold one of these SPIFFE ids. */
+  upstreamTls?: { subjectAltNames: string[]; alpn: string[]; sni: string };
 }
 
 export interface EndpointConfig {
@@ -162,6 +169,8 @@ export interface EndpointConfig {
   /** EDS priority of its locality (0 = preferred; docs/xds.md "Endpoints"); absent = 0. */
   priority?: number;
   labels: Record<string, string>;
+  /** The peer's sidecar holds a mesh certificate: use the cluster's upstreamTls (tlsMode "mtls"). */
+  tls?: boolean;
 }
 
 export interface ClusterLoadAssignment {
