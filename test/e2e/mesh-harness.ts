@@ -47,7 +47,14 @@ export class Mesh {
       '--data-dir', path.join(this.dir, first ? 'control' : `control-${address}`),
       '--listen', address, '--grace', opts.grace ?? '3s', '--log-level', 'warn', ...(opts.args ?? [])]);
     if (first) this.control = started;
-    await waitForHttp(`http://${address}:15080/api/v1/health`, 20_000, `the control plane on ${address}`);
+    // The health answer names its pid: a leftover process on this address must not pass for ours.
+    await waitFor(async () => {
+      if (started.child.exitCode !== null) throw new Error(`the control plane on ${address} exited (${started.child.exitCode}); see ${this.dir}/processes.log`);
+      const res = await fetch(`http://${address}:15080/api/v1/health`, { signal: AbortSignal.timeout(1000) });
+      const health = (await res.json()) as { pid?: number };
+      if (health.pid !== started.child.pid) throw new Error(`another process (pid ${health.pid}) answers on ${address}:15080`);
+      return true;
+    }, 20_000, `the control plane on ${address}`);
     const dataDir = path.join(this.dir, first ? 'control' : `control-${address}`);
     this.adminTokens.set(`http://${address}:15080`, readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim());
     return started;

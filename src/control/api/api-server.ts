@@ -149,7 +149,7 @@ export class ApiServer {
     const store = this.opts.store.health?.() ?? { writable: true };
     // degraded still answers 200: the replica serves xDS and reads from its last state
     const state = store.writable ? { status: 'ok' } : { status: 'degraded', reason: `store unavailable: read-only (${store.reason ?? 'unknown'})` };
-    return [200, { ...state, version: trellisVersion(), proxies, resources: resources.length }];
+    return [200, { ...state, version: trellisVersion(), pid: process.pid, proxies, resources: resources.length }];
   }
 
   private async listResources(url: URL): Promise<[number, unknown]> {

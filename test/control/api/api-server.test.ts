@@ -63,7 +63,7 @@ describe('HTTP API', () => {
   it('reports health', async () => {
     const { status, json } = await call('GET', '/api/v1/health');
     assert.equal(status, 200);
-    assert.deepEqual(json, { status: 'ok', version: '0.1.0', proxies: 0, resources: 0 });
+    assert.deepEqual(json, { status: 'ok', version: '0.1.0', pid: process.pid, proxies: 0, resources: 0 });
   });
 
   it('refuses a bad document, naming source and field, and stores nothing', async () => {
