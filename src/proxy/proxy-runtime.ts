@@ -37,6 +37,8 @@ export class ProxyRuntime {
 
   constructor(private readonly opts: ProxyRuntimeOptions = {}) {
     this.metrics = opts.metrics ?? new ProxyMetrics();
+    const mesh = opts.meshTls;
+    if (mesh) this.metrics.ownIdentity = () => mesh.spiffeId;
     this.clusters = new ClusterManager({
       maxIdlePerEndpoint: opts.maxIdlePerEndpoint,
       idleTimeoutMs: opts.idleTimeoutMs,

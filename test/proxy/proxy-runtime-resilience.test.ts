@@ -49,7 +49,7 @@ test('runtime: retries, faults and breakers apply from the typed config and show
     assert.match(text, /trellis_retries_total\{cluster="api.default",reason="connect-failure"\} [1-9]/);
     assert.match(text, /trellis_faults_injected_total\{route="api-faulty",kind="abort"\} 1/);
     assert.match(text, /trellis_circuit_breaker_rejections_total\{cluster="api.default",limit="requests"\} 0/);
-    assert.match(text, /trellis_requests_total\{[^}]*route="api-faulty"[^}]*status_code="502",error="fault-abort"\} 1/);
+    assert.match(text, /trellis_requests_total\{[^}]*route="api-faulty"[^}]*status_code="502",error="fault-abort"[^}]*\} 1/);
   } finally {
     await rt.close();
     await up.close();

@@ -529,7 +529,7 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
       this.req.removeListener('end', onReqEnd);
     }
     const seconds = Number(process.hrtime.bigint() - this.startNs) / 1e9;
-    this.target.stats.record(status, error, seconds);
+    this.target.stats.record(status, error, seconds, this.req);
     const rec = this.record;
     if (rec !== null) {
       this.record = null;

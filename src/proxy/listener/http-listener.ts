@@ -3,7 +3,7 @@
 // The route table is swapped by reference, so a new config applies to the next request while
 // requests in flight keep the route and connection they started with.
 import http from 'node:http';
-import type { AddressInfo, Server } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import type { HeaderMutation, ListenerConfig, RouteTable } from '../config/proxy-config.js';
 import type { ClusterManager } from '../cluster/cluster-manager.js';
 import type { Cluster } from '../cluster/cluster.js';
@@ -18,6 +18,7 @@ import { HttpExchange, type ExchangeHost, type ExchangeTarget } from './http-exc
 import { Authorizer } from '../authz/authz-matcher.js';
 import { authzDeniedFor } from '../authz/authz-metrics.js';
 import type { CounterFamily } from '../telemetry/metric-families.js';
+import type { ConnectionTracker } from '../telemetry/connection-metrics.js';
 import { InboundTlsFront } from '../tls/inbound-tls.js';
 import type { MeshTls } from '../tls/mesh-tls.js';
 import { peerIdentity } from '../tls/peer-identity.js';
@@ -78,6 +79,7 @@ export class HttpListener implements ExchangeHost {
   readonly random: () => number;
   readonly clock: ResilienceClock;
   private readonly noRouteStats: RouteStats;
+  private readonly downstream: ConnectionTracker;
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
 
@@ -89,6 +91,7 @@ export class HttpListener implements ExchangeHost {
     this.random = opts.random ?? Math.random;
     this.clock = opts.clock ?? systemClock;
     this.noRouteStats = this.metrics.routeStatsFor(this.direction, '', '');
+    this.downstream = this.metrics.downstreamTracker(this.direction);
     this.server = http.createServer({ noDelay: true, keepAliveTimeout: 60_000, requestTimeout: 0 }, this.onRequest);
     // The server's own socket errors (resets by clients) are routine; never crash the proxy.
     this.server.on('clientError', onClientError);
@@ -96,7 +99,12 @@ export class HttpListener implements ExchangeHost {
       this.front = new InboundTlsFront(this.server, () => this.listenerConfig.tls, opts.meshTls ?? null, tlsMetricsFor(this.metrics.registry));
     }
     this.config = opts.config;
+    this.acceptor.on('connection', this.onConnection);
   }
+
+  private readonly onConnection = (socket: Socket): void => {
+    this.downstream.track(socket);
+  };
 
   get config(): ListenerConfig {
     return this.listenerConfig;
@@ -219,7 +227,7 @@ export class HttpListener implements ExchangeHost {
     const filters = route.filters;
     if (filters !== null && filters.redirect !== null) {
       filters.respondRedirect(req, res, this.draining);
-      statsFor(this.metrics, this.direction, route, '').record(res.statusCode, null, Number(process.hrtime.bigint() - start) / 1e9);
+      statsFor(this.metrics, this.direction, route, '').record(res.statusCode, null, Number(process.hrtime.bigint() - start) / 1e9, req);
       return;
     }
     const clusterName = route.pickCluster() ?? '';
@@ -240,8 +248,12 @@ export class HttpListener implements ExchangeHost {
   private targetFor(route: CompiledRoute, clusterName: string, cluster: Cluster): ExchangeTarget & { defaultHost: string } {
     let t = route.stats.get(clusterName) as RouteTarget | undefined;
     if (t === undefined || t.cluster !== cluster) {
+      const stats = statsFor(this.metrics, this.direction, route, clusterName);
+      // The identity mTLS requires of the cluster's sidecars, when it names exactly one.
+      const sans = cluster.config.upstreamTls?.subjectAltNames;
+      if (this.direction === 'outbound') stats.destinationIdentity = sans !== undefined && sans.length === 1 ? sans[0] : null;
       t = new RouteTarget(
-        statsFor(this.metrics, this.direction, route, clusterName),
+        stats,
         new RouteResilience(route.config, this.metrics),
         cluster,
         clusterResilience(cluster, this.metrics),
@@ -258,7 +270,7 @@ export class HttpListener implements ExchangeHost {
     const rec = observer.on ? observer.begin(res.req, '') : null;
     this.respondError(res, error);
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    stats.record(error.status, error, seconds);
+    stats.record(error.status, error, seconds, res.req);
     if (rec !== null) observer.end(rec, stats, error.status, error, seconds, null, 0);
   }
 }

@@ -7,7 +7,11 @@ import { noErrorLabel } from '../errors.js';
 import type { ConnectionStats } from '../cluster/pool/connection-pool.js';
 import { CounterFamily, GaugeFamily, HistogramFamily, type CounterCell, type HistogramCell } from './metric-families.js';
 import { ClusterResilienceStats, FaultStats, type ResilienceFamilies } from './resilience-stats.js';
-import { ProxyTelemetry, type DirectionTelemetry } from './request-telemetry.js';
+import { ProxyTelemetry, type DirectionTelemetry, type LocalWorkload } from './request-telemetry.js';
+import { ConnectionFamilies, type ConnectionTracker } from './connection-metrics.js';
+import { peerIdentity } from '../tls/peer-identity.js';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 
 /** Seconds: fine enough for a p99 from 1 ms to 10 s. */
 export const durationBuckets = [
@@ -17,54 +21,159 @@ export const durationBuckets = [
 
 export type Direction = 'outbound' | 'inbound';
 
+/** The method label: the common methods by name, any other as `other` (a bounded set). */
+export const methodLabels = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'other'] as const;
+
+function methodIndex(method: string | undefined): number {
+  switch (method) {
+    case 'GET': return 0;
+    case 'HEAD': return 1;
+    case 'POST': return 2;
+    case 'PUT': return 3;
+    case 'DELETE': return 4;
+    case 'PATCH': return 5;
+    case 'OPTIONS': return 6;
+    default: return 7;
+  }
+}
+
+const methodCount = methodLabels.length;
+export const unknownLabel = 'unknown';
+
+/** `spiffe://<trust-domain>/ns/<namespace>/svc/<service>` → `<service>.<namespace>` (the cluster naming). */
+export function serviceOfSpiffeId(id: string | null): string {
+  if (id === null) return unknownLabel;
+  const m = /^spiffe:\/\/[^/]+\/ns\/([^/]+)\/svc\/([^/]+)$/.exec(id);
+  return m === null ? unknownLabel : `${m[2]}.${m[1]}`;
+}
+
+function clusterService(cluster: string): string {
+  // `<service>.<namespace>`; `inbound|local` and the empty cluster (no route) name no service.
+  return cluster === '' || cluster.includes('|') ? unknownLabel : cluster;
+}
+
+/**
+ * The cells of one (source, destination) pair under one RouteStats, each bound on first use:
+ * per status (or proxy error) an array by method, and per method × classification a histogram.
+ */
+class PeerCells {
+  readonly byStatus = new Map<number, Array<CounterCell | undefined>>();
+  readonly byError = new Map<ProxyError, Array<CounterCell | undefined>>();
+  readonly duration: Array<HistogramCell | undefined> = new Array(methodCount * 2).fill(undefined);
+  constructor(
+    /** source_service, destination_service, source_identity, destination_identity. */
+    readonly peerLabels: readonly [string, string, string, string],
+    /** What the labels were made from, to notice a change of the local workload or identity. */
+    readonly local: LocalWorkload | null,
+    readonly ownId: string | null,
+    readonly remoteId: string | null,
+  ) {}
+}
+
 /** The bound cells of one (direction, route, cluster): what a request touches when it ends. */
 export class RouteStats {
-  private readonly byStatus = new Map<number, CounterCell>();
-  private readonly byError = new Map<ProxyError, CounterCell>();
+  /** Outbound: the one pair (local → cluster). */
+  private outboundPeer: PeerCells | null = null;
+  /** Inbound: per verified caller identity (null: plaintext or no SPIFFE id); bounded by the services. */
+  private readonly inboundPeers = new Map<string | null, PeerCells>();
+  /** Outbound: the SPIFFE id the cluster's upstream TLS requires (one SAN), else null. */
+  destinationIdentity: string | null = null;
+
   constructor(
     private readonly metrics: ProxyMetrics,
     readonly direction: Direction,
     readonly route: string,
     readonly cluster: string,
-    readonly duration: HistogramCell,
     /** Tap, access log and tracing of this direction; its `on` is checked once per request. */
     readonly observer: DirectionTelemetry,
   ) {}
 
-  /** `seconds` < 0 skips the duration (e.g. a request that never reached a cluster). */
-  record(status: number, error: ProxyError | null, seconds: number): void {
-    let cell: CounterCell | undefined;
+  /**
+   * `seconds` < 0 skips the duration (e.g. a request that never reached a cluster). `req` gives
+   * the method and, inbound, the caller's verified identity; without it both are unknown.
+   */
+  record(status: number, error: ProxyError | null, seconds: number, req?: IncomingMessage): void {
+    const peer = this.peerCells(req === undefined ? null : req.socket);
+    const mi = req === undefined ? methodCount - 1 : methodIndex(req.method);
+    const failed = error !== null || status >= 500;
+    let row: Array<CounterCell | undefined> | undefined;
     if (error === null) {
-      cell = this.byStatus.get(status);
-      if (cell === undefined) {
-        cell = this.metrics.requests.cell(this.direction, this.route, this.cluster, String(status), noErrorLabel);
-        this.byStatus.set(status, cell);
-      }
+      row = peer.byStatus.get(status);
+      if (row === undefined) peer.byStatus.set(status, (row = new Array<CounterCell | undefined>(methodCount).fill(undefined)));
     } else {
-      cell = this.byError.get(error);
-      if (cell === undefined) {
-        cell = this.metrics.requests.cell(this.direction, this.route, this.cluster, String(error.status), error.name);
-        this.byError.set(error, cell);
-      }
+      row = peer.byError.get(error);
+      if (row === undefined) peer.byError.set(error, (row = new Array<CounterCell | undefined>(methodCount).fill(undefined)));
+    }
+    let cell = row[mi];
+    if (cell === undefined) {
+      cell = this.metrics.requests.cell(
+        this.direction, this.route, this.cluster, String(error === null ? status : error.status), error === null ? noErrorLabel : error.name,
+        methodLabels[mi], failed ? 'failure' : 'success', ...peer.peerLabels,
+      );
+      row[mi] = cell;
     }
     cell.value++;
-    if (seconds >= 0) this.duration.observe(seconds);
+    if (seconds >= 0) {
+      const di = mi * 2 + (failed ? 1 : 0);
+      let h = peer.duration[di];
+      if (h === undefined) {
+        h = this.metrics.duration.cell(this.direction, this.route, this.cluster, methodLabels[mi], failed ? 'failure' : 'success', ...peer.peerLabels);
+        peer.duration[di] = h;
+      }
+      h.observe(seconds);
+    }
+  }
+
+  private peerCells(socket: Socket | null): PeerCells {
+    const local = this.metrics.telemetry.local;
+    const ownId = this.metrics.ownIdentity();
+    if (this.direction === 'outbound') {
+      const p = this.outboundPeer;
+      const remoteId = this.destinationIdentity;
+      if (p !== null && p.local === local && p.ownId === ownId && p.remoteId === remoteId) return p;
+      const labels: [string, string, string, string] = [localService(local), clusterService(this.cluster), ownId ?? unknownLabel, remoteId ?? unknownLabel];
+      return (this.outboundPeer = new PeerCells(labels, local, ownId, remoteId));
+    }
+    const remoteId = socket === null ? null : peerIdentity(socket);
+    const p = this.inboundPeers.get(remoteId);
+    if (p !== undefined && p.local === local && p.ownId === ownId) return p;
+    const labels: [string, string, string, string] = [serviceOfSpiffeId(remoteId), localService(local), remoteId ?? unknownLabel, ownId ?? unknownLabel];
+    const cells = new PeerCells(labels, local, ownId, remoteId);
+    this.inboundPeers.set(remoteId, cells);
+    return cells;
   }
 }
+
+function localService(local: LocalWorkload | null): string {
+  return local === null ? unknownLabel : `${local.service}.${local.namespace}`;
+}
+
+/** Labels both request families carry after their own. */
+const peerLabelNames = ['method', 'classification', 'source_service', 'destination_service', 'source_identity', 'destination_identity'] as const;
 
 export class ProxyMetrics implements ResilienceFamilies {
   readonly registry = new Registry();
   readonly requests = new CounterFamily('trellis_requests_total', 'Requests handled by the sidecar.', [
-    'direction', 'route', 'cluster', 'status_code', 'error',
+    'direction', 'route', 'cluster', 'status_code', 'error', ...peerLabelNames,
   ]);
   readonly duration = new HistogramFamily(
     'trellis_request_duration_seconds',
     'Time from the request head to the end of the response, as seen by the sidecar.',
-    ['direction', 'route', 'cluster'],
+    ['direction', 'route', 'cluster', ...peerLabelNames],
     durationBuckets,
   );
-  readonly connectionsTotal = new CounterFamily('trellis_upstream_connections_total', 'Upstream connections opened.', ['cluster']);
-  readonly connectionsActive = new GaugeFamily('trellis_upstream_connections_active', 'Upstream connections open now.', ['cluster']);
+  readonly upstreamConnections = new ConnectionFamilies({
+    opened: 'trellis_upstream_connections_total', closed: 'trellis_upstream_connections_closed_total',
+    active: 'trellis_upstream_connections_active', bytesIn: 'trellis_upstream_received_bytes_total',
+    bytesOut: 'trellis_upstream_sent_bytes_total',
+  }, 'Upstream', 'cluster');
+  readonly downstreamConnections = new ConnectionFamilies({
+    opened: 'trellis_downstream_connections_total', closed: 'trellis_downstream_connections_closed_total',
+    active: 'trellis_downstream_connections_active', bytesIn: 'trellis_downstream_received_bytes_total',
+    bytesOut: 'trellis_downstream_sent_bytes_total',
+  }, 'Downstream', 'direction');
+  /** The sidecar's own SPIFFE id (source of outbound, destination of inbound); null until known. */
+  ownIdentity: () => string | null = () => null;
   readonly configVersion = new GaugeFamily('trellis_config_version_info', 'The applied config version (value 1).', ['version', 'source']);
   readonly retries = new CounterFamily('trellis_retries_total', 'Upstream tries repeated, by why.', ['cluster', 'reason']);
   readonly retryBudgetExhausted = new CounterFamily(
@@ -85,8 +194,9 @@ export class ProxyMetrics implements ResilienceFamilies {
   constructor(opts: { processMetrics?: boolean; telemetry?: ProxyTelemetry } = {}) {
     this.telemetry = opts.telemetry ?? new ProxyTelemetry();
     for (const m of [
-      this.requests, this.duration, this.connectionsTotal, this.connectionsActive, this.configVersion,
+      this.requests, this.duration, this.configVersion,
       this.retries, this.retryBudgetExhausted, this.circuitBreakerRejections, this.timeouts, this.faultsInjected,
+      ...this.upstreamConnections.families, ...this.downstreamConnections.families,
     ]) {
       this.registry.registerMetric(m as any);
     }
@@ -98,7 +208,7 @@ export class ProxyMetrics implements ResilienceFamilies {
     const key = `${direction}\u0000${route}\u0000${cluster}`;
     let s = this.routeStats.get(key);
     if (!s) {
-      s = new RouteStats(this, direction, route, cluster, this.duration.cell(direction, route, cluster), this.telemetry.of(direction));
+      s = new RouteStats(this, direction, route, cluster, this.telemetry.of(direction));
       this.routeStats.set(key, s);
     }
     return s;
@@ -123,17 +233,12 @@ export class ProxyMetrics implements ResilienceFamilies {
   }
 
   connectionStats(cluster: string): ConnectionStats {
-    const total = this.connectionsTotal.cell(cluster);
-    const active = this.connectionsActive.cell(cluster);
-    return {
-      opened() {
-        total.value++;
-        active.value++;
-      },
-      closed() {
-        active.value--;
-      },
-    };
+    return this.upstreamConnections.tracker(cluster);
+  }
+
+  /** Downstream connections accepted by a listener of this direction. */
+  downstreamTracker(direction: Direction): ConnectionTracker {
+    return this.downstreamConnections.tracker(direction);
   }
 
   setConfigVersion(version: string, source: string): void {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePromText } from '../../../src/control/telemetry/prom-text-parser.js';
 import { ProxyMetrics } from '../../../src/proxy/telemetry/metrics.js';
+import { snapshotFromSamples, trafficKey } from '../../../src/control/telemetry/traffic-snapshot.js';
 
 test('parses counters, label escaping, special values and timestamps', () => {
   const text = [
@@ -81,7 +82,9 @@ test('reads what a real sidecar exposes', async () => {
   assert.ok(r.ok, r.ok ? '' : r.error);
   const req = r.samples.filter((x) => x.name === 'trellis_requests_total');
   assert.equal(req.length, 2);
-  const inf = r.samples.find((x) => x.name === 'trellis_request_duration_seconds_bucket' && x.labels.le === '+Inf');
-  assert.equal(inf?.value, 2);
+  // success and failure are separate series (label classification); the collector sums them
+  const inf = r.samples.filter((x) => x.name === 'trellis_request_duration_seconds_bucket' && x.labels.le === '+Inf');
+  assert.deepEqual(inf.map((x) => [x.labels.classification, x.value]).sort(), [['failure', 1], ['success', 1]]);
+  assert.equal(snapshotFromSamples(r.samples).get(trafficKey('outbound', 'api.default', 'api.default'))?.buckets.get(Infinity), 2);
   assert.ok(r.samples.some((x) => x.name === 'trellis_proxy_process_start_time_seconds'));
 });

@@ -88,7 +88,7 @@ test('max connections makes requests wait as pending; over max pending they get 
     up.release();
     const bodies = (await Promise.all(replies)).map((r) => r.body);
     assert.deepEqual(bodies, ['released', 'released', 'released', 'released']);
-    const active = proxy.metrics.connectionsActive.cell(clusterName).value;
+    const active = proxy.metrics.upstreamConnections.tracker(clusterName).active;
     assert.ok(active <= 2, `connections ${active}`);
   } finally {
     up.release();

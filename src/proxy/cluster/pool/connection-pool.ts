@@ -1,13 +1,15 @@
 // Keep-alive connections to one endpoint. Idle sockets are reused newest first (the warmest,
 // least likely to have been closed by the peer), capped in number and closed after an idle
 // time shorter than Node's default server keep-alive (5 s) to avoid most close races.
+import type { Socket } from 'node:net';
 import { UpstreamConnection, type ConnectionOwner } from './upstream-client.js';
 import type { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import type { TlsSessionSlot, UpstreamTlsPolicy } from '../../tls/upstream-tls.js';
 
+/** Told of each socket the pool opens and closes (bytes are read from it at scrape time). */
 export interface ConnectionStats {
-  opened(): void;
-  closed(): void;
+  opened(socket: Socket): void;
+  closed(socket: Socket): void;
 }
 
 export const nullConnectionStats: ConnectionStats = { opened() {}, closed() {} };
@@ -80,7 +82,7 @@ export class ConnectionPool implements ConnectionOwner {
     }
     const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs, this.tlsTarget);
     this.all.add(conn);
-    this.stats.opened();
+    this.stats.opened(conn.socket);
     return conn;
   }
 
@@ -109,7 +111,7 @@ export class ConnectionPool implements ConnectionOwner {
     const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs, this.tlsTarget);
     conn.limiter = breaker;
     this.all.add(conn);
-    this.stats.opened();
+    this.stats.opened(conn.socket);
     return conn;
   }
 
@@ -136,7 +138,7 @@ export class ConnectionPool implements ConnectionOwner {
 
   remove(conn: UpstreamConnection): void {
     if (!this.all.delete(conn)) return;
-    this.stats.closed();
+    this.stats.closed(conn.socket);
     if (conn.limiter !== null) conn.limiter.connectionClosed();
     const i = this.idle.indexOf(conn);
     if (i !== -1) this.idle.splice(i, 1);

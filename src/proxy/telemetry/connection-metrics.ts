@@ -1,0 +1,115 @@
+// TCP connection metrics of both sides of the sidecar: downstream (apps and peers connecting to
+// a listener, by direction) and upstream (the sidecar's own connections, by cluster). A socket
+// is counted when it opens and when it closes; active counts and bytes are read from the live
+// sockets when Prometheus scrapes, so nothing is written per request or per read.
+import type { Socket } from 'node:net';
+
+type Labels = Record<string, string>;
+
+interface MetricValue {
+  labels: Labels;
+  value: number;
+}
+
+/** The sockets of one label value (a direction or a cluster). */
+export class ConnectionTracker {
+  openedCount = 0;
+  closedCount = 0;
+  private closedBytesIn = 0;
+  private closedBytesOut = 0;
+  private readonly live = new Set<Socket>();
+
+  opened(socket: Socket): void {
+    this.openedCount++;
+    this.live.add(socket);
+  }
+
+  closed(socket: Socket): void {
+    if (!this.live.delete(socket)) return;
+    this.closedCount++;
+    this.closedBytesIn += socket.bytesRead;
+    this.closedBytesOut += socket.bytesWritten;
+  }
+
+  get active(): number {
+    return this.live.size;
+  }
+
+  /** Bytes read from the peer, closed connections included. */
+  get bytesIn(): number {
+    let n = this.closedBytesIn;
+    for (const s of this.live) n += s.bytesRead;
+    return n;
+  }
+
+  /** Bytes written to the peer, closed connections included. */
+  get bytesOut(): number {
+    let n = this.closedBytesOut;
+    for (const s of this.live) n += s.bytesWritten;
+    return n;
+  }
+
+  /** Counts a socket accepted by a listener until it closes. */
+  track(socket: Socket): void {
+    this.opened(socket);
+    (socket as any)[kTracker] = this;
+    socket.once('close', onTrackedClose);
+  }
+}
+
+const kTracker = Symbol('trellis.connectionTracker');
+
+function onTrackedClose(this: Socket): void {
+  ((this as any)[kTracker] as ConnectionTracker).closed(this);
+}
+
+/** A family whose values are read from trackers at scrape time (prom-client's metric shape). */
+class ScrapeFamily {
+  readonly aggregator = 'sum';
+  readonly labelNames: readonly string[];
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'gauge',
+    private readonly label: string,
+    private readonly trackers: ReadonlyMap<string, ConnectionTracker>,
+    private readonly value: (t: ConnectionTracker) => number,
+  ) {
+    this.labelNames = [label];
+  }
+
+  get(): Promise<{ name: string; help: string; type: string; values: MetricValue[]; aggregator: string }> {
+    const values: MetricValue[] = [];
+    for (const [v, t] of this.trackers) values.push({ labels: { [this.label]: v }, value: this.value(t) });
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator });
+  }
+
+  reset(): void {}
+}
+
+/** One side's five families over its trackers (one tracker per label value, made on first use). */
+export class ConnectionFamilies {
+  private readonly trackers = new Map<string, ConnectionTracker>();
+  readonly families: readonly ScrapeFamily[];
+
+  constructor(names: { opened: string; closed: string; active: string; bytesIn: string; bytesOut: string }, side: string, label: string) {
+    const t = this.trackers;
+    this.families = [
+      new ScrapeFamily(names.opened, `${side} TCP connections opened.`, 'counter', label, t, (x) => x.openedCount),
+      new ScrapeFamily(names.closed, `${side} TCP connections closed.`, 'counter', label, t, (x) => x.closedCount),
+      new ScrapeFamily(names.active, `${side} TCP connections open now.`, 'gauge', label, t, (x) => x.active),
+      new ScrapeFamily(names.bytesIn, `Bytes the sidecar received on ${side.toLowerCase()} connections (on the wire, TLS included).`, 'counter', label, t, (x) => x.bytesIn),
+      new ScrapeFamily(names.bytesOut, `Bytes the sidecar sent on ${side.toLowerCase()} connections (on the wire, TLS included).`, 'counter', label, t, (x) => x.bytesOut),
+    ];
+  }
+
+  tracker(value: string): ConnectionTracker {
+    let t = this.trackers.get(value);
+    if (t === undefined) {
+      t = new ConnectionTracker();
+      this.trackers.set(value, t);
+    }
+    return t;
+  }
+}
