@@ -9,8 +9,7 @@ import { AdminServer } from './admin.js';
 import { ProxyRuntime } from './proxy-runtime.js';
 import { ProxyMetrics } from './telemetry/metrics.js';
 import { ProxyTelemetry } from './telemetry/request-telemetry.js';
-import { WorkloadIdentity } from './identity/workload-identity.js';
-import { registerIdentityMetrics } from './identity/identity-metrics.js';
+import type { WorkloadIdentity } from './identity/workload-identity.js';
 import { MeshTls } from './tls/mesh-tls.js';
 
 export interface StartProxyOptions {
@@ -146,6 +145,9 @@ async function startIdentity(opts: StartProxyOptions, node: NodeInfo, logger: Re
   }
   const control = parseHostPort(opts.control ?? `127.0.0.1:${ports.controlXds}`, '--control');
   const apiUrl = opts.caApi ?? `http://${control.address.includes(':') ? `[${control.address}]` : control.address}:${ports.controlApi}`;
+  // Identity modules load only here, so a sidecar that runs without identity never holds them
+  // (@peculiar/x509 loads later still, when the first CSR is made).
+  const { WorkloadIdentity } = await import('./identity/workload-identity.js');
   const identity = new WorkloadIdentity({ apiUrl, token: opts.token, proxyId: node.id, service: node.service, namespace: node.namespace, stateDir: opts.stateDir, logger });
   if (!(await identity.restore()) && !opts.token) {
     // a saved certificate could have carried us; without one and without a token there is nothing to renew
@@ -153,6 +155,7 @@ async function startIdentity(opts: StartProxyOptions, node: NodeInfo, logger: Re
     logger.warn('no join token (--token or TRELLIS_TOKEN) and no saved certificate: running without a workload identity, plaintext only');
     return null;
   }
+  const { registerIdentityMetrics } = await import('./identity/identity-metrics.js');
   registerIdentityMetrics(runtime.metrics.registry, identity);
   // in the background: the data path must not wait for the control plane (failures are retried)
   void identity.begin().catch((err: Error) => logger.error({ err: err.message }, 'workload identity failed'));
