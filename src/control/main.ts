@@ -11,6 +11,7 @@ import { AdsServer } from './xds/ads-server.js';
 import { ControlTelemetry } from './telemetry/control-telemetry.js';
 import { AdminToken } from './auth/admin-token.js';
 import { ApiAuth, type ApiAuthMode } from './auth/api-auth.js';
+import { XdsAuthenticator, type XdsAuthMode } from './auth/xds-auth.js';
 import { JoinTokenStore } from './auth/join-token-store.js';
 import { CertificateAuthority } from './ca/ca-authority.js';
 import { WorkloadIssuer } from './ca/workload-issuer.js';
@@ -37,6 +38,8 @@ export interface ControlPlaneOptions {
   certTtlMs?: number;
   /** Which API requests need the admin token; default: writes only on a loopback address, everything else elsewhere. */
   apiAuth?: ApiAuthMode;
+  /** required: the xDS port refuses streams without a join token or certificate proof; optional (default): admits them, logged as unauthenticated. */
+  xdsAuth?: XdsAuthMode;
   /** Where the first start announces the admin token; default stderr. */
   announce?: (line: string) => void;
 }
@@ -95,6 +98,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const trustDomain = () => (resources.find((r) => r.kind === 'MeshConfig') as MeshConfig | undefined)?.spec.trustDomain ?? 'cluster.local';
   const issuer = new WorkloadIssuer({ ca, tokens, dataDir: opts.dataDir, trustDomain, ttlMs: opts.certTtlMs, logger });
   await issuer.load();
+  // set before the xDS port is bound, so no stream goes unchecked
+  const xdsAuth = new XdsAuthenticator({ mode: opts.xdsAuth ?? 'optional', tokens, possession: issuer });
+  ads.auth = xdsAuth;
   certified = () => {
     const now = Date.now();
     return new Set(issuer.issued().filter((r) => Date.parse(r.notAfter) > now).map((r) => r.proxyId));
@@ -130,7 +136,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     await store.close();
     throw err;
   }
-  logger.info({ ca: ca.signingCertificate.subject, caSource: ca.source, trustRoots: ca.trustBundle.roots().length, certTtlMs: issuer.ttlMs, apiAuth: authMode }, 'certificate authority ready');
+  logger.info({ ca: ca.signingCertificate.subject, caSource: ca.source, trustRoots: ca.trustBundle.roots().length, certTtlMs: issuer.ttlMs, apiAuth: authMode, xdsAuth: xdsAuth.mode }, 'certificate authority ready');
   logger.info({ listen, xdsPort, apiPort, dataDir: opts.dataDir, store: opts.store ?? 'file', resources: resources.length, instances: registry.list().length }, 'control plane started');
 
   let closing: Promise<void> | undefined;

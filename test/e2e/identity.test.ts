@@ -82,18 +82,19 @@ describe('workload identity through the mesh', () => {
   });
 
   it('a token for another service, or a revoked one, obtains no certificate', { timeout: 60_000 }, async () => {
-    const impostor = await mesh.addPod('impostor-1', 'db', {}, { token: tokens.api.token });
+    // a bad credential is refused on the xDS port too, even with --xds-auth optional: these never get ready
+    const impostor = await mesh.addPod('impostor-1', 'db', {}, { token: tokens.api.token, wait: false });
     const late = await createToken('cache');
     const revoke = await mesh.cli(['token', 'revoke', late.id]);
     assert.equal(revoke.code, 0, revoke.stderr);
-    const revoked = await mesh.addPod('cache-1', 'cache', {}, { token: late.token });
+    const revoked = await mesh.addPod('cache-1', 'cache', {}, { token: late.token, wait: false });
 
-    const impostorError = await waitFor(async () => ((await configDump(impostor)).identity?.lastError ?? undefined) as string | undefined, 20_000, 'the impostor to be refused');
+    const impostorError = await waitFor(async () => ((await configDump(impostor).catch(() => undefined))?.identity?.lastError ?? undefined) as string | undefined, 20_000, 'the impostor to be refused');
     assert.match(impostorError, /403 .*join token .* is for service "api"/);
-    const revokedError = await waitFor(async () => ((await configDump(revoked)).identity?.lastError ?? undefined) as string | undefined, 20_000, 'the revoked token to be refused');
+    const revokedError = await waitFor(async () => ((await configDump(revoked).catch(() => undefined))?.identity?.lastError ?? undefined) as string | undefined, 20_000, 'the revoked token to be refused');
     assert.match(revokedError, /401 .*revoked/);
     const rows = await mesh.getJson('proxies');
-    assert.deepEqual(rows.filter((p) => p.id === 'impostor-1' || p.id === 'cache-1').map((p) => p.certExpiry), [null, null]);
+    assert.deepEqual(rows.filter((p) => p.id === 'impostor-1' || p.id === 'cache-1'), [], 'refused on the xDS port: never registered, no certificate');
 
     const list = await mesh.cli(['token', 'list', '-o', 'json']);
     const listed = JSON.parse(list.stdout) as Record<string, unknown>[];

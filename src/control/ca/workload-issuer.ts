@@ -25,6 +25,10 @@ export interface CertificateRequest {
 
 export interface IssuedRecord { proxyId: string; spiffeId: string; serial: string; tokenId: string | null; issuedAt: string; notAfter: string }
 
+export type PossessionCheck =
+  | { ok: true; spiffeId: string; service: string; namespace: string; tokenId: string | null }
+  | { ok: false; status: 401 | 403; error: string };
+
 export type IssueOutcome = { status: 200; body: IssuedCertificate & { ttlMs: number } } | { status: 400 | 401 | 403; error: string };
 
 export interface WorkloadIssuerOptions {
@@ -121,24 +125,36 @@ export class WorkloadIssuer {
 
   private async checkRenewal(req: CertificateRequest, namespace: string): Promise<{ tokenId: string | null } | { status: 401 | 403; error: string }> {
     const renewal = req.renewal!;
-    const verified = await this.opts.ca.verifyIssued(renewal.certificate);
-    if (!verified.ok) return { status: 401, error: `cannot renew: ${verified.error}` };
+    const held = await this.verifyPossession(renewal.certificate, Buffer.from(req.csr, 'utf8'), renewal.signature);
+    if (!held.ok) return { status: held.status, error: `cannot renew: ${held.error}` };
+    if (held.service !== req.service || held.namespace !== namespace) {
+      return { status: 403, error: `cannot renew: the certificate is ${held.spiffeId}, not service "${req.service}" in "${namespace}"` };
+    }
+    return { tokenId: held.tokenId };
+  }
+
+  /**
+   * Checks that `certificatePem` is a certificate this CA issued and still valid, that `signature`
+   * (base64 ECDSA-SHA256 of `data`) was made with its key, and that the join token which first
+   * admitted the workload is not revoked. Used for renewals and for the xDS port.
+   */
+  async verifyPossession(certificatePem: string, data: Buffer, signature: string): Promise<PossessionCheck> {
+    const verified = await this.opts.ca.verifyIssued(certificatePem);
+    if (!verified.ok) return { ok: false, status: 401, error: verified.error };
     let proof = false;
     try {
-      proof = verify('sha256', Buffer.from(req.csr, 'utf8'), renewal.certificate, Buffer.from(renewal.signature, 'base64'));
+      proof = verify('sha256', data, certificatePem, Buffer.from(signature, 'base64'));
     } catch {
       proof = false;
     }
-    if (!proof) return { status: 401, error: 'cannot renew: the signature does not prove possession of the certificate key' };
+    if (!proof) return { ok: false, status: 401, error: 'the signature does not prove possession of the certificate key' };
     const parts = parseSpiffeId(verified.value.spiffeId);
-    if (!parts || parts.service !== req.service || parts.namespace !== namespace) {
-      return { status: 403, error: `cannot renew: the certificate is ${verified.value.spiffeId}, not service "${req.service}" in "${namespace}"` };
-    }
+    if (!parts) return { ok: false, status: 403, error: `the certificate's identity ${verified.value.spiffeId} is not a workload SPIFFE id` };
     // the token that first admitted this workload: revoking it ends the chain of renewals
     const tokenId = this.bySerial.get(verified.value.serial.toLowerCase())?.tokenId ?? null;
     const token = tokenId ? this.opts.tokens.get(tokenId) : undefined;
-    if (token?.revokedAt) return { status: 403, error: `cannot renew: join token ${token.id}, which admitted this workload, was revoked at ${token.revokedAt}` };
-    return { tokenId };
+    if (token?.revokedAt) return { ok: false, status: 403, error: `join token ${token.id}, which admitted this workload, was revoked at ${token.revokedAt}` };
+    return { ok: true, spiffeId: verified.value.spiffeId, service: parts.service, namespace: parts.namespace, tokenId };
   }
 
   private refuse(req: CertificateRequest, status: 400 | 401 | 403, error: string): IssueOutcome {

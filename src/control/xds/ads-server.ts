@@ -1,4 +1,6 @@
-import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { XdsAuthenticator, XdsCredentialHeaders } from '../auth/xds-auth.js';
+import { xdsCertHeader, xdsProofHeader, xdsProofTimeHeader } from '../../xds/xds-credentials.js';
 import type { Logger } from '../../common/log.js';
 import type { MeshState } from '../compiler/compile-snapshot.js';
 import type { Registry } from '../registry.js';
@@ -14,13 +16,19 @@ export interface AdsServerOptions {
   revision?: () => number;
   /** Proxies holding a valid workload certificate (their peers reach them over mTLS). */
   certified?: () => ReadonlySet<string>;
+  /** Checks each stream's credentials; absent: every stream is admitted unauthenticated. */
+  auth?: XdsStreamAuth;
 }
+
+export type XdsStreamAuth = Pick<XdsAuthenticator, 'authenticate'>;
 
 /** Serves ADS over gRPC and keeps every connected proxy's snapshot current. */
 export class AdsServer implements StreamHost {
   readonly registry: Registry;
   readonly logger: Logger;
   closing = false;
+  /** Checks each stream's credentials; null: every stream is admitted unauthenticated. */
+  auth: XdsStreamAuth | null;
   private readonly server = new Server({
     // notice sidecars that vanish without closing their connection
     'grpc.keepalive_time_ms': 30_000,
@@ -35,15 +43,37 @@ export class AdsServer implements StreamHost {
   constructor(private readonly opts: AdsServerOptions) {
     this.registry = opts.registry;
     this.logger = opts.logger;
+    this.auth = opts.auth ?? null;
     this.server.addService(adsServiceDefinition(), {
       StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => {
         if (this.closing) {
           call.end();
           return;
         }
-        this.streams.add(new AdsStream(call, this));
+        void this.admit(call);
       },
     });
+  }
+
+  /** Checks the stream's credentials before reading its first request (grpc-js buffers it meanwhile). */
+  private async admit(call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): Promise<void> {
+    if (!this.auth) {
+      this.streams.add(new AdsStream(call, this, { principal: null }));
+      return;
+    }
+    let decision;
+    try {
+      decision = await this.auth.authenticate(credentialHeaders(call.metadata));
+    } catch (err) {
+      decision = { ok: false as const, code: 16 as const, message: `cannot check the credentials: ${(err as Error).message}` };
+    }
+    if (call.cancelled || this.closing) return;
+    if (!decision.ok) {
+      this.logger.warn({ peer: call.getPeer(), code: decision.code, details: decision.message }, 'ADS stream refused');
+      call.emit('error', { code: decision.code, details: decision.message });
+      return;
+    }
+    this.streams.add(new AdsStream(call, this, { principal: decision.principal }));
   }
 
   /** Binds address:port (0 picks one) and returns the bound port. */
@@ -115,4 +145,13 @@ export class AdsServer implements StreamHost {
       });
     });
   }
+}
+
+function credentialHeaders(metadata: Metadata): XdsCredentialHeaders {
+  const headers: XdsCredentialHeaders = {};
+  for (const key of ['authorization', xdsCertHeader, xdsProofHeader, xdsProofTimeHeader] as const) {
+    const value = metadata.get(key)[0];
+    if (value !== undefined) headers[key] = String(value);
+  }
+  return headers;
 }

@@ -4,6 +4,7 @@ import { decodeNode, type NodeInfo } from '../../xds/node.js';
 import { adsOrder, typeUrls } from '../../xds/type-urls.js';
 import { compileSnapshot, type MeshState } from '../compiler/compile-snapshot.js';
 import type { Registry } from '../registry.js';
+import { XdsAuthenticator, type XdsPrincipal } from '../auth/xds-auth.js';
 import type { DiscoveryRequest, DiscoveryResponse } from './ads-service-definition.js';
 import { encodeSnapshot, type EncodedSnapshot } from './encoded-snapshot.js';
 
@@ -46,7 +47,11 @@ export class AdsStream {
   /** Snapshot version → the newest store revision it reflects (a recompile to the same content moves it on). */
   private readonly versionRevisions = new Map<number, number>();
 
-  constructor(private readonly call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, private readonly host: StreamHost) {
+  /** Whom the stream's credentials speak for; null when it presented none (admitted unauthenticated). */
+  private readonly principal: XdsPrincipal | null;
+
+  constructor(private readonly call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, private readonly host: StreamHost, auth: { principal: XdsPrincipal | null } = { principal: null }) {
+    this.principal = auth.principal;
     call.on('data', (req: DiscoveryRequest) => this.onRequest(req));
     call.on('end', () => {
       this.finish();
@@ -100,10 +105,13 @@ export class AdsStream {
     if (!this.node) {
       const info = decodeNode(req.node);
       if (typeof info === 'string') return this.fail(status.INVALID_ARGUMENT, `invalid xDS node: ${info}`);
+      const mismatch = this.principal ? XdsAuthenticator.mismatch(this.principal, info) : null;
+      if (mismatch) return this.fail(status.PERMISSION_DENIED, `xDS node ${info.id}: ${mismatch}`);
       this.node = info;
       this.proxyless = req.node?.user_agent_name !== 'trellis';
       this.session = this.host.registry.connect(info);
-      this.host.logger.info({ proxy: info.id, service: info.service, address: info.address }, 'proxy connected');
+      const auth = this.principal ? this.principal.subject : 'unauthenticated';
+      this.host.logger.info({ proxy: info.id, service: info.service, address: info.address, auth }, 'proxy connected');
     }
     const typeUrl = req.type_url ?? '';
     if (!typeUrl) return this.fail(status.INVALID_ARGUMENT, 'type_url is required');
@@ -192,7 +200,7 @@ export class AdsStream {
   }
 
   private fail(code: status, details: string): void {
-    this.host.logger.warn({ peer: this.call.getPeer(), details }, 'ADS stream refused');
+    this.host.logger.warn({ peer: this.call.getPeer(), code, details }, 'ADS stream refused');
     this.call.emit('error', { code, details });
     this.finish();
   }

@@ -37,8 +37,8 @@ export interface AdsClientOptions {
   clock?: AdsClock;
   random?: () => number;
   backoff?: { initialMs?: number; maxMs?: number };
-  /** Extra request headers on the ADS call, e.g. { authorization: 'Bearer …' }. */
-  metadata?: Record<string, string>;
+  /** Extra request headers on the ADS call, e.g. { authorization: 'Bearer …' }; a function is asked again for every stream (fresh credentials). */
+  metadata?: Record<string, string> | (() => Record<string, string>);
   maxMessageBytes?: number;
   connectTimeoutMs?: number;
   keepaliveMs?: number;
@@ -211,7 +211,7 @@ export class AdsClient {
       {
         authority: this.opts.server,
         path: adsPath,
-        metadata: this.opts.metadata,
+        metadata: typeof this.opts.metadata === 'function' ? this.opts.metadata() : this.opts.metadata,
         maxMessageBytes: this.opts.maxMessageBytes,
         connectTimeoutMs: this.opts.connectTimeoutMs,
         keepaliveMs: this.opts.keepaliveMs,
