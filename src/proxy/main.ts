@@ -5,6 +5,7 @@ import { ports } from '../common/ports.js';
 import { trellisVersion } from '../common/version.js';
 import type { NodeInfo } from '../xds/node.js';
 import { AdsClient } from './xds/ads-client.js';
+import { adsCredentials } from './xds/ads-credentials.js';
 import { AdminServer } from './admin.js';
 import { ProxyRuntime } from './proxy-runtime.js';
 import { ProxyMetrics } from './telemetry/metrics.js';
@@ -81,6 +82,8 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
   runtime.metrics.telemetry.setLocal({ service: opts.service, namespace: opts.namespace ?? 'default', proxy: id });
   let ads: AdsClient | null = null;
   let node: NodeInfo | null = null;
+  // set once the identity starts (after the ADS client); every stream asks for its certificate anew
+  let held: WorkloadIdentity | null = null;
   let firstConfig = opts.onFirstConfig;
   const admin = new AdminServer({
     address,
@@ -98,6 +101,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
     node,
     stateDir: opts.stateDir,
     logger,
+    metadata: adsCredentials({ token: opts.token, certificate: () => held?.current() ?? null }),
     onConfig: (config, source) => {
       runtime.applyConfig(config, source);
       runtime.listening().then(
@@ -112,6 +116,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
   });
   ads.start();
   const identity = await startIdentity(opts, node, logger, runtime);
+  held = identity;
   if (identity) meshTls.attach(identity);
   logger.info({ admin: admin.port, control: opts.control ?? `127.0.0.1:${ports.controlXds}` }, 'proxy started');
 
