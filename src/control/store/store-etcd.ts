@@ -20,6 +20,8 @@ export interface EtcdStoreOptions {
   callTimeoutMs?: number;
   /** How many times a write is retried after losing a race with another writer. */
   maxConflicts?: number;
+  /** How long a new watch may take to be created (across member failures) before the store reports itself unsynced. */
+  watchTimeoutMs?: number;
 }
 
 interface Entry {
@@ -42,6 +44,11 @@ interface Snapshot {
  * since it was read, and is recomputed and retried otherwise: two replicas writing at once never
  * overwrite each other's change. A watch keeps each replica's in-memory copy current; reads are
  * served from it, so a replica that loses etcd keeps serving its last state, read-only.
+ *
+ * The watch is never left to the client's own reconnection: after a long outage its backoff
+ * reaches 30 s, and a replica that says it is healthy would miss the others' writes meanwhile.
+ * Whenever the watch breaks, the store reads everything again and watches from just after that
+ * read; it reports itself writable again only once that new watch is live.
  */
 export class EtcdStore implements Store {
   readonly client: Etcd3;
@@ -56,6 +63,7 @@ export class EtcdStore implements Store {
   private watcher?: Watcher;
   private probeTimer?: NodeJS.Timeout;
   private probing?: Promise<void>;
+  private resyncing?: Promise<void>;
   private writable = true;
   private reason?: string;
   private closed = false;
@@ -144,15 +152,14 @@ export class EtcdStore implements Store {
     this.closed = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
     await this.probing?.catch(() => undefined);
+    await this.resyncing?.catch(() => undefined);
     await this.watcher?.cancel().catch(() => undefined);
     this.listeners.clear();
     this.client.close();
   }
 
   private async start(): Promise<void> {
-    const snap = await this.read();
-    this.replace(snap);
-    await this.watch(snap.header + 1n);
+    await this.sync();
     this.scheduleProbe();
   }
 
@@ -237,26 +244,75 @@ export class EtcdStore implements Store {
     return { entries, revision, revisionMod, header: BigInt(res.header.revision) };
   }
 
-  /** Adopts a fresh full read (at start and after regaining etcd, when watch events may have been missed). */
+  /**
+   * Adopts a fresh full read (at start and whenever the watch broke, so events may have been
+   * missed). A key this replica wrote itself after the read was taken keeps its newer state.
+   */
   private replace(snap: Snapshot): void {
     const before = this.signature();
-    this.entries = snap.entries;
-    this.rev = snap.revision;
-    this.revMod = snap.revisionMod;
+    const entries = snap.entries;
+    for (const [key, e] of this.entries) if (e.mod > snap.header) entries.set(key, e);
+    this.entries = entries;
+    if (this.revMod <= snap.header) {
+      this.rev = snap.revision;
+      this.revMod = snap.revisionMod;
+    }
     if (this.signature() !== before) this.emit();
   }
 
-  private async watch(from: bigint): Promise<void> {
-    const watcher = await this.client.watch().prefix(this.storePrefix).startRevision(from.toString()).create();
+  /** Reads everything, then watches from the revision right after that read; throws if either fails. */
+  private async sync(): Promise<void> {
+    this.dropWatch();
+    const snap = await this.retryOnConnectionError(() => this.read());
+    if (this.closed) return;
+    this.replace(snap);
+    await this.watch(snap.header + 1n);
+    if (this.closed) this.dropWatch();
+  }
+
+  /**
+   * Resolves once etcd confirmed the watch. The listeners are attached before it connects, so no
+   * event that follows the creation is lost; only the current watcher's events are applied.
+   */
+  private watch(from: bigint): Promise<void> {
+    const watcher = this.client.watch().prefix(this.storePrefix).startRevision(from.toString()).watcher();
     this.watcher = watcher;
-    watcher.on('data', (res: IWatchResponse) => this.onWatch(res));
-    // the member it streamed from may be the only one gone: ask the cluster rather than assume
-    watcher.on('disconnected', () => void this.probeNow());
-    // a watch that can no longer resume (compacted history) is replaced after a full read
-    watcher.on('error', (err: Error) => {
-      this.logger?.warn({ err }, 'etcd watch failed; reading the store again');
-      void this.resync();
+    watcher.on('data', (res: IWatchResponse) => {
+      if (this.watcher === watcher) this.onWatch(res);
     });
+    return new Promise<void>((resolve, reject) => {
+      let live = false;
+      const timeoutMs = this.opts.watchTimeoutMs ?? 5000;
+      // until it is live, a lost stream is retried by the client (the member it tried may be the dead one)
+      const timer = setTimeout(() => fail(new Error(`the etcd watch was not established within ${timeoutMs} ms`)), timeoutMs);
+      const fail = (err: Error): void => {
+        clearTimeout(timer);
+        if (this.watcher === watcher) this.dropWatch();
+        reject(err);
+      };
+      watcher.once('connected', () => {
+        live = true;
+        clearTimeout(timer);
+        resolve();
+      });
+      // once live, a broken stream may have missed events: read again and watch anew
+      watcher.on('disconnected', () => {
+        if (live && this.watcher === watcher) void this.resync();
+      });
+      // e.g. a watch that can no longer resume (compacted history)
+      watcher.on('error', (err: Error) => {
+        if (!live) return fail(err);
+        if (this.watcher !== watcher) return;
+        this.logger?.warn({ err }, 'etcd watch failed; reading the store again');
+        void this.resync();
+      });
+    });
+  }
+
+  private dropWatch(): void {
+    const old = this.watcher;
+    this.watcher = undefined;
+    void old?.cancel().catch(() => undefined);
   }
 
   private onWatch(res: IWatchResponse): void {
@@ -338,14 +394,20 @@ export class EtcdStore implements Store {
       if (!this.closed) this.setWritable(false, (err as Error).message);
       return;
     }
-    if (!this.writable) await this.resync();
+    // a replica is writable, hence healthy, only while its watch is live
+    if (!this.writable || !this.watcher) await this.resync();
   }
 
-  private async resync(): Promise<void> {
+  /** One at a time: a full read and a new live watch, and only then writable again. */
+  private resync(): Promise<void> {
+    this.resyncing ??= this.resyncOnce().finally(() => (this.resyncing = undefined));
+    return this.resyncing;
+  }
+
+  private async resyncOnce(): Promise<void> {
     if (this.closed) return;
     try {
-      const snap = await this.retryOnConnectionError(() => this.read());
-      this.replace(snap);
+      await this.sync();
       this.setWritable(true);
     } catch (err) {
       this.setWritable(false, (err as Error).message);

@@ -71,4 +71,17 @@ describe('EtcdStore when etcd members die', { skip: etcdMissing, concurrency: fa
     assert.equal((await b.list()).length, 7);
     assert.equal(await b.get('Service', 'default', 'during-outage'), undefined, 'the refused write did not land');
   });
+
+  it('after a long outage, a write through one instance reaches the other as soon as both say writable', async () => {
+    await cluster.killAll();
+    await eventually(() => !a.health().writable && !b.health().writable, 'both instances to notice etcd is gone');
+    // long enough for the etcd client's own watch reconnection to back off well past the deadline below
+    await new Promise((r) => setTimeout(r, 10_000));
+    await cluster.restartAll();
+    await eventually(() => a.health().writable && b.health().writable, 'both instances to take writes again', 30_000);
+    await b.apply(resources(service('after-long-outage')));
+    // writable means the watch is live again: the event arrives in milliseconds, not after a backoff
+    await eventually(async () => (await a.get('Service', 'default', 'after-long-outage')) !== undefined, 'a to see the write made through b', 2000);
+    assert.equal((await a.list()).length, 8, JSON.stringify((await a.list()).map((r) => r.metadata.name)));
+  });
 });
