@@ -4,7 +4,7 @@
 // with TRELLIS_UPDATE_SCREENSHOT=1 the topology's also replaces docs/dashboard.png.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,9 +87,6 @@ describe('the dashboard in a browser', {
   before(async () => {
     // disconnected proxies stay registered long enough to be seen as such
     await mesh.startControl({ grace: '10m' });
-    // a control plane that guards writes with an admin token leaves it here; the CLI reads TRELLIS_TOKEN
-    const tokenFile = path.join(mesh.dir, 'control', 'admin-token');
-    if (existsSync(tokenFile)) process.env.TRELLIS_TOKEN = readFileSync(tokenFile, 'utf8').trim().split('\n')[0];
     const applied = await mesh.apply(services + route(80, 20));
     assert.equal(applied.code, 0, applied.stderr);
     web = await mesh.addPod('web-1', 'web');
