@@ -60,7 +60,8 @@ export interface EndpointRow {
 export interface PolicyRow {
   kind: string;
   metadata: { name: string; namespace?: string };
-  spec: { targetRef: { kind: string; name: string; namespace?: string; sectionName?: string } } & Record<string, unknown>;
+  /** AuthorizationPolicies may have no targetRef: they then cover their whole namespace. */
+  spec: { targetRef?: { kind: string; name: string; namespace?: string; sectionName?: string }; action?: string; rules?: unknown[] } & Record<string, unknown>;
   status: { accepted: boolean; reason?: string; message?: string };
 }
 

@@ -1,6 +1,6 @@
 // One service: its golden metrics over time, the routes that send it traffic (matches, weights
 // and what each backend actually receives), its endpoints as the sidecars see them, the
-// resilience policies aimed at it, and who calls it and whom it calls.
+// resilience and authorization policies aimed at it, and who calls it and whom it calls.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, apiGet } from './api-client.js';
 import type { HistoryPoint, PolicyRow, RouteRow, StatsRow } from './api-types.js';
@@ -155,8 +155,14 @@ function Endpoints({ name }: { name: string }) {
 
 function Policies({ name, routes, policies }: { name: string; routes: RouteRow[]; policies: PolicyRow[] | undefined }) {
   const myRoutes = new Set(routes.filter((r) => r.spec.parentRefs.some((p) => p.name === name)).map((r) => r.metadata.name));
-  const mine = (policies ?? []).filter((p) => (p.spec.targetRef.kind === 'Service' && p.spec.targetRef.name === name)
-    || (p.spec.targetRef.kind === 'HTTPRoute' && myRoutes.has(p.spec.targetRef.name)));
+  const all = policies ?? [];
+  const mine = all.filter((p) => p.kind === 'ResiliencePolicy' && p.spec.targetRef
+    && ((p.spec.targetRef.kind === 'Service' && p.spec.targetRef.name === name)
+      || (p.spec.targetRef.kind === 'HTTPRoute' && myRoutes.has(p.spec.targetRef.name))));
+  // an AuthorizationPolicy without a target covers every service of its namespace
+  const authz = all.filter((p) => p.kind === 'AuthorizationPolicy'
+    && (!p.spec.targetRef || (p.spec.targetRef.kind === 'Service' && p.spec.targetRef.name === name)));
+  const status = (p: PolicyRow) => (p.status.accepted ? <span class="badge good">in force</span> : <span class="badge bad" title={p.status.message}>{p.status.reason ?? 'not accepted'}</span>);
   return (
     <section aria-labelledby="policies-h">
       <h2 id="policies-h">Policies</h2>
@@ -168,16 +174,31 @@ function Policies({ name, routes, policies }: { name: string; routes: RouteRow[]
             {mine.map((p) => (
               <tr key={p.metadata.name}>
                 <td>{p.metadata.name}</td>
-                <td>{p.spec.targetRef.kind} {p.spec.targetRef.name}{p.spec.targetRef.sectionName ? ` (${p.spec.targetRef.sectionName})` : ''}</td>
+                <td>{p.spec.targetRef!.kind} {p.spec.targetRef!.name}{p.spec.targetRef!.sectionName ? ` (${p.spec.targetRef!.sectionName})` : ''}</td>
                 <td>{Object.keys(p.spec).filter((k) => k !== 'targetRef').join(', ') || none}</td>
-                <td>{p.status.accepted ? <span class="badge good">in force</span> : <span class="badge bad" title={p.status.message}>{p.status.reason ?? 'not accepted'}</span>}</td>
+                <td>{status(p)}</td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
       <h3>Authorization</h3>
-      <p class="muted">This control plane has no authorization policies yet; they will be listed here.</p>
+      {authz.length === 0 ? <p class="muted">No AuthorizationPolicy covers {name}; the MeshConfig default decides.</p> : (
+        <table>
+          <thead><tr><th>Policy</th><th>Action</th><th>Scope</th><th>Rules</th><th>Status</th></tr></thead>
+          <tbody>
+            {authz.map((p) => (
+              <tr key={`${p.metadata.namespace ?? 'default'}/${p.metadata.name}`}>
+                <td>{p.metadata.name}</td>
+                <td>{p.spec.action ?? 'ALLOW'}</td>
+                <td>{p.spec.targetRef ? `Service ${p.spec.targetRef.name}` : `namespace ${p.metadata.namespace ?? 'default'}`}</td>
+                <td>{(p.spec.rules ?? []).length}</td>
+                <td>{status(p)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </section>
   );
 }
