@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { NodeInfo } from '../xds/node.js';
 import { systemClock, type Clock } from './clock.js';
-import { writeFileAtomic } from './store/atomic-file.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
 
 /**
  * connected: its stream is open. draining: its stream ended less than the grace period ago.

@@ -3,7 +3,7 @@
 // lived workload certificates whose only name is a SPIFFE id URI SAN.
 import { webcrypto } from 'node:crypto';
 import path from 'node:path';
-import { writeFileAtomic } from '../store/atomic-file.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import { readOptionalFile, writeSecretFile } from '../auth/secret-file.js';
 import {
   certificateToPem, ecdsaP256, fingerprint, generateP256, isSelfSigned, newSerialNumber, parseCertificates,

@@ -3,7 +3,7 @@
 // switch the CA to the new root, and remove the old root once nothing it signed is alive.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../store/atomic-file.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import { readOptionalFile } from '../auth/secret-file.js';
 import { certificateToPem, fingerprint, isSelfSigned, parseCertificates, type x509 } from './ca-crypto.js';
 

@@ -4,7 +4,7 @@
 // desired state a user applies; and only the replica that runs the rollout writes it.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../store/atomic-file.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import type { RolloutState } from './rollout-state.js';
 
 export const rolloutFileName = 'rollouts.json';

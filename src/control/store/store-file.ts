@@ -2,7 +2,7 @@ import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { kinds, resourceKey, type Kind, type Resource } from '../../resources/kinds.js';
 import { validateDocument } from '../../resources/validate.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import { canonicalJson } from './canonical-json.js';
 import { registerStore, type ApplyOutcome, type Store, type StoreChange, type StoreOptions, type StoredResource } from './store.js';
 

@@ -3,7 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../common/log.js';
-import { writeFileAtomic } from '../store/atomic-file.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import type { Instance, Registry } from '../registry.js';
 
 export interface TargetGroup {

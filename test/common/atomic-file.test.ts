@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { writeFileAtomic } from '../../../src/control/store/atomic-file.js';
-import { withTempDir } from '../helpers.js';
+import { writeFileAtomic } from '../../src/common/atomic-file.js';
+import { withTempDir } from '../control/helpers.js';
 
 describe('writeFileAtomic', () => {
   it('never lets a reader see a partly written file', () => withTempDir(async (dir) => {
