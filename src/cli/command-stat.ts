@@ -1,21 +1,10 @@
 // `trellis stat`: the golden metrics the control plane gathers from the sidecars.
+import type { StatsRow } from '../control/telemetry/stats-history.js';
 import { apiRequest } from './api-client.js';
 import { printJson, printTable, type OutputFormat } from './output.js';
 
-export interface StatRow {
-  kind: 'service' | 'route' | 'edge';
-  service: string;
-  route: string | null;
-  from?: string;
-  to?: string;
-  requests: number;
-  rps: number;
-  successRate: number | null;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  window: string;
-}
+/** The rows of GET /api/v1/stats, as the control plane defines them (a type only: nothing of the control plane loads here). */
+export type StatRow = StatsRow;
 
 export interface StatFlags {
   window: string;
