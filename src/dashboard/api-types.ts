@@ -65,30 +65,9 @@ export interface PolicyRow {
   status: { accepted: boolean; reason?: string; message?: string };
 }
 
-export interface StatsRow {
-  kind: 'service' | 'route' | 'edge';
-  service: string;
-  route: string | null;
-  from?: string;
-  to?: string;
-  requests: number;
-  rps: number;
-  successRate: number | null;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  window: string;
-}
-
-export interface HistoryPoint {
-  at: string;
-  requests: number;
-  rps: number;
-  successRate: number | null;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-}
+// The control plane's own row types (type-only: nothing of the server is bundled).
+import type { StatsRow, HistoryPoint } from '../control/telemetry/stats-history.js';
+export type { StatsRow, HistoryPoint };
 
 export interface Topics {
   proxies: ProxyRow[];
