@@ -113,7 +113,9 @@ describe('canary and blue/green rollouts', () => {
   });
 
   it('takes a healthy new backend to 100 % step by step, visibly', async () => {
-    const start = await mesh.cli(['canary', 'reviews', '--to', 'reviews-v2', '--steps', '10,50,100', '--interval', '2s', '--min-requests', '5']);
+    // both backends are the same program: a latency verdict here would only judge the shared
+    // machine's noise (p99 slack is 10 ms), so only the error rate is judged
+    const start = await mesh.cli(['canary', 'reviews', '--to', 'reviews-v2', '--steps', '10,50,100', '--interval', '2s', '--min-requests', '5', '--max-p99-ratio', '1000']);
     assert.equal(start.code, 0, start.stderr);
     const seen = new Set<number>();
     const done = await waitFor(async () => {
@@ -133,9 +135,13 @@ describe('canary and blue/green rollouts', () => {
   });
 
   it('resumes a rollout after the control plane is killed mid-way', async () => {
-    const start = await mesh.cli(['canary', 'reviews', '--to', 'reviews-v1', '--steps', '10,50,100', '--interval', '3s', '--min-requests', '5']);
+    const start = await mesh.cli(['canary', 'reviews', '--to', 'reviews-v1', '--steps', '10,50,100', '--interval', '3s', '--min-requests', '5', '--max-p99-ratio', '1000']);
     assert.equal(start.code, 0, start.stderr);
-    await waitFor(async () => (await status()).stepIndex >= 1, 30_000, 'the second step');
+    await waitFor(async () => {
+      const s = await status();
+      if (s.phase !== 'progressing') throw new Error(`rollout ${s.phase} before the restart: ${JSON.stringify(s.events)}`);
+      return s.stepIndex >= 1 ? s : undefined;
+    }, 30_000, 'the second step');
     await mesh.killControl();
     await mesh.startControl();
     const resumed = await status();
