@@ -16,7 +16,11 @@ const percentSchema = z.number().min(0, 'must be between 0 and 100').max(100, 'm
 const countSchema = z.number().int('must be a whole number').min(0, 'must not be negative').max(4_294_967_295);
 const statusCodeSchema = z.number().int().min(100, 'must be an HTTP status code (100-599)').max(599, 'must be an HTTP status code (100-599)');
 
-export const retryOnValues = ['connect-failure', 'reset', 'gateway-error', '5xx', 'retriable-status-codes'] as const;
+// Envoy's HTTP conditions, then its gRPC ones (each names one grpc-status: src/proxy/config/grpc-retry-on.ts)
+export const retryOnValues = [
+  'connect-failure', 'reset', 'gateway-error', '5xx', 'retriable-status-codes',
+  'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable',
+] as const;
 
 const targetRefSchema = z.object({
   group: z.string().optional(),

@@ -2,6 +2,7 @@
 import type { HTTPRouteRule } from '../../resources/http-route.js';
 import { durationMs, type ResiliencePolicy } from '../../resources/resilience-policy.js';
 import type { LbPolicy, RetryPolicy } from '../../proxy/config/proxy-config.js';
+import { grpcStatusesOf } from '../../proxy/config/grpc-retry-on.js';
 import {
   defaultClusterResilience, defaultLeastRequestChoices, defaultOutlierDetection, defaultPeakEwma, defaultRouteResilience, defaultSuccessRate,
   type ClusterResilience, type RouteResilience,
@@ -109,6 +110,10 @@ export function routeResilience(policies: readonly (ResiliencePolicy | undefined
   // codes only mean something with retriable-status-codes; keep the typed config free of dead values
   if (!retry.retryOn.includes('retriable-status-codes')) retry.retriableStatusCodes = [];
   retry.retriableStatusCodes = [...new Set(retry.retriableStatusCodes)].sort((a, b) => a - b);
+  // the typed value the sidecar decodes from retry_on's gRPC conditions (the compiled config equals the decoded one)
+  const grpcStatuses = grpcStatusesOf(retry.retryOn);
+  if (grpcStatuses.length) retry.retryOnGrpcStatus = grpcStatuses;
+  else delete retry.retryOnGrpcStatus;
   // a per-try timeout still bounds the one try when retries are off, so such a policy is kept
   out.retry = retry.maxRetries === 0 && retry.perTryTimeoutMs === 0 ? undefined : retry;
   return out;

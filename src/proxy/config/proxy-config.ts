@@ -97,12 +97,22 @@ export interface Route {
   mirrors?: MirrorPolicy[];
 }
 
-export type RetryOn = 'connect-failure' | 'reset' | 'gateway-error' | '5xx' | 'retriable-status-codes';
+export type HttpRetryOn = 'connect-failure' | 'reset' | 'gateway-error' | '5xx' | 'retriable-status-codes';
+/** Envoy's gRPC retry conditions, each naming one gRPC status (src/proxy/config/grpc-retry-on.ts). */
+export type GrpcRetryOn = 'cancelled' | 'deadline-exceeded' | 'internal' | 'resource-exhausted' | 'unavailable';
+export type RetryOn = HttpRetryOn | GrpcRetryOn;
 
 export interface RetryPolicy {
   maxRetries: number;           // retries after the first try
-  retryOn: RetryOn[];           // gateway-error = 502/503/504
+  retryOn: RetryOn[];           // gateway-error = 502/503/504; the gRPC conditions also give retryOnGrpcStatus
   retriableStatusCodes: number[];
+  /**
+   * gRPC status codes to retry, ascending (cancelled 1, deadline-exceeded 4, resource-exhausted 8,
+   * internal 13, unavailable 14), from the gRPC conditions in retryOn; absent = none. As in Envoy,
+   * the status is read from the response headers (a trailers-only response): a grpc-status that
+   * arrives in trailers after a response body was forwarded cannot be retried.
+   */
+  retryOnGrpcStatus?: number[];
   perTryTimeoutMs: number;      // 0 = only the route timeout
   backoffBaseMs: number;        // exponential backoff with full jitter
   backoffMaxMs: number;

@@ -3,6 +3,7 @@ import type {
   FaultPolicy, HeaderMutation, MirrorPolicy, PathMatch, PathRewrite, RedirectAction, RetryOn, RetryPolicy, RewriteAction, Route, RouteTable, ValueMatch,
   VirtualHost, WeightedCluster,
 } from '../config/proxy-config.js';
+import { grpcRetryOnValues, grpcStatusesOf } from '../config/grpc-retry-on.js';
 import { checkRe2 } from '../../resources/http-route-regex.js';
 import { unpackAny, type AnyMessage } from '../../xds/any.js';
 import { extensionTypeUrls, faultFilterName, trellisStructs } from '../../xds/trellis-extensions.js';
@@ -121,7 +122,7 @@ function decodeRoute(route: ProtoObject): DecodeResult<Route> {
   return decoded(out);
 }
 
-const retryOnValues: ReadonlySet<string> = new Set<RetryOn>(['connect-failure', 'reset', 'gateway-error', '5xx', 'retriable-status-codes']);
+const retryOnValues: ReadonlySet<string> = new Set<RetryOn>(['connect-failure', 'reset', 'gateway-error', '5xx', 'retriable-status-codes', ...grpcRetryOnValues]);
 const unsupportedRetryFields = [
   'retry_priority', 'retry_host_predicate', 'retry_options_predicates', 'retriable_headers', 'retriable_request_headers',
   'rate_limited_retry_back_off', 'per_try_idle_timeout',
@@ -161,12 +162,15 @@ function decodeRetryPolicy(rp: ProtoObject, options: ProtoObject | undefined): D
     if (typeof bytes === 'string') return refused(`${at}: ${bytes}`);
     maxBufferBytes = bytes;
   }
-  return decoded({
+  const out: RetryPolicy = {
     maxRetries: wrapped(rp.num_retries) ?? 1,
     retryOn: retryOn as RetryOn[],
     retriableStatusCodes: codes,
     perTryTimeoutMs, backoffBaseMs, backoffMaxMs, nonIdempotent, maxBufferBytes,
-  });
+  };
+  const grpcStatuses = grpcStatusesOf(out.retryOn);
+  if (grpcStatuses.length) out.retryOnGrpcStatus = grpcStatuses;
+  return decoded(out);
 }
 
 // Fields of HTTPFault the sidecar does not implement; each would change which requests a fault hits.
