@@ -1,0 +1,30 @@
+// Counters of protocol detection (listener/protocol-detect.ts): what each sniffed connection
+// turned out to be and why, so a port whose clients keep hitting the timeout (a
+// server-speaks-first protocol on a port not marked opaque) shows up.
+import type { Registry } from 'prom-client';
+import { CounterFamily, type CounterCell } from './metric-families.js';
+import type { DetectedProtocol, DetectionOutcome } from '../listener/protocol-detect.js';
+
+export class DetectionMetrics {
+  readonly detections = new CounterFamily('trellis_protocol_detections_total',
+    'Connections whose protocol the sidecar sniffed, by what it found (tls, http1, http2, tcp; none when the client left first) and why (matched, unrecognized, timeout, closed).',
+    ['direction', 'protocol', 'outcome']);
+
+  /** The cell of one decision; the family caches it, so this is cheap once per connection. */
+  cell(direction: string, protocol: DetectedProtocol | null, outcome: DetectionOutcome): CounterCell {
+    return this.detections.cell(direction, protocol ?? 'none', outcome);
+  }
+}
+
+const byRegistry = new WeakMap<Registry, DetectionMetrics>();
+
+/** One set per registry (one per proxy), registered on first use. */
+export function detectionMetricsFor(registry: Registry): DetectionMetrics {
+  let m = byRegistry.get(registry);
+  if (!m) {
+    m = new DetectionMetrics();
+    registry.registerMetric(m.detections as any);
+    byRegistry.set(registry, m);
+  }
+  return m;
+}
