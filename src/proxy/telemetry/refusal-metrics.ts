@@ -1,0 +1,41 @@
+// `trellis_refused_total{direction, reason}`: every request, response or connection the sidecar
+// refused instead of proxying — malformed or smuggling framing, limits exceeded, slow or stalled
+// peers, load shed. One family for every protocol (HTTP/1 and HTTP/2 each add their reasons), so
+// one query shows what is being refused and why. `direction` is the listener's (inbound or
+// outbound); `reason` is a short kebab-case word from a bounded set (docs/telemetry.md lists
+// them), never text from the peer. Reasons about upstream responses start with `response-`.
+import type { Registry } from 'prom-client';
+import { CounterFamily, type CounterCell } from './metric-families.js';
+
+export type RefusalDirection = 'inbound' | 'outbound';
+
+export class RefusalMetrics {
+  readonly refused = new CounterFamily(
+    'trellis_refused_total',
+    'Requests, responses and connections the sidecar refused (malformed, over a limit, too slow, or shed under overload), by listener direction and reason.',
+    ['direction', 'reason'],
+  );
+
+  /** The counter of one (direction, reason); keep it where the refusal is frequent. */
+  cell(direction: RefusalDirection, reason: string): CounterCell {
+    return this.refused.cell(direction, reason);
+  }
+
+  /** Counts one refusal (a map lookup: fine off the hot path, which refusals are). */
+  count(direction: RefusalDirection, reason: string): void {
+    this.refused.cell(direction, reason).value++;
+  }
+}
+
+const byRegistry = new WeakMap<Registry, RefusalMetrics>();
+
+/** One set per registry (one per proxy), registered on first use. */
+export function refusalMetricsFor(registry: Registry): RefusalMetrics {
+  let m = byRegistry.get(registry);
+  if (!m) {
+    m = new RefusalMetrics();
+    registry.registerMetric(m.refused as any);
+    byRegistry.set(registry, m);
+  }
+  return m;
+}
