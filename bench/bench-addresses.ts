@@ -1,4 +1,7 @@
-/** The bench's loopback range is 127.0.40.0/24 (each pod its own address, as in the demo). */
+/**
+ * The bench's loopback ranges are 127.0.40.0/24 and, for the mTLS mesh, 127.0.41.0/24 (each pod
+ * its own address, as in the demo).
+ */
 export const benchAddresses = {
   upstream: '127.0.40.10',
   nginx: '127.0.40.11',
@@ -10,6 +13,12 @@ export const benchAddresses = {
   clientPod: '127.0.40.22',
   /** `trellis-mesh-telemetry`: its own control plane and sidecars, and the span sink. */
   telemetry: { control: '127.0.40.30', appPod: '127.0.40.31', clientPod: '127.0.40.32', collector: '127.0.40.33' },
+  /**
+   * `trellis-mesh-mtls`: its own control plane (MeshConfig mtls strict) and sidecars with
+   * workload certificates. The new-connection runs connect from `handshakeSources` addresses
+   * starting at `.100`, so a run of short connections never runs out of ephemeral ports.
+   */
+  mtls: { control: '127.0.41.20', appPod: '127.0.41.21', clientPod: '127.0.41.22', handshakeSourceBase: '127.0.41.', handshakeSourceFirst: 100, handshakeSources: 32 },
 } as const;
 
 /** Port of the upstream and of the nginx/HAProxy listeners (each on its own address). */

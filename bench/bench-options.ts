@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const targetNames = ['direct', 'nginx', 'haproxy', 'trellis-1-hop', 'trellis-mesh', 'trellis-mesh-telemetry'] as const;
+export const targetNames = ['direct', 'nginx', 'haproxy', 'trellis-1-hop', 'trellis-mesh', 'trellis-mesh-mtls', 'trellis-mesh-telemetry'] as const;
 export type TargetName = (typeof targetNames)[number];
 
 export interface BenchOptions {
@@ -17,6 +17,9 @@ export interface BenchOptions {
   readonly only: readonly TargetName[];
   /** 'nginx' falls back to Node when nginx is unavailable; 'node' forces the Node upstream. */
   readonly upstream: 'nginx' | 'node';
+  /** Seconds and parallel connections of each new-connection run (TCP connects, mTLS handshakes). */
+  readonly handshakeDuration: number;
+  readonly handshakeConnections: number;
 }
 
 export const usage = `Usage: node dist/bench/run.js [options]
@@ -27,7 +30,9 @@ export const usage = `Usage: node dist/bench/run.js [options]
   --warmup S                warm-up seconds before each run (default 1)
   --repeats N               interleaved repeats of the whole set (default 3)
   --only a,b                targets among ${targetNames.join(', ')}
-  --upstream nginx|node     upstream server (default nginx, Node if nginx is unavailable)`;
+  --upstream nginx|node     upstream server (default nginx, Node if nginx is unavailable)
+  --handshake-duration S    seconds per new-connection run against the mTLS sidecar (default 5)
+  --handshake-connections N connections opened in parallel in those runs (default 16)`;
 
 /** Parses argv (without node and the script); an Error carries a message for the user. */
 export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error {
@@ -45,6 +50,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error
         repeats: { type: 'string' },
         only: { type: 'string' },
         upstream: { type: 'string' },
+        'handshake-duration': { type: 'string' },
+        'handshake-connections': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -59,9 +66,11 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error
   const warmup = nonNegativeInt('warmup', values.warmup, 1);
   const repeats = positiveInt('repeats', values.repeats, 3);
   const only = parseOnly(values.only);
+  const handshakeDuration = positiveInt('handshake-duration', values['handshake-duration'], 5);
+  const handshakeConnections = positiveInt('handshake-connections', values['handshake-connections'], 16);
   const upstream = values.upstream ?? 'nginx';
   if (upstream !== 'nginx' && upstream !== 'node') return new Error(`--upstream must be nginx or node, got ${upstream}`);
-  for (const v of [duration, connections, latencyDuration, latencyConnections, warmup, repeats, only]) {
+  for (const v of [duration, connections, latencyDuration, latencyConnections, warmup, repeats, only, handshakeDuration, handshakeConnections]) {
     if (v instanceof Error) return v;
   }
   return {
@@ -73,6 +82,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error
     repeats: repeats as number,
     only: only as TargetName[],
     upstream,
+    handshakeDuration: handshakeDuration as number,
+    handshakeConnections: handshakeConnections as number,
   };
 }
 

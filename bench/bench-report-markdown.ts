@@ -1,6 +1,6 @@
 import { upstreamBodyBytes } from './bench-addresses.js';
 import type { BenchReport } from './bench-report.js';
-import { busyNote, reportHeader, reportNotes, reportRow } from './bench-report-rows.js';
+import { baselineSection, busyNote, newConnectionsSection, reportHeader, reportNotes, reportRow, type ReportSection } from './bench-report-rows.js';
 
 /** The Markdown report: how it was measured, the table, and the notes. */
 export function renderMarkdown(report: BenchReport): string {
@@ -31,6 +31,23 @@ export function renderMarkdown(report: BenchReport): string {
   const busy = busyNote(report);
   if (busy !== null) notes.unshift(busy);
   if (notes.length > 0) lines.push('', ...notes.map((n) => `- ${cell(n)}`));
+  for (const section of [baselineSection(report.targets), newConnectionsSection(report)]) {
+    if (section !== null) lines.push('', ...sectionLines(section, cell));
+  }
   lines.push('', `Machine: ${e.cpuModel} × ${e.cpuCount}, Linux ${e.kernel}, Node ${e.node}; ${e.tools.join('; ')}; commit ${e.commit}.`, '');
   return lines.join('\n');
+}
+
+function sectionLines(s: ReportSection, cell: (text: string) => string): string[] {
+  const lines = [`## ${s.title}`, ''];
+  if (s.rows.length > 0) {
+    lines.push(
+      `| ${s.header.map(cell).join(' | ')} |`,
+      `|${s.header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+      ...s.rows.map((r) => `| ${(r.length === s.header.length ? r : [r[0], r[1], ...s.header.slice(2).map(() => '')]).map(cell).join(' | ')} |`),
+      '',
+    );
+  }
+  lines.push(...s.notes.map((n) => `- ${cell(n)}`));
+  return lines;
 }

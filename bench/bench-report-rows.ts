@@ -30,6 +30,59 @@ export function reportRow(s: TargetSummary): string[] {
   ];
 }
 
+/** A table under the main one: a title line, then header and rows. */
+export interface ReportSection {
+  readonly title: string;
+  readonly header: string[];
+  readonly rows: string[][];
+  readonly notes: string[];
+}
+
+/** Variants against their baseline in the same run (mTLS and telemetry against the plaintext mesh). */
+export function baselineSection(targets: readonly TargetSummary[]): ReportSection | null {
+  const rows = targets.filter((t) => t.baseline !== null).map((t) => {
+    const b = t.baseline!;
+    return [t.target, b.target, fixed(b.requestsPerSecondRatio, 2), fixed(b.cpuPerRequestRatio, 2),
+      b.p50DeltaMs === null ? '–' : signed(b.p50DeltaMs, 3), b.p99DeltaMs === null ? '–' : signed(b.p99DeltaMs, 3)];
+  });
+  if (rows.length === 0) return null;
+  return {
+    title: 'Against the baseline in the same run (ratios: medians of per-repeat ratios)',
+    header: ['target', 'baseline', 'req/s ratio', 'CPU µs/req ratio', 'p50 Δ ms', 'p99 Δ ms'],
+    rows,
+    notes: [],
+  };
+}
+
+const modeLabel = { tcp: 'TCP connect', tls: 'mTLS handshake (full)' } as const;
+
+/** New connections per second to the mTLS sidecar's inbound listener. */
+export function newConnectionsSection(report: BenchReport): ReportSection | null {
+  const n = report.newConnections;
+  if (n === null) return null;
+  const title = 'New connections to the mTLS sidecar\'s inbound listener';
+  const header = ['connection', 'conn/s', 'p50 ms', 'p99 ms', 'sidecar CPU µs/conn', 'sidecar CPU %', 'client CPU %', 'errors'];
+  if ('skipped' in n) return { title, header, rows: [], notes: [`skipped: ${n.skipped}`] };
+  const pct = (share: number | null): string => (share === null ? '–' : (share * 100).toFixed(0));
+  const rows = n.rows.map((r) => (r.status !== 'ok'
+    ? [modeLabel[r.mode], `failed: ${r.reason ?? ''}`]
+    : [modeLabel[r.mode], fixed(r.perSecond, 0), fixed(r.p50Ms, 3), fixed(r.p99Ms, 3), fixed(r.sidecarCpuUsPerConnection, 1),
+      pct(r.sidecarCpuShare), pct(r.clientCpuShare), String(r.errors)]));
+  const notes = [
+    `${n.listener} (${n.serverIdentity}), ${n.concurrency} connections in parallel, ${n.seconds}s per run, client pinned with the load. ` +
+      'TCP: connect, then close. mTLS: TLS 1.3 full handshake with a mesh certificate from the control plane\'s CA, ' +
+      `ALPN ${n.alpn.join(',')}, the server's chain and SPIFFE id verified, counted once the server's session ticket arrived ` +
+      '(sent only after it verified the client certificate); no session offered, so none resumes.',
+  ];
+  if (n.tlsToTcpRatio !== null) notes.push(`mTLS handshakes ÷ TCP connects: ${n.tlsToTcpRatio.toFixed(3)}`);
+  for (const r of n.rows) {
+    if (r.errors > 0) notes.push(`${modeLabel[r.mode]}: ${r.errors} failed connections (${r.errorKinds.join('; ')})`);
+    if (r.resumed > 0) notes.push(`${modeLabel[r.mode]}: ${r.resumed} handshakes resumed a session; the figure is not of full handshakes`);
+    if (r.status === 'ok' && r.failures.length > 0) notes.push(`${modeLabel[r.mode]}: ${r.failures.length} run(s) failed: ${r.failures.join('; ')}`);
+  }
+  return { title, header, rows, notes };
+}
+
 function fixed(value: number | null, digits: number): string {
   return value === null ? '–' : value.toFixed(digits);
 }

@@ -1,4 +1,5 @@
 import type { BenchEnvironment } from './bench-environment.js';
+import type { NewConnectionsReport } from './bench-new-connections-summary.js';
 import type { BenchOptions } from './bench-options.js';
 import type { TargetSummary } from './bench-summary.js';
 
@@ -13,4 +14,6 @@ export interface BenchReport {
   readonly loadAverage: { readonly start: number; readonly end: number };
   readonly pinning: { readonly proxyCpus: string | null; readonly loadCpus: string | null; readonly note: string | null };
   readonly targets: readonly TargetSummary[];
+  /** New connections to the mTLS sidecar (with `trellis-mesh-mtls`); null when that target was not selected. */
+  readonly newConnections: NewConnectionsReport | { readonly skipped: string } | null;
 }

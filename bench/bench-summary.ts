@@ -27,14 +27,32 @@ export interface TargetSummary {
   readonly addedP50PerHopMs: number | null;
   /** Non-2xx responses and socket errors, summed over all measured runs. */
   readonly errors: number;
+  /** Against the target this one is a variant of (e.g. mTLS against the plaintext mesh). */
+  readonly baseline: BaselineComparison | null;
   readonly repeats: readonly RepeatResult[];
   readonly failures: readonly string[];
+}
+
+/**
+ * A variant against its baseline in the same run. Ratios are medians of the per-repeat ratios:
+ * both ran back to back in each repeat, so the machine's drift between repeats cancels out.
+ */
+export interface BaselineComparison {
+  readonly target: TargetName;
+  /** req/s ÷ the baseline's (below 1: slower). */
+  readonly requestsPerSecondRatio: number | null;
+  /** CPU µs per request ÷ the baseline's (above 1: costlier). */
+  readonly cpuPerRequestRatio: number | null;
+  /** Median p50 and p99 minus the baseline's, in ms. */
+  readonly p50DeltaMs: number | null;
+  readonly p99DeltaMs: number | null;
 }
 
 export interface TargetOutcome {
   readonly target: TargetName;
   readonly hops: number;
   readonly note: string | null;
+  readonly baseline?: TargetName;
   readonly skipped: string | null;
   readonly rssIdleBytes: number | null;
   readonly repeats: readonly RepeatResult[];
@@ -49,17 +67,40 @@ export function summarize(outcomes: readonly TargetOutcome[]): TargetSummary[] {
   const rows = outcomes.map(summarizeOne);
   const nginx = rows.find((r) => r.target === 'nginx')?.requestsPerCpuSecond ?? null;
   const direct = rows.find((r) => r.target === 'direct')?.p50Ms ?? null;
-  return rows.map((row) => ({
+  return rows.map((row, i) => ({
     ...row,
     ratioToNginx: nginx !== null && row.requestsPerCpuSecond !== null ? row.requestsPerCpuSecond / nginx : null,
     addedP50PerHopMs: direct !== null && row.p50Ms !== null && row.hops > 0 ? (row.p50Ms - direct) / row.hops : null,
+    baseline: compareWithBaseline(row, outcomes[i].baseline, rows),
   }));
+}
+
+function cpuUsPerRequest(r: RepeatResult): number | null {
+  return r.cpuSeconds !== null && r.throughput.requests > 0 ? (r.cpuSeconds * 1e6) / r.throughput.requests : null;
+}
+
+function compareWithBaseline(row: TargetSummary, baseline: TargetName | undefined, rows: readonly TargetSummary[]): BaselineComparison | null {
+  const base = rows.find((r) => r.target === baseline);
+  if (baseline === undefined || base === undefined || row.status !== 'ok' || base.status !== 'ok') return null;
+  const pairs = row.repeats.flatMap((r) => {
+    const b = base.repeats.find((x) => x.repeat === r.repeat);
+    return b === undefined ? [] : [[r, b] as const];
+  });
+  const ratio = (a: number | null, b: number | null): number | null => (a !== null && b !== null && b > 0 ? a / b : null);
+  const delta = (a: number | null, b: number | null): number | null => (a !== null && b !== null ? a - b : null);
+  return {
+    target: baseline,
+    requestsPerSecondRatio: median(pairs.map(([r, b]) => ratio(r.throughput.requestsPerSecond, b.throughput.requestsPerSecond))),
+    cpuPerRequestRatio: median(pairs.map(([r, b]) => ratio(cpuUsPerRequest(r), cpuUsPerRequest(b)))),
+    p50DeltaMs: delta(row.p50Ms, base.p50Ms),
+    p99DeltaMs: delta(row.p99Ms, base.p99Ms),
+  };
 }
 
 function summarizeOne(o: TargetOutcome): TargetSummary {
   const reps = o.repeats;
   const perCpu = median(reps.map(requestsPerCpuSecond));
-  const cpuUs = median(reps.map((r) => (r.cpuSeconds !== null && r.throughput.requests > 0 ? (r.cpuSeconds * 1e6) / r.throughput.requests : null)));
+  const cpuUs = median(reps.map(cpuUsPerRequest));
   const status = o.skipped !== null ? 'skipped' : reps.length === 0 ? 'failed' : 'ok';
   return {
     target: o.target,
@@ -78,6 +119,7 @@ function summarizeOne(o: TargetOutcome): TargetSummary {
     ratioToNginx: null,
     addedP50PerHopMs: null,
     errors: reps.reduce((sum, r) => sum + r.throughput.errors + r.latency.errors, 0),
+    baseline: null,
     repeats: reps,
     failures: o.failures,
   };

@@ -97,7 +97,7 @@ export async function startTrellisTelemetryTarget(ctx: BenchContext, upstream: U
   if (problem !== null) return { target: { name, skipped: `mesh path does not work: ${problem}` }, sink };
   return {
     target: {
-      name, url, hostHeader: meshServiceName, hops: 2, proxyPids: [clientSidecar.pid, appSidecar.pid],
+      name, url, hostHeader: meshServiceName, hops: 2, proxyPids: [clientSidecar.pid, appSidecar.pid], baseline: 'trellis-mesh',
       note: `tracing ${telemetrySamplingRate * 100}% sampled, OTLP/HTTP export; compare with trellis-mesh (metrics only) in the same run`,
     },
     sink,

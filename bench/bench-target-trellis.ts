@@ -65,10 +65,13 @@ export async function startTrellisTargets(ctx: BenchContext, upstream: Upstream,
   return results;
 }
 
-export function startSidecar(ctx: BenchContext, cli: string, dir: string, service: string, address: string, app: string, control: string): BenchChild {
+/** `extra`: more `trellis proxy` flags (e.g. `--token` for a workload certificate). */
+export function startSidecar(
+  ctx: BenchContext, cli: string, dir: string, service: string, address: string, app: string, control: string, extra: readonly string[] = [],
+): BenchChild {
   return ctx.children.spawn(`trellis-proxy-${service}`, process.execPath, [
     cli, 'proxy', '--service', service, '--app', app, '--address', address, '--control', control,
-    '--state-dir', join(dir, `state-${service}`), '--log-level', 'warn',
+    '--state-dir', join(dir, `state-${service}`), '--log-level', 'warn', ...extra,
   ], { cpus: ctx.proxyCpus, output: 'log' });
 }
 

@@ -12,6 +12,8 @@ export interface BenchTarget {
   /** Root pids of the proxy's processes; their descendants count too. Empty for direct. */
   readonly proxyPids: readonly number[];
   readonly note: string | null;
+  /** A target of the same run this one is a variant of; the report gives the ratios between them. */
+  readonly baseline?: TargetName;
 }
 
 export interface SkippedTarget {

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { BenchChildren } from './bench-children.js';
 import { describeEnvironment } from './bench-environment.js';
 import { measureOnce, type MeasureEnv, type RepeatResult } from './bench-measure.js';
+import { measureNewConnections, newConnectionModes, type NewConnectionEnv, type NewConnectionMeasured, type NewConnectionSetup } from './bench-new-connections.js';
+import { summarizeNewConnections } from './bench-new-connections-summary.js';
 import { parseBenchOptions, usage, type BenchOptions, type TargetName } from './bench-options.js';
 import { clockTicksPerSecond, rssBytes, withDescendants } from './bench-proc.js';
 import type { BenchReport } from './bench-report.js';
@@ -16,6 +18,7 @@ import { directTarget } from './bench-target-direct.js';
 import { startHaproxyTarget } from './bench-target-haproxy.js';
 import { startNginxTarget } from './bench-target-nginx.js';
 import { startTrellisTargets } from './bench-target-trellis.js';
+import { startTrellisMtlsTargets } from './bench-target-trellis-mtls.js';
 import { startTrellisTelemetryTarget } from './bench-target-trellis-telemetry.js';
 import { ensureTools, type ToolName } from './bench-tools.js';
 import { startUpstream } from './bench-upstream.js';
@@ -112,6 +115,13 @@ async function runBench(
   if (wanted.has('trellis-1-hop') || wanted.has('trellis-mesh')) {
     started.push(...await startTrellisTargets(ctx, upstream, { oneHop: wanted.has('trellis-1-hop'), mesh: wanted.has('trellis-mesh') }));
   }
+  let newConnections: NewConnectionSetup | { skipped: string } | null = null;
+  if (wanted.has('trellis-mesh-mtls')) {
+    const mtls = await startTrellisMtlsTargets(ctx, upstream);
+    started.push(mtls.target);
+    newConnections = mtls.newConnections;
+    if ('skipped' in newConnections) say(`new-connection runs skipped: ${newConnections.skipped}`);
+  }
   if (wanted.has('trellis-mesh-telemetry')) {
     started.push((await startTrellisTelemetryTarget(ctx, upstream)).target);
   }
@@ -126,6 +136,10 @@ async function runBench(
   const env: MeasureEnv = { children, wrkPath, loadCpus: ctx.loadCpus, ticksPerSecond: clockTicksPerSecond() };
   const results = new Map<TargetName, RepeatResult[]>(active.map((t) => [t.name, []]));
   const failures = new Map<TargetName, string[]>(active.map((t) => [t.name, []]));
+  const connEnv: NewConnectionEnv = { children, repoRoot, loadCpus: ctx.loadCpus, ticksPerSecond: env.ticksPerSecond };
+  const connRuns = new Map<'tcp' | 'tls', NewConnectionMeasured[]>([['tcp', []], ['tls', []]]);
+  const connFailures = new Map<'tcp' | 'tls', string[]>([['tcp', []], ['tls', []]]);
+  const connOptions = { seconds: options.handshakeDuration, concurrency: options.handshakeConnections, warmup: options.warmup };
   for (let repeat = 1; repeat <= options.repeats; repeat++) {
     for (const t of active) {
       if (interrupted()) return new Error('interrupted');
@@ -140,11 +154,28 @@ async function runBench(
       const cpu = r.cpuSeconds === null ? '' : `, ${(r.cpuSeconds * 1e6 / r.throughput.requests).toFixed(1)} CPU µs/req`;
       say(`repeat ${repeat}/${options.repeats} ${t.name}: ${r.throughput.requestsPerSecond.toFixed(0)} req/s, p50 ${r.latency.p50Ms?.toFixed(3)} ms${cpu}`);
     }
+    if (newConnections === null || 'skipped' in newConnections) continue;
+    for (const mode of newConnectionModes) {
+      if (interrupted()) return new Error('interrupted');
+      const r = await measureNewConnections(connEnv, newConnections, mode, connOptions, repeat);
+      if (interrupted()) return new Error('interrupted');
+      if (r instanceof Error) {
+        connFailures.get(mode)?.push(`repeat ${repeat}: ${r.message}`);
+        say(`repeat ${repeat}/${options.repeats} new connections ${mode}: FAILED ${r.message}`);
+        continue;
+      }
+      connRuns.get(mode)?.push(r);
+      const cpu = r.completed > 0 ? `, sidecar ${(r.sidecarCpuSeconds * 1e6 / r.completed).toFixed(1)} CPU µs/conn` : '';
+      say(`repeat ${repeat}/${options.repeats} new connections ${mode}: ${(r.completed / r.seconds).toFixed(0)}/s, ${r.errors} errors${cpu}`);
+    }
   }
 
   const outcomes: TargetOutcome[] = started.map((t) => isSkipped(t)
     ? { target: t.name, hops: 0, note: null, skipped: t.skipped, rssIdleBytes: null, repeats: [], failures: [] }
-    : { target: t.name, hops: t.hops, note: t.note, skipped: null, rssIdleBytes: idle.get(t.name) ?? null, repeats: results.get(t.name) ?? [], failures: failures.get(t.name) ?? [] });
+    : {
+      target: t.name, hops: t.hops, note: t.note, baseline: t.baseline, skipped: null, rssIdleBytes: idle.get(t.name) ?? null,
+      repeats: results.get(t.name) ?? [], failures: failures.get(t.name) ?? [],
+    });
   return {
     startedAt,
     finishedAt: new Date().toISOString(),
@@ -154,12 +185,15 @@ async function runBench(
     loadAverage: { start: loadStart, end: loadavg()[0] },
     pinning: { proxyCpus: ctx.proxyCpus, loadCpus: ctx.loadCpus, note: pinned ? null : 'fewer than 2 CPUs: nothing pinned, proxy and load share the CPU' },
     targets: summarize(outcomes),
+    newConnections: newConnections === null || 'skipped' in newConnections ? newConnections
+      : summarizeNewConnections(newConnections, options.handshakeDuration, options.handshakeConnections, connRuns, connFailures),
   };
 }
 
-/** Seconds the measured runs take (plus ~0.5 s of process start per wrk). */
+/** Seconds the measured runs take (plus ~0.5 s of process start per wrk or handshake client). */
 function estimateSeconds(o: BenchOptions): number {
-  return o.repeats * o.only.length * (2 * o.warmup + o.duration + o.latencyDuration + 2);
+  const newConnections = o.only.includes('trellis-mesh-mtls') ? newConnectionModes.length * (o.warmup + o.handshakeDuration + 2) : 0;
+  return o.repeats * (o.only.length * (2 * o.warmup + o.duration + o.latencyDuration + 2) + newConnections);
 }
 
 process.exitCode = await main();

@@ -5,6 +5,7 @@ import { parseBenchOptions, targetNames, usage } from '../../bench/bench-options
 test('defaults follow shared/PERFORMANCE.md', () => {
   assert.deepEqual(parseBenchOptions([]), {
     duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 3, only: [...targetNames], upstream: 'nginx',
+    handshakeDuration: 5, handshakeConnections: 16,
   });
 });
 

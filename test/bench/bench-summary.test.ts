@@ -55,3 +55,26 @@ test('a target whose every run failed is reported as failed with the reasons', (
   assert.equal(row.reason, 'repeat 1: boom');
   assert.equal(row.ratioToNginx, null);
 });
+
+test('a variant is compared with its baseline repeat by repeat', () => {
+  const rows = summarize([
+    outcome('trellis-mesh', 2, [rep(1, 100_000, 10, 0.5, null), rep(2, 50_000, 5, 0.6, null), rep(3, 80_000, 8, 0.7, null)]),
+    // repeat 2 ran while the machine was busy: both halves of the pair slowed down together
+    { ...outcome('trellis-mesh-mtls', 2, [rep(1, 90_000, 10.8, 0.6, null), rep(2, 45_000, 5.4, 0.7, null), rep(3, 76_000, 8, 0.9, null)]), baseline: 'trellis-mesh' },
+  ]);
+  const [plain, mtls] = rows;
+  assert.equal(plain.baseline, null);
+  const b = mtls.baseline;
+  assert.ok(b !== null);
+  assert.equal(b.target, 'trellis-mesh');
+  // per-repeat req/s ratios 0.9, 0.9, 0.95 -> 0.9 (the ratio of the medians would be 0.95)
+  assert.ok(Math.abs((b.requestsPerSecondRatio ?? 0) - 0.9) < 1e-9);
+  // CPU per request: 120/100, 120/100, 105.3/100
+  assert.ok(Math.abs((b.cpuPerRequestRatio ?? 0) - 1.2) < 1e-9);
+  assert.ok(Math.abs((b.p50DeltaMs ?? 0) - 0.1) < 1e-9);
+});
+
+test('no comparison when the baseline did not run', () => {
+  const [mtls] = summarize([{ ...outcome('trellis-mesh-mtls', 2, [rep(1, 90_000, 10, 0.6, null)]), baseline: 'trellis-mesh' }]);
+  assert.equal(mtls.baseline, null);
+});

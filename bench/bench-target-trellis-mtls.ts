@@ -1,0 +1,166 @@
+// `trellis-mesh-mtls`: the mesh path of `trellis-mesh` with identities, in its own control plane
+// (MeshConfig mtls strict) so `trellis-mesh` in the same run stays the plaintext baseline: wrk →
+// sidecar `bench-client` outbound ⇒ mTLS (workload certificates from the control plane's CA,
+// obtained with join tokens) ⇒ sidecar `bench-app` inbound → upstream. Before it is measured the
+// path must prove it is mTLS: the app sidecar counts inbound handshakes and refuses plaintext.
+// It also prepares what the new-connection runs need (bench-new-connections.ts): a certificate
+// of its own for `bench-client`, obtained like a sidecar's, and the app sidecar's inbound listener.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { benchAddresses, clientServiceName, meshServiceName, upstreamBodyBytes } from './bench-addresses.js';
+import type { BenchChild } from './bench-children.js';
+import { expectStatus, expectUpstreamBody, httpGet, pollHttp } from './bench-http-probe.js';
+import type { NewConnectionSetup } from './bench-new-connections.js';
+import type { BenchContext, StartedTarget, Upstream } from './bench-target.js';
+import { exitedProblem, startSidecar, waitReady } from './bench-target-trellis.js';
+import { ports } from '../src/common/ports.js';
+import { newKeyAndCsr } from '../src/proxy/identity/identity-crypto.js';
+import { meshAlpn } from '../src/proxy/tls/mesh-tls.js';
+
+const name = 'trellis-mesh-mtls' as const;
+const identityTimeoutMs = 20_000;
+
+export interface MtlsTargets {
+  readonly target: StartedTarget;
+  /** What the new-connection runs need, or why they cannot run. */
+  readonly newConnections: NewConnectionSetup | { readonly skipped: string };
+}
+
+const resources = `apiVersion: trellis.dev/v1alpha1
+kind: MeshConfig
+metadata: { name: mesh }
+spec:
+  mtls: { mode: strict }
+`;
+
+class Api {
+  constructor(readonly url: string, private readonly adminToken: string) {}
+
+  async post(path: string, body: string, contentType: string, bearer = this.adminToken): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${this.url}${path}`, {
+      method: 'POST', body, headers: { authorization: `Bearer ${bearer}`, 'content-type': contentType }, signal: AbortSignal.timeout(10_000),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text for the message
+    }
+    return { status: res.status, body: parsed };
+  }
+
+  async joinToken(service: string): Promise<string | Error> {
+    const r = await this.post('/api/v1/tokens', JSON.stringify({ service }), 'application/json');
+    const token = (r.body as { token?: unknown }).token;
+    return r.status === 201 && typeof token === 'string' ? token : new Error(`join token for ${service}: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+}
+
+async function adminDump(address: string): Promise<Record<string, any>> {
+  return await (await fetch(`http://${address}:${ports.proxyAdmin}/config_dump`, { signal: AbortSignal.timeout(5000) })).json() as Record<string, any>;
+}
+
+/** Sum of the samples of a Prometheus counter whose line starts with `prefix`. */
+async function counter(address: string, prefix: string): Promise<number> {
+  const text = await (await fetch(`http://${address}:${ports.proxyAdmin}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(prefix)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+async function waitIdentity(address: string): Promise<string | Error> {
+  const deadline = Date.now() + identityTimeoutMs;
+  let last = 'no identity yet';
+  while (Date.now() < deadline) {
+    try {
+      const id = (await adminDump(address)).identity as { spiffeId?: string; lastError?: string | null } | undefined;
+      if (typeof id?.spiffeId === 'string') return id.spiffeId;
+      last = id?.lastError ?? last;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return new Error(`no workload certificate at ${address} within ${identityTimeoutMs / 1000}s: ${last}`);
+}
+
+/**
+ * The path is mTLS and nothing else: requests went through inbound TLS handshakes made by the
+ * client sidecar, and a plaintext request to the inbound listener is refused (strict).
+ */
+async function provesMtls(a: typeof benchAddresses.mtls): Promise<string | null> {
+  const inbound = await counter(a.appPod, 'trellis_tls_handshakes_total{direction="inbound"');
+  const outbound = await counter(a.clientPod, 'trellis_tls_handshakes_total{direction="outbound"');
+  if (inbound < 1 || outbound < 1) return `the mesh path answered but made no mTLS handshake (inbound ${inbound}, outbound ${outbound})`;
+  const plain = await httpGet(`http://${a.appPod}:${ports.proxyInbound}/`, null, 2000);
+  if (!(plain instanceof Error)) return `the inbound listener answered plaintext with ${plain.status}: strict mode is not in force`;
+  return null;
+}
+
+/** A certificate for `service` obtained as a sidecar obtains one (own key, CSR, join token); PEM files in dir. */
+async function clientCertificate(api: Api, service: string, dir: string): Promise<{ certFile: string; keyFile: string; caFile: string } | Error> {
+  const token = await api.joinToken(service);
+  if (token instanceof Error) return token;
+  const { keyPem, csrPem } = await newKeyAndCsr(`${service}.default`);
+  const r = await api.post('/api/v1/certificates', JSON.stringify({ proxyId: 'bench-handshake-client', service, csr: csrPem }), 'application/json', token);
+  const b = r.body as { certificatePem?: string; chainPems?: string[]; trustBundlePems?: string[] };
+  if (r.status !== 200 || typeof b.certificatePem !== 'string') return new Error(`certificate for ${service}: ${r.status} ${JSON.stringify(r.body)}`);
+  const files = { certFile: join(dir, 'client-cert.pem'), keyFile: join(dir, 'client-key.pem'), caFile: join(dir, 'trust-bundle.pem') };
+  writeFileSync(files.certFile, [b.certificatePem, ...(b.chainPems ?? [])].join('\n'));
+  writeFileSync(files.keyFile, keyPem, { mode: 0o600 });
+  writeFileSync(files.caFile, (b.trustBundlePems ?? []).join('\n'));
+  return files;
+}
+
+export async function startTrellisMtlsTargets(ctx: BenchContext, upstream: Upstream): Promise<MtlsTargets> {
+  const skip = (reason: string): MtlsTargets => ({ target: { name, skipped: reason }, newConnections: { skipped: `${name} did not start` } });
+  const cli = join(ctx.repoRoot, 'dist', 'src', 'cli', 'main.js');
+  const dir = join(ctx.tmpDir, 'trellis-mtls');
+  mkdirSync(dir, { recursive: true });
+  const a = benchAddresses.mtls;
+  const control = ctx.children.spawn('trellis-control-mtls', process.execPath,
+    [cli, 'control', '--data-dir', join(dir, 'control'), '--listen', a.control], { cpus: ctx.loadCpus, output: 'log' });
+  const apiUrl = `http://${a.control}:${ports.controlApi}`;
+  const up = await pollHttp(`${apiUrl}/api/v1/health`, null, 30_000, expectStatus(200), () => (control.isRunning() ? null : `control exited: ${control.logTail(5)}`));
+  if (up !== null) return skip(`control plane did not start: ${up}`);
+  const api = new Api(apiUrl, readFileSync(join(dir, 'control', 'admin-token'), 'utf8').trim().split('\n')[0]);
+  const applied = await api.post('/api/v1/resources', resources, 'application/yaml');
+  if (applied.status >= 300) return skip(`MeshConfig refused: ${applied.status} ${JSON.stringify(applied.body)}`);
+
+  const app = `${upstream.host}:${upstream.port}`;
+  const xds = `${a.control}:${ports.controlXds}`;
+  const sidecars: [BenchChild, string][] = [];
+  for (const [service, address] of [[meshServiceName, a.appPod], [clientServiceName, a.clientPod]] as const) {
+    const token = await api.joinToken(service);
+    if (token instanceof Error) return skip(token.message);
+    sidecars.push([startSidecar(ctx, cli, dir, service, address, app, xds, ['--token', token]), address]);
+  }
+  const ids: string[] = [];
+  for (const [sc, address] of sidecars) {
+    const ready = await waitReady(ctx, sc, address, control);
+    if (ready !== null) return skip(`sidecar ${sc.name} not ready: ${ready}`);
+    const id = await waitIdentity(address);
+    if (id instanceof Error) return skip(id.message);
+    ids.push(id);
+  }
+  const [appSidecar, clientSidecar] = [sidecars[0][0], sidecars[1][0]];
+  const url = `http://${a.clientPod}:${ports.proxyOutbound}/`;
+  const problem = await pollHttp(url, meshServiceName, 20_000, expectUpstreamBody(upstreamBodyBytes),
+    () => exitedProblem(clientSidecar, control) ?? exitedProblem(appSidecar, control));
+  if (problem !== null) return skip(`mesh path does not work: ${problem}`);
+  const notMtls = await provesMtls(a);
+  if (notMtls !== null) return skip(notMtls);
+
+  const certs = await clientCertificate(api, clientServiceName, dir);
+  const sources = Array.from({ length: a.handshakeSources }, (_, i) => `${a.handshakeSourceBase}${a.handshakeSourceFirst + i}`);
+  return {
+    target: {
+      name, url, hostHeader: meshServiceName, hops: 2, proxyPids: [clientSidecar.pid, appSidecar.pid], baseline: 'trellis-mesh',
+      note: `mTLS strict between the sidecars (${ids[1]} → ${ids[0]}, TLS 1.3, ALPN ${meshAlpn.join(',')}); compare with trellis-mesh (plaintext) in the same run`,
+    },
+    newConnections: certs instanceof Error ? { skipped: certs.message } : {
+      host: a.appPod, port: ports.proxyInbound, ...certs, expectId: ids[0], alpn: meshAlpn, sources, sidecarPids: [appSidecar.pid],
+    },
+  };
+}
