@@ -23,6 +23,8 @@ import { InboundTlsFront } from '../tls/inbound-tls.js';
 import type { MeshTls } from '../tls/mesh-tls.js';
 import { peerIdentity } from '../tls/peer-identity.js';
 import { tlsMetricsFor } from '../tls/tls-metrics.js';
+import { UpgradeStreams } from './http-upgrade.js';
+import { streamMetricsFor } from '../telemetry/stream-metrics.js';
 
 export interface HttpListenerOptions {
   config: ListenerConfig;
@@ -82,6 +84,8 @@ export class HttpListener implements ExchangeHost {
   private readonly downstream: ConnectionTracker;
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
+  /** WebSocket and other HTTP/1.1 upgrades: routed here, then carried by http-upgrade.ts. */
+  private readonly upgrades: UpgradeStreams;
 
   constructor(private readonly opts: HttpListenerOptions) {
     this.listenerConfig = opts.config;
@@ -95,6 +99,8 @@ export class HttpListener implements ExchangeHost {
     this.server = http.createServer({ noDelay: true, keepAliveTimeout: 60_000, requestTimeout: 0 }, this.onRequest);
     // The server's own socket errors (resets by clients) are routine; never crash the proxy.
     this.server.on('clientError', onClientError);
+    this.upgrades = new UpgradeStreams(this.direction, streamMetricsFor(this.metrics.registry));
+    this.server.on('upgrade', this.onUpgrade);
     if (this.direction === 'inbound') {
       this.front = new InboundTlsFront(this.server, () => this.listenerConfig.tls, opts.meshTls ?? null, tlsMetricsFor(this.metrics.registry));
     }
@@ -178,6 +184,8 @@ export class HttpListener implements ExchangeHost {
     ]);
     clearTimeout(timer);
     this.server.closeAllConnections();
+    // upgraded connections left the HTTP server; they are cut with the rest
+    this.upgrades.destroyAll();
     await closed;
   }
 
@@ -244,6 +252,42 @@ export class HttpListener implements ExchangeHost {
     ex.start();
   };
 
+  /** An upgrade request (WebSocket, h2c, ...): authorized and routed like any request, then tunnelled. */
+  private readonly onUpgrade = (req: http.IncomingMessage, socket: Socket, early: Buffer): void => {
+    const start = process.hrtime.bigint();
+    socket.on('error', ignore);
+    const authz = this.authorizer;
+    if (authz !== null) {
+      const peer = peerIdentity(req.socket);
+      const reason = authz.check(peer, req.method ?? '', req.url ?? '/');
+      if (reason !== null) {
+        this.denied!.cell(peer ?? 'plaintext', reason).inc();
+        this.refuseUpgrade(req, socket, errors.unauthorized, this.noRouteStats, start);
+        return;
+      }
+    }
+    const route = this.router === null ? null : this.router.route(hostOf(req.rawHeaders), req.url ?? '/', req);
+    if (route === null) {
+      this.refuseUpgrade(req, socket, errors.noRoute, this.noRouteStats, start);
+      return;
+    }
+    const clusterName = route.pickCluster() ?? '';
+    const cluster = clusterName === '' ? undefined : this.clusters.get(clusterName);
+    if (cluster === undefined) {
+      this.refuseUpgrade(req, socket, errors.noHealthyUpstream, statsFor(this.metrics, this.direction, route, clusterName), start);
+      return;
+    }
+    const target = this.targetFor(route, clusterName, cluster);
+    const filters = route.filters;
+    const { head } = filters === null ? buildRequestHead(req, target.defaultHost) : filters.requestHead(req, target.defaultHost);
+    this.upgrades.start(req, socket, early, target, head, start);
+  };
+
+  private refuseUpgrade(req: http.IncomingMessage, socket: Socket, error: ProxyError, stats: RouteStats, start: bigint): void {
+    this.upgrades.refuse(req, socket, error);
+    stats.record(error.status, error, Number(process.hrtime.bigint() - start) / 1e9, req);
+  }
+
   /** Cached on the compiled route per cluster; rebuilt when the cluster object was replaced. */
   private targetFor(route: CompiledRoute, clusterName: string, cluster: Cluster): ExchangeTarget & { defaultHost: string } {
     let t = route.stats.get(clusterName) as RouteTarget | undefined;
@@ -297,6 +341,8 @@ function statsFor(metrics: ProxyMetrics, direction: Direction, route: CompiledRo
   // ProxyMetrics caches per label tuple; only a request without a cluster gets here per request.
   return metrics.routeStatsFor(direction, route.name, cluster);
 }
+
+function ignore(): void {}
 
 function onClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {

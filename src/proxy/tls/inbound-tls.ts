@@ -27,7 +27,8 @@ export class InboundTlsFront {
     private readonly meshTls: MeshTls | null,
     private readonly metrics: TlsMetrics,
   ) {
-    this.server = net.createServer({ noDelay: true }, this.onConnection);
+    // half-open like node:http's own server: a tunnelled stream (an upgrade, TCP) may go on one way after a FIN
+    this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, this.onConnection);
     this.unsubscribe = meshTls?.onRotate(this.onRotate) ?? (() => undefined);
   }
 

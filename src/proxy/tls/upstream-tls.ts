@@ -35,6 +35,13 @@ export class UpstreamTlsPolicy {
   };
 }
 
+/**
+ * Tunnels stay on HTTP/1.1 even where the sidecars speak h2 to each other: an upgraded
+ * connection (and a TCP tunnel, an HTTP/1.1 CONNECT) owns its connection for its lifetime, so
+ * bytes go socket to socket with TCP's own flow control and half-close (docs/protocols.md).
+ */
+const tunnelAlpn = ['http/1.1'];
+
 /** Per endpoint pool: the session to resume, valid for the identity generation it came from. */
 export interface TlsSessionSlot {
   session: Buffer | undefined;
@@ -43,9 +50,11 @@ export interface TlsSessionSlot {
 
 /**
  * A TLS connection to a peer, or null when this sidecar holds no certificate yet (the caller
- * then speaks plaintext, which a permissive peer accepts).
+ * then speaks plaintext, which a permissive peer accepts). `tunnel`: a connection that will carry
+ * a byte stream (an upgrade, a TCP tunnel): it offers ALPN http/1.1 only, whatever the cluster
+ * says, and keeps its write side open when the peer half-closes.
  */
-export function connectTls(policy: UpstreamTlsPolicy, slot: TlsSessionSlot, host: string, port: number): tls.TLSSocket | null {
+export function connectTls(policy: UpstreamTlsPolicy, slot: TlsSessionSlot, host: string, port: number, tunnel = false): tls.TLSSocket | null {
   const context = policy.mesh.secureContext;
   if (context === null) return null;
   if (slot.generation !== policy.mesh.generation) {
@@ -53,16 +62,18 @@ export function connectTls(policy: UpstreamTlsPolicy, slot: TlsSessionSlot, host
     slot.session = undefined;
     slot.generation = policy.mesh.generation;
   }
+  // allowHalfOpen is passed on to the TLSSocket (lib/_tls_wrap.js) but missing from the typings
   const socket = tls.connect({
     host, port,
     secureContext: context,
-    ALPNProtocols: policy.alpn,
+    ALPNProtocols: tunnel ? tunnelAlpn : policy.alpn,
+    allowHalfOpen: tunnel,
     servername: policy.sni,
     checkServerIdentity: policy.checkPeer,
     rejectUnauthorized: true,
     minVersion: 'TLSv1.3',
     session: slot.session,
-  });
+  } as tls.ConnectionOptions);
   socket.setNoDelay(true);
   socket.on('session', (s: Buffer) => {
     if (slot.generation === policy.mesh.generation) slot.session = s;

@@ -1,10 +1,10 @@
 // Keep-alive connections to one endpoint. Idle sockets are reused newest first (the warmest,
 // least likely to have been closed by the peer), capped in number and closed after an idle
 // time shorter than Node's default server keep-alive (5 s) to avoid most close races.
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { UpstreamConnection, type ConnectionOwner } from './upstream-client.js';
 import type { CircuitBreaker } from '../resilience/circuit-breaker.js';
-import type { TlsSessionSlot, UpstreamTlsPolicy } from '../../tls/upstream-tls.js';
+import { connectTls, type TlsSessionSlot, type UpstreamTlsPolicy } from '../../tls/upstream-tls.js';
 
 /** Told of each socket the pool opens and closes (bytes are read from it at scrape time). */
 export interface ConnectionStats {
@@ -84,6 +84,21 @@ export class ConnectionPool implements ConnectionOwner {
     this.all.add(conn);
     this.stats.opened(conn.socket);
     return conn;
+  }
+
+  /**
+   * A connection outside the pool for a byte stream (an upgrade, a TCP tunnel): the endpoint's
+   * TLS settings (ALPN http/1.1), half-open allowed, counted with the cluster's connections until
+   * it closes, never reused. `secure`: wait for 'secureConnect' rather than 'connect'.
+   */
+  openTunnel(): { socket: Socket; secure: boolean } {
+    const t = this.tlsTarget;
+    const secure = t === null ? null : connectTls(t.policy, t.slot, this.address, this.port, true);
+    const socket = secure ?? net.connect({ host: this.address, port: this.port, noDelay: true, allowHalfOpen: true });
+    const stats = this.stats;
+    stats.opened(socket);
+    socket.once('close', () => stats.closed(socket));
+    return { socket, secure: secure !== null };
   }
 
   /**
