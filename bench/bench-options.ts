@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const targetNames = ['direct', 'nginx', 'haproxy', 'trellis-1-hop', 'trellis-mesh', 'trellis-mesh-mtls', 'trellis-mesh-telemetry'] as const;
+export const targetNames = ['direct', 'nginx', 'haproxy', 'trellis-1-hop', 'trellis-mesh', 'trellis-mesh-mtls', 'trellis-mesh-mtls-new-conn', 'trellis-mesh-telemetry'] as const;
 export type TargetName = (typeof targetNames)[number];
 
 export interface BenchOptions {

@@ -3,6 +3,9 @@
 // sidecar `bench-client` outbound ⇒ mTLS (workload certificates from the control plane's CA,
 // obtained with join tokens) ⇒ sidecar `bench-app` inbound → upstream. Before it is measured the
 // path must prove it is mTLS: the app sidecar counts inbound handshakes and refuses plaintext.
+// `trellis-mesh-mtls-new-conn` is the same path to a Service over the same sidecar whose
+// ResiliencePolicy sets connectionPool.maxRequestsPerConnection 1 (keep-alive off, as Istio's):
+// the client sidecar opens a new mTLS connection per request (resuming its TLS session).
 // It also prepares what the new-connection runs need (bench-new-connections.ts): a certificate
 // of its own for `bench-client`, obtained like a sidecar's, and the app sidecar's inbound listener.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,10 +21,18 @@ import { newKeyAndCsr } from '../src/proxy/identity/identity-crypto.js';
 import { meshAlpn } from '../src/proxy/tls/mesh-tls.js';
 
 const name = 'trellis-mesh-mtls' as const;
+const newConnName = 'trellis-mesh-mtls-new-conn' as const;
 const identityTimeoutMs = 20_000;
+/** A Service over the `bench-app` instances whose connections carry one request each. */
+export const newConnServiceName = 'bench-app-new-conn';
+
+export interface MtlsWanted {
+  readonly mesh: boolean;
+  readonly newConn: boolean;
+}
 
 export interface MtlsTargets {
-  readonly target: StartedTarget;
+  readonly targets: StartedTarget[];
   /** What the new-connection runs need, or why they cannot run. */
   readonly newConnections: NewConnectionSetup | { readonly skipped: string };
 }
@@ -31,6 +42,18 @@ kind: MeshConfig
 metadata: { name: mesh }
 spec:
   mtls: { mode: strict }
+---
+apiVersion: trellis.dev/v1alpha1
+kind: Service
+metadata: { name: ${newConnServiceName} }
+spec: { selector: { app: ${meshServiceName} } }
+---
+apiVersion: trellis.dev/v1alpha1
+kind: ResiliencePolicy
+metadata: { name: ${newConnServiceName} }
+spec:
+  targetRef: { kind: Service, name: ${newConnServiceName} }
+  connectionPool: { maxRequestsPerConnection: 1 }
 `;
 
 class Api {
@@ -85,17 +108,41 @@ async function waitIdentity(address: string): Promise<string | Error> {
   return new Error(`no workload certificate at ${address} within ${identityTimeoutMs / 1000}s: ${last}`);
 }
 
+const inboundHandshakes = 'trellis_tls_handshakes_total{direction="inbound"';
+const outboundHandshakes = 'trellis_tls_handshakes_total{direction="outbound"';
+
 /**
  * The path is mTLS and nothing else: requests went through inbound TLS handshakes made by the
  * client sidecar, and a plaintext request to the inbound listener is refused (strict).
  */
 async function provesMtls(a: typeof benchAddresses.mtls): Promise<string | null> {
-  const inbound = await counter(a.appPod, 'trellis_tls_handshakes_total{direction="inbound"');
-  const outbound = await counter(a.clientPod, 'trellis_tls_handshakes_total{direction="outbound"');
+  const inbound = await counter(a.appPod, inboundHandshakes);
+  const outbound = await counter(a.clientPod, outboundHandshakes);
   if (inbound < 1 || outbound < 1) return `the mesh path answered but made no mTLS handshake (inbound ${inbound}, outbound ${outbound})`;
   const plain = await httpGet(`http://${a.appPod}:${ports.proxyInbound}/`, null, 2000);
   if (!(plain instanceof Error)) return `the inbound listener answered plaintext with ${plain.status}: strict mode is not in force`;
   return null;
+}
+
+/** Requests to the keep-alive-off Service make one outbound handshake each (the client sidecar's counters). */
+async function provesConnectionPerRequest(a: typeof benchAddresses.mtls, url: string): Promise<string | null> {
+  const before = await counter(a.clientPod, outboundHandshakes);
+  const requests = 5;
+  for (let i = 0; i < requests; i++) {
+    const r = await httpGet(url, newConnServiceName, 2000);
+    const problem = r instanceof Error ? r.message : expectUpstreamBody(upstreamBodyBytes)(r);
+    if (problem !== null) return `request ${i + 1}: ${problem}`;
+  }
+  const made = (await counter(a.clientPod, outboundHandshakes)) - before;
+  return made >= requests ? null : `${requests} requests made ${made} mTLS handshakes: the connections were reused`;
+}
+
+/** The client sidecar's outbound handshakes so far, full and resumed (what a connection per request costs). */
+async function outboundHandshakeCounts(): Promise<string> {
+  const a = benchAddresses.mtls;
+  const full = await counter(a.clientPod, `${outboundHandshakes},resumed="false"}`);
+  const resumed = await counter(a.clientPod, `${outboundHandshakes},resumed="true"}`);
+  return `the client sidecar made ${full} full and ${resumed} resumed TLS handshakes over the whole bench`;
 }
 
 /** A certificate for `service` obtained as a sidecar obtains one (own key, CSR, join token); PEM files in dir. */
@@ -113,8 +160,11 @@ async function clientCertificate(api: Api, service: string, dir: string): Promis
   return files;
 }
 
-export async function startTrellisMtlsTargets(ctx: BenchContext, upstream: Upstream): Promise<MtlsTargets> {
-  const skip = (reason: string): MtlsTargets => ({ target: { name, skipped: reason }, newConnections: { skipped: `${name} did not start` } });
+export async function startTrellisMtlsTargets(ctx: BenchContext, upstream: Upstream, wanted: MtlsWanted): Promise<MtlsTargets> {
+  const skip = (reason: string): MtlsTargets => ({
+    targets: [...(wanted.mesh ? [{ name, skipped: reason }] : []), ...(wanted.newConn ? [{ name: newConnName, skipped: reason }] : [])],
+    newConnections: { skipped: `the mTLS mesh did not start: ${reason}` },
+  });
   const cli = join(ctx.repoRoot, 'dist', 'src', 'cli', 'main.js');
   const dir = join(ctx.tmpDir, 'trellis-mtls');
   mkdirSync(dir, { recursive: true });
@@ -152,13 +202,29 @@ export async function startTrellisMtlsTargets(ctx: BenchContext, upstream: Upstr
   const notMtls = await provesMtls(a);
   if (notMtls !== null) return skip(notMtls);
 
+  const targets: StartedTarget[] = [];
+  if (wanted.mesh) {
+    targets.push({
+      name, url, hostHeader: meshServiceName, hops: 2, proxyPids: [clientSidecar.pid, appSidecar.pid], baseline: 'trellis-mesh',
+      note: `mTLS strict between the sidecars (${ids[1]} → ${ids[0]}, TLS 1.3, ALPN ${meshAlpn.join(',')}); compare with trellis-mesh (plaintext) in the same run`,
+    });
+  }
+  if (wanted.newConn) {
+    const ready = await pollHttp(url, newConnServiceName, 20_000, expectUpstreamBody(upstreamBodyBytes), () => exitedProblem(clientSidecar, control));
+    const perRequest = ready ?? await provesConnectionPerRequest(a, url);
+    targets.push(perRequest !== null
+      ? { name: newConnName, skipped: `no new connection per request: ${perRequest}` }
+      : {
+        name: newConnName, url, hostHeader: newConnServiceName, hops: 2, proxyPids: [clientSidecar.pid, appSidecar.pid], baseline: name,
+        note: `Service ${newConnServiceName} (the same instances) with connectionPool.maxRequestsPerConnection 1: a new mTLS connection ` +
+          'from the client sidecar per request (TLS session resumed); compare with trellis-mesh-mtls (keep-alive) in the same run',
+        afterRuns: outboundHandshakeCounts,
+      });
+  }
   const certs = await clientCertificate(api, clientServiceName, dir);
   const sources = Array.from({ length: a.handshakeSources }, (_, i) => `${a.handshakeSourceBase}${a.handshakeSourceFirst + i}`);
   return {
-    target: {
-      name, url, hostHeader: meshServiceName, hops: 2, proxyPids: [clientSidecar.pid, appSidecar.pid], baseline: 'trellis-mesh',
-      note: `mTLS strict between the sidecars (${ids[1]} → ${ids[0]}, TLS 1.3, ALPN ${meshAlpn.join(',')}); compare with trellis-mesh (plaintext) in the same run`,
-    },
+    targets,
     newConnections: certs instanceof Error ? { skipped: certs.message } : {
       host: a.appPod, port: ports.proxyInbound, ...certs, expectId: ids[0], alpn: meshAlpn, sources, sidecarPids: [appSidecar.pid],
     },

@@ -14,6 +14,8 @@ export interface BenchTarget {
   readonly note: string | null;
   /** A target of the same run this one is a variant of; the report gives the ratios between them. */
   readonly baseline?: TargetName;
+  /** Facts known only once every run is over (e.g. counters of the proxies), added to the note. */
+  readonly afterRuns?: () => Promise<string>;
 }
 
 export interface SkippedTarget {

@@ -116,11 +116,11 @@ async function runBench(
     started.push(...await startTrellisTargets(ctx, upstream, { oneHop: wanted.has('trellis-1-hop'), mesh: wanted.has('trellis-mesh') }));
   }
   let newConnections: NewConnectionSetup | { skipped: string } | null = null;
-  if (wanted.has('trellis-mesh-mtls')) {
-    const mtls = await startTrellisMtlsTargets(ctx, upstream);
-    started.push(mtls.target);
-    newConnections = mtls.newConnections;
-    if ('skipped' in newConnections) say(`new-connection runs skipped: ${newConnections.skipped}`);
+  if (wanted.has('trellis-mesh-mtls') || wanted.has('trellis-mesh-mtls-new-conn')) {
+    const mtls = await startTrellisMtlsTargets(ctx, upstream, { mesh: wanted.has('trellis-mesh-mtls'), newConn: wanted.has('trellis-mesh-mtls-new-conn') });
+    started.push(...mtls.targets);
+    if (wanted.has('trellis-mesh-mtls')) newConnections = mtls.newConnections;
+    if (newConnections !== null && 'skipped' in newConnections) say(`new-connection runs skipped: ${newConnections.skipped}`);
   }
   if (wanted.has('trellis-mesh-telemetry')) {
     started.push((await startTrellisTelemetryTarget(ctx, upstream)).target);
@@ -170,10 +170,20 @@ async function runBench(
     }
   }
 
+  const lateNotes = new Map<TargetName, string>();
+  for (const t of active) {
+    if (t.afterRuns === undefined) continue;
+    try {
+      lateNotes.set(t.name, await t.afterRuns());
+    } catch (err) {
+      lateNotes.set(t.name, `(could not read: ${(err as Error).message})`);
+    }
+  }
+  const noteOf = (t: BenchTarget): string | null => [t.note, lateNotes.get(t.name)].filter((n) => n != null).join('; ') || null;
   const outcomes: TargetOutcome[] = started.map((t) => isSkipped(t)
     ? { target: t.name, hops: 0, note: null, skipped: t.skipped, rssIdleBytes: null, repeats: [], failures: [] }
     : {
-      target: t.name, hops: t.hops, note: t.note, baseline: t.baseline, skipped: null, rssIdleBytes: idle.get(t.name) ?? null,
+      target: t.name, hops: t.hops, note: noteOf(t), baseline: t.baseline, skipped: null, rssIdleBytes: idle.get(t.name) ?? null,
       repeats: results.get(t.name) ?? [], failures: failures.get(t.name) ?? [],
     });
   return {

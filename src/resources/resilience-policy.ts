@@ -82,6 +82,11 @@ const outlierDetectionSchema = z.object({
   }).strict().optional(),
 }).strict();
 
+// Istio's connectionPool.http.maxRequestsPerConnection: 1 turns keep-alive to the service off
+const connectionPoolSchema = z.object({
+  maxRequestsPerConnection: z.number().int('must be a whole number').min(1, 'must be at least 1 (leave it out for no limit)').max(4_294_967_295).optional(),
+}).strict();
+
 const faultsSchema = z.object({
   delay: z.object({ percent: percentSchema, duration: durationSchema }).strict().optional(),
   abort: z.object({ percent: percentSchema, httpStatus: statusCodeSchema }).strict().optional(),
@@ -89,7 +94,7 @@ const faultsSchema = z.object({
 
 // Settings that shape a cluster (its connections and endpoints) can only target a Service;
 // faults belong to a route. The rest (request timeout, retries) can target either.
-const clusterOnly = ['loadBalancer', 'retryBudget', 'circuitBreaker', 'outlierDetection'] as const;
+const clusterOnly = ['loadBalancer', 'retryBudget', 'circuitBreaker', 'connectionPool', 'outlierDetection'] as const;
 
 const specSchema = z.object({
   targetRef: targetRefSchema,
@@ -98,6 +103,7 @@ const specSchema = z.object({
   retries: retriesSchema.optional(),
   retryBudget: retryBudgetSchema.optional(),
   circuitBreaker: circuitBreakerSchema.optional(),
+  connectionPool: connectionPoolSchema.optional(),
   outlierDetection: outlierDetectionSchema.optional(),
   faults: faultsSchema.optional(),
 }).strict().superRefine((spec, ctx) => {

@@ -39,6 +39,7 @@ retries:
   maxBufferBytes: 32768
 retryBudget: { ratio: 0.1, minRetriesPerSecond: 5, window: 30s }
 circuitBreaker: { maxConnections: 100, maxPendingRequests: 50, maxRequests: 200, maxRetries: 5 }
+connectionPool: { maxRequestsPerConnection: 100 }
 outlierDetection:
   consecutiveFailures: 3
   interval: 5s
@@ -96,6 +97,9 @@ outlierDetection: { enabled: false }
     refusedAt(doc('targetRef: { kind: Service, name: api, sectionName: a }'), 'spec.targetRef.sectionName', /only allowed with kind HTTPRoute/);
     refusedAt(doc('targetRef: { kind: HTTPRoute, name: api }\ncircuitBreaker: { maxRequests: 1 }'), 'spec.circuitBreaker', /target the Service/);
     refusedAt(doc('targetRef: { kind: HTTPRoute, name: api }\ntimeouts: { idle: 1m }'), 'spec.timeouts.idle', /target the Service/);
+    refusedAt(doc('targetRef: { kind: HTTPRoute, name: api }\nconnectionPool: { maxRequestsPerConnection: 1 }'), 'spec.connectionPool', /target the Service/);
+    refusedAt(doc('targetRef: { kind: Service, name: api }\nconnectionPool: { maxRequestsPerConnection: 0 }'), 'spec.connectionPool.maxRequestsPerConnection', /at least 1 \(leave it out for no limit\)/);
+    refusedAt(doc('targetRef: { kind: Service, name: api }\nconnectionPool: { maxConnections: 5 }'), 'spec.connectionPool', /maxConnections/);
     refusedAt(doc('targetRef: { kind: HTTPRoute, name: api }\nfaults: { delay: { percent: 101, duration: 1s } }'), 'spec.faults.delay.percent', /between 0 and 100/);
     refusedAt(doc('targetRef: { kind: HTTPRoute, name: api }\nfaults: { abort: { percent: 1, httpStatus: 42 } }'), 'spec.faults.abort.httpStatus', /HTTP status/);
     refusedAt(doc('targetRef: { kind: Service, name: api }\nretry: { attempts: 1 }'), 'spec', /retry/);

@@ -63,7 +63,10 @@ export function clusterResilienceFields(r: ClusterResilience): XdsObject {
       } : {}),
     };
   }
-  out.common_http_protocol_options = { idle_timeout: durationFromMs(r.idleTimeoutMs) };
+  out.common_http_protocol_options = {
+    idle_timeout: durationFromMs(r.idleTimeoutMs),
+    ...(r.maxRequestsPerConnection ? { max_requests_per_connection: u32(r.maxRequestsPerConnection) } : {}),
+  };
   out.typed_extension_protocol_options = {
     [trellisStructs.retryBudget.name]: packTypedStruct(trellisStructs.retryBudget.typeUrl, {
       ratio: r.retryBudget.ratio, min_retries_per_second: r.retryBudget.minRetriesPerSecond, window_ms: r.retryBudget.windowMs,

@@ -6,6 +6,8 @@ import type { CircuitBreakers, LbPolicy, OutlierDetection, RetryBudget, RetryPol
 export interface ClusterResilience {
   connectTimeoutMs: number;
   idleTimeoutMs: number;
+  /** Requests per upstream connection; absent = no limit (keep-alive as long as the peer allows). */
+  maxRequestsPerConnection?: number;
   lbPolicy: LbPolicy;
   circuitBreakers: CircuitBreakers;
   retryBudget: RetryBudget;

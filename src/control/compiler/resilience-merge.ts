@@ -21,6 +21,7 @@ export function clusterResilience(policy: ResiliencePolicy | undefined): Cluster
   if (s.loadBalancer) out.lbPolicy = lbPolicy(s.loadBalancer);
   out.connectTimeoutMs = ms(s.timeouts?.connect, out.connectTimeoutMs);
   out.idleTimeoutMs = ms(s.timeouts?.idle, out.idleTimeoutMs);
+  if (s.connectionPool?.maxRequestsPerConnection !== undefined) out.maxRequestsPerConnection = s.connectionPool.maxRequestsPerConnection;
   if (s.circuitBreaker) out.circuitBreakers = { ...out.circuitBreakers, ...s.circuitBreaker };
   if (s.retryBudget) {
     out.retryBudget = {

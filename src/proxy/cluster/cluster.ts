@@ -128,6 +128,7 @@ export class Cluster {
     for (const h of this.hostList) {
       h.pool.connectTimeoutMs = config.connectTimeoutMs;
       h.pool.idleTimeoutMs = idleMs;
+      h.pool.maxRequestsPerConnection = config.maxRequestsPerConnection ?? 0;
       h.pool.tls = h.endpoint.tls === true ? this.tlsPolicy : null;
     }
     this.rebuild();
@@ -152,6 +153,7 @@ export class Cluster {
           connectTimeoutMs: this.config.connectTimeoutMs,
           maxIdle: this.opts.maxIdlePerEndpoint,
           idleTimeoutMs: this.poolIdleMs(),
+          maxRequestsPerConnection: this.config.maxRequestsPerConnection,
           stats: this.opts.stats,
         });
         host = new ClusterEndpoint(e, pool, key);

@@ -157,6 +157,8 @@ export interface ClusterConfig {
   name: string;
   connectTimeoutMs: number;
   idleTimeoutMs: number;         // pooled upstream connections idle longer are closed
+  /** Requests one upstream connection may carry, then it closes (1 = a new connection per request); absent or 0 = no limit. */
+  maxRequestsPerConnection?: number;
   lbPolicy: LbPolicy;
   circuitBreakers: CircuitBreakers;
   retryBudget: RetryBudget;

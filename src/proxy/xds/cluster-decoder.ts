@@ -1,5 +1,5 @@
 // Cluster (CDS) → ClusterConfig: EDS over ADS, or STATIC with inline endpoints, with the balancer,
-// circuit breakers, outlier detection, idle timeout and retry budget (docs/xds.md, "Clusters" and
+// circuit breakers, outlier detection, idle timeout, requests per connection and retry budget (docs/xds.md, "Clusters" and
 // "Resilience"). Absent fields take Envoy's defaults (Linkerd's for the retry budget).
 import { defaultCircuitBreakers, defaultIdleTimeoutMs, defaultRetryBudget } from '../config/cluster-defaults.js';
 import type { CircuitBreakers, ClusterConfig, LbPolicy, OutlierDetection, RetryBudget } from '../config/proxy-config.js';
@@ -40,10 +40,13 @@ function decodeNamedCluster(name: string, c: ProtoObject): DecodeResult<ClusterC
   if (!retryBudget.ok) return retryBudget;
   const idleTimeoutMs = durationMs(c.common_http_protocol_options?.idle_timeout) ?? defaultIdleTimeoutMs;
   if (idleTimeoutMs < 0) return refused('common_http_protocol_options.idle_timeout must not be negative');
+  // Envoy's deprecated cluster-level field still counts when the protocol options leave it out
+  const maxRequestsPerConnection = wrapped(c.common_http_protocol_options?.max_requests_per_connection) ?? wrapped(c.max_requests_per_connection) ?? 0;
   const base: ClusterConfig = {
     name, connectTimeoutMs, idleTimeoutMs, lbPolicy: lbPolicy.value,
     circuitBreakers: circuitBreakers.value, retryBudget: retryBudget.value,
   };
+  if (maxRequestsPerConnection > 0) base.maxRequestsPerConnection = maxRequestsPerConnection;
   if (outlier.value) base.outlierDetection = outlier.value;
   const upstreamTls = decodeUpstreamTls(c);
   if (!upstreamTls.ok) return upstreamTls;

@@ -63,12 +63,14 @@ targetRef: { kind: Service, name: api }
 loadBalancer: { type: LeastRequest, choiceCount: 3 }
 timeouts: { connect: 250ms, idle: 90s }
 circuitBreaker: { maxRequests: 10 }
+connectionPool: { maxRequestsPerConnection: 1 }
 retryBudget: { ratio: 0.5 }
 outlierDetection: { consecutiveFailures: 2, baseEjectionTime: 10m, successRate: { minimumHosts: 2 } }
 `));
     assert.deepEqual(c.lbPolicy, { kind: 'least-request', choiceCount: 3 });
     assert.equal(c.connectTimeoutMs, 250);
     assert.equal(c.idleTimeoutMs, 90_000);
+    assert.equal(c.maxRequestsPerConnection, 1);
     assert.deepEqual(c.circuitBreakers, { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 10, maxRetries: 3 });
     assert.deepEqual(c.retryBudget, { ratio: 0.5, minRetriesPerSecond: 10, windowMs: 10_000 });
     assert.deepEqual(c.outlierDetection, {
@@ -200,6 +202,8 @@ describe('typed settings → Envoy fields', () => {
       enforcing_success_rate: { value: 100 }, success_rate_minimum_hosts: { value: 3 }, success_rate_request_volume: { value: 20 }, success_rate_stdev_factor: { value: 1500 },
     });
     assert.deepEqual(x.common_http_protocol_options, { idle_timeout: { seconds: 3600 } });
+    assert.deepEqual((clusterResilienceFields({ ...c, maxRequestsPerConnection: 1 }) as Record<string, any>).common_http_protocol_options,
+      { idle_timeout: { seconds: 3600 }, max_requests_per_connection: { value: 1 } });
     assert.deepEqual(typedStructValue(x.typed_extension_protocol_options['trellis.retry_budget']),
       { typeUrl: 'trellis.dev/trellis.RetryBudget', value: { ratio: 0.2, min_retries_per_second: 10, window_ms: 10_000 } });
     const lr = clusterResilienceFields({ ...c, lbPolicy: { kind: 'least-request', choiceCount: 2 }, outlierDetection: undefined }) as Record<string, any>;

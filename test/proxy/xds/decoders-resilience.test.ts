@@ -58,6 +58,7 @@ spec:
   retries: { attempts: 3, retryOn: [gateway-error, reset], nonIdempotent: true, maxBufferBytes: 1024, backoff: { baseInterval: 10ms, maxInterval: 80ms } }
   retryBudget: { ratio: 0.3, minRetriesPerSecond: 2, window: 5s }
   circuitBreaker: { maxConnections: 7, maxPendingRequests: 8, maxRequests: 9, maxRetries: 1 }
+  connectionPool: { maxRequestsPerConnection: 1 }
   outlierDetection: { consecutiveFailures: 3, interval: 2s, baseEjectionTime: 5s, maxEjectionTime: 1m, maxEjectionPercent: 34, successRate: { stdevFactor: 2.5 } }
 ---
 apiVersion: trellis.dev/v1alpha1
@@ -92,6 +93,7 @@ test('round trip: each cluster decodes to exactly the typed settings the policy 
   }
   const api = decodeBytes(clusterKind, encoded.resources.get(typeUrls.cluster)!.get('api.default')!.value);
   assert.deepEqual(api.lbPolicy, { kind: 'least-request', choiceCount: 3 });
+  assert.equal(api.maxRequestsPerConnection, 1, 'keep-alive off: a new connection per request');
   assert.deepEqual(api.outlierDetection?.successRate, { minimumHosts: 5, requestVolume: 100, stdevFactor: 2.5 });
   assert.equal(decodeBytes(clusterKind, encoded.resources.get(typeUrls.cluster)!.get('db.default')!.value).outlierDetection, undefined);
 });

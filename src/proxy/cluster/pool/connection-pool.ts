@@ -22,6 +22,8 @@ export interface ConnectionPoolOptions {
   now?: () => number;
   /** mTLS to this endpoint (a peer sidecar with a certificate); null = plaintext. */
   tls?: UpstreamTlsPolicy | null;
+  /** Requests one socket may carry before it closes (1 = no keep-alive); 0 or absent = no limit. */
+  maxRequestsPerConnection?: number;
 }
 
 const defaultMaxIdle = 128;
@@ -42,6 +44,8 @@ export class ConnectionPool implements ConnectionOwner {
   /** The cluster's breaker once a request went through acquireWithin; counts our sockets. */
   private breaker: CircuitBreaker | null = null;
   private tlsTarget: { policy: UpstreamTlsPolicy; slot: TlsSessionSlot } | null = null;
+  /** Applies to the next request of every socket, new or idle (a lowered limit closes a busy one after its exchange). */
+  maxRequestsPerConnection: number;
 
   constructor(readonly address: string, readonly port: number, opts: ConnectionPoolOptions) {
     this.key = `${address}:${port}`;
@@ -51,6 +55,7 @@ export class ConnectionPool implements ConnectionOwner {
     this.stats = opts.stats ?? nullConnectionStats;
     this.now = opts.now ?? Date.now;
     this.tls = opts.tls ?? null;
+    this.maxRequestsPerConnection = opts.maxRequestsPerConnection ?? 0;
   }
 
   get tls(): UpstreamTlsPolicy | null {
@@ -75,12 +80,14 @@ export class ConnectionPool implements ConnectionOwner {
         const conn = idle.pop()!;
         if (conn.usable) {
           conn.reused = true;
+          conn.maxRequests = this.maxRequestsPerConnection;
           return conn;
         }
         conn.destroy();
       }
     }
     const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs, this.tlsTarget);
+    conn.maxRequests = this.maxRequestsPerConnection;
     this.all.add(conn);
     this.stats.opened(conn.socket);
     return conn;
@@ -112,6 +119,7 @@ export class ConnectionPool implements ConnectionOwner {
         const conn = idle.pop()!;
         if (conn.usable) {
           conn.reused = true;
+          conn.maxRequests = this.maxRequestsPerConnection;
           return conn;
         }
         conn.destroy();
@@ -124,6 +132,7 @@ export class ConnectionPool implements ConnectionOwner {
     }
     if (!breaker.tryOpenConnection()) return null;
     const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs, this.tlsTarget);
+    conn.maxRequests = this.maxRequestsPerConnection;
     conn.limiter = breaker;
     this.all.add(conn);
     this.stats.opened(conn.socket);

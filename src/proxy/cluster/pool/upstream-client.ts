@@ -62,6 +62,10 @@ export class UpstreamConnection {
   idleSince = 0;
   /** The cluster's connection limit this socket counts against, if opened through one. */
   limiter: ConnectionLimiter | null = null;
+  /** Requests this socket may carry (the cluster's max_requests_per_connection); 0 = no limit. */
+  maxRequests = 0;
+  /** Requests sent on it so far. */
+  requests = 0;
 
   private state = State.Connecting;
   private readonly parser: any;
@@ -136,6 +140,12 @@ export class UpstreamConnection {
     this.pendingHeaders = null;
     this.trailers = null;
     this.skipBody = isHead;
+    if (++this.requests === this.maxRequests) {
+      // The last one this socket may carry: say so (RFC 9112 §9.6), so the server closes after
+      // answering instead of holding a socket no one will reuse. Hop-by-hop `connection`
+      // headers were already removed from the forwarded head.
+      head = head.slice(0, -2) + 'connection: close\r\n\r\n';
+    }
     this.socket.write(head, 'latin1');
   }
 
@@ -210,7 +220,7 @@ export class UpstreamConnection {
 
   private finishExchange(): void {
     // Called once both the response is complete and the request fully written.
-    if (!this.keepAlive || this.state === State.Closed) {
+    if (!this.keepAlive || this.state === State.Closed || (this.maxRequests > 0 && this.requests >= this.maxRequests)) {
       this.destroy();
       return;
     }

@@ -90,3 +90,36 @@ test('acquireWithin: the cluster connection limit holds across pools; an idle so
     await b.close();
   }
 });
+
+test('maxRequestsPerConnection: the last request a socket may carry says connection: close, and the socket is not reused', async () => {
+  const seen: { socket: unknown; connection: string | undefined }[] = [];
+  // 127.0.41.0/24: the range of the bench's mTLS work, which added this setting
+  const up = await httpUpstream('127.0.41.70', (req, res) => {
+    seen.push({ socket: req.socket, connection: req.headers.connection });
+    res.end('ok');
+  });
+  const pool = new ConnectionPool(up.address, up.port, { connectTimeoutMs: 1000, maxRequestsPerConnection: 1 });
+  try {
+    for (let i = 0; i < 3; i++) {
+      await roundTrip(pool.acquire());
+      assert.equal(pool.idleCount, 0, 'a socket that carried its last request is closed, not pooled');
+    }
+    assert.equal(new Set(seen.map((s) => s.socket)).size, 3, 'a new connection per request');
+    assert.deepEqual(seen.map((s) => s.connection), ['close', 'close', 'close']);
+
+    // a limit pushed later applies to the sockets the pool already holds
+    pool.maxRequestsPerConnection = 2;
+    seen.length = 0;
+    for (let i = 0; i < 4; i++) await roundTrip(pool.acquire());
+    assert.equal(new Set(seen.map((s) => s.socket)).size, 2, 'two requests per connection');
+    assert.deepEqual(seen.map((s) => s.connection), [undefined, 'close', undefined, 'close']);
+    pool.maxRequestsPerConnection = 0;
+    seen.length = 0;
+    for (let i = 0; i < 3; i++) await roundTrip(pool.acquire());
+    assert.equal(new Set(seen.map((s) => s.socket)).size, 1, 'no limit: one keep-alive socket');
+    assert.equal(pool.idleCount, 1);
+  } finally {
+    pool.destroy();
+    await up.close();
+  }
+});
