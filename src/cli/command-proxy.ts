@@ -4,7 +4,7 @@ import { onShutdown } from './shutdown.js';
 
 export interface ProxyFlags {
   service: string; namespace: string; app?: string; address: string; labels: Record<string, string>;
-  control: string; stateDir?: string; id?: string; ingressFor?: string;
+  control: string; stateDir?: string; id?: string; ingressFor?: string; egress?: string[];
   adminPort: number; outboundPort: number; inboundPort: number; drain: number; logLevel: LogLevel;
   token?: string; caApi?: string; accessLog?: string;
 }
@@ -16,7 +16,7 @@ export async function proxyCommand(flags: ProxyFlags): Promise<void> {
   const { startProxy } = await import('../proxy/main.js');
   const proxy = await startProxy({
     service: flags.service, namespace: flags.namespace, app: flags.app, address: flags.address, labels: flags.labels,
-    control: flags.control, stateDir: flags.stateDir, id: flags.id, ingressFor: flags.ingressFor,
+    control: flags.control, stateDir: flags.stateDir, id: flags.id, ingressFor: flags.ingressFor, egress: flags.egress,
     adminPort: flags.adminPort, outboundPort: flags.outboundPort, inboundPort: flags.inboundPort,
     drainMs: flags.drain, logLevel: flags.logLevel, token: flags.token, caApi: flags.caApi, accessLog: flags.accessLog, onFirstConfig: endStartupTiering,
   });

@@ -3,7 +3,7 @@ import { logLevels, type LogLevel } from '../common/log.js';
 import { ports } from '../common/ports.js';
 import { defaultApiUrl, useApiToken } from './api-client.js';
 import { parseOutputFormat } from './output.js';
-import { parseDuration, parseHostPort, parseLabels, parsePort } from './parse-flags.js';
+import { parseDuration, parseHostPort, parseLabels, parsePort, parseServiceList } from './parse-flags.js';
 import { parseSteps } from './command-canary.js';
 import { trellisVersion } from '../common/version.js';
 
@@ -69,10 +69,12 @@ program.command('control').description('run the control plane (xDS, registry, CA
   .option('--cert-ttl <duration>', 'lifetime of sidecar certificates (at least 1m)', asParser((v) => parseDuration(v, '--cert-ttl')), 24 * 3_600_000)
   .addOption(new Option('--api-auth <mode>', 'API requests that need the admin token: writes, or reads too (default: writes on loopback, reads elsewhere)').choices(['writes', 'reads']))
   .addOption(new Option('--xds-auth <mode>', 'sidecars on the xDS port: required (a join token or mesh certificate), or optional (credentials checked when present)').choices(['required', 'optional']).default('optional'))
+  .option('--debounce <duration>', 'push once changes stop coming for this long (like PILOT_DEBOUNCE_AFTER)', asParser((v) => parseDuration(v, '--debounce')), 100)
+  .option('--debounce-max <duration>', 'but never hold a change back longer than this (like PILOT_DEBOUNCE_MAX)', asParser((v) => parseDuration(v, '--debounce-max')), 1000)
   .addOption(logLevelOption())
   .action(run((o) => import('./command-control.js').then((m) => m.controlCommand({
     dataDir: o.dataDir, listen: o.listen, xdsPort: o.xdsPort, apiPort: o.apiPort, grace: o.grace, store: o.store, logLevel: o.logLevel as LogLevel,
-    caCert: o.caCert, caKey: o.caKey, certTtl: o.certTtl, apiAuth: o.apiAuth, xdsAuth: o.xdsAuth,
+    caCert: o.caCert, caKey: o.caKey, certTtl: o.certTtl, apiAuth: o.apiAuth, xdsAuth: o.xdsAuth, debounce: o.debounce, debounceMax: o.debounceMax,
   }))));
 
 program.command('proxy').description('run a sidecar proxy beside one service instance')
@@ -87,6 +89,7 @@ program.command('proxy').description('run a sidecar proxy beside one service ins
   .option('--ca-api <url>', 'control plane HTTP API that issues certificates (default: the --control host, port 15080)')
   .option('--id <id>', 'proxy id (default <service>-<address>)')
   .option('--ingress-for <service>', 'act as an ingress: send requests for unknown hosts to this service')
+  .option('--egress <services>', 'the services this instance calls (name or name.namespace, comma-separated); the sidecar then gets only their config (default: every service)', asParser(parseServiceList))
   .option('--admin-port <port>', 'admin port', asParser((v) => parsePort(v, '--admin-port')), ports.proxyAdmin)
   .option('--outbound-port <port>', 'outbound listener port', asParser((v) => parsePort(v, '--outbound-port')), ports.proxyOutbound)
   .option('--inbound-port <port>', 'inbound listener port', asParser((v) => parsePort(v, '--inbound-port')), ports.proxyInbound)

@@ -13,6 +13,16 @@ export function parseLabels(value: string): Record<string, string> {
   return labels;
 }
 
+/** `api,inventory.shop`: service names, each `name` or `name.namespace`. */
+export function parseServiceList(value: string): string[] {
+  const names = value.split(',').map((n) => n.trim()).filter((n) => n.length > 0);
+  if (names.length === 0) throw new Error('--egress: expected at least one service name');
+  for (const n of names) {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/.test(n)) throw new Error(`--egress: "${n}" is not a service name (name or name.namespace)`);
+  }
+  return names;
+}
+
 export function parseHostPort(value: string, flag: string): { address: string; port: number } {
   const i = value.lastIndexOf(':');
   const port = Number(value.slice(i + 1));

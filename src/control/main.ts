@@ -8,6 +8,7 @@ import { EtcdRegistryShare } from './registry-etcd.js';
 import { EtcdStore } from './store/store-etcd.js';
 import { openStore, type StoredResource } from './store/store.js';
 import { AdsServer } from './xds/ads-server.js';
+import type { DebounceOptions } from './xds/push-debouncer.js';
 import { ControlTelemetry } from './telemetry/control-telemetry.js';
 import { AdminToken } from './auth/admin-token.js';
 import { ApiAuth, type ApiAuthMode } from './auth/api-auth.js';
@@ -40,6 +41,8 @@ export interface ControlPlaneOptions {
   apiAuth?: ApiAuthMode;
   /** required: the xDS port refuses streams without a join token or certificate proof; optional (default): admits them, logged as unauthenticated. */
   xdsAuth?: XdsAuthMode;
+  /** How bursts of changes coalesce into one push; default 100 ms quiet, 1 s at most. */
+  debounce?: Partial<DebounceOptions>;
   /** Where the first start announces the admin token; default stderr. */
   announce?: (line: string) => void;
 }
@@ -81,7 +84,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   // the issuer is made below; certified() is only called once streams are served
   let certified: () => ReadonlySet<string> = () => new Set();
   let revision = store.revision;
-  const ads = new AdsServer({ registry, logger, resources: () => resources, revision: () => revision, certified: () => certified() });
+  const ads = new AdsServer({ registry, logger, resources: () => resources, revision: () => revision, certified: () => certified(), debounce: opts.debounce });
   const unsubscribeStore = store.onChange(() => {
     // read before listing: the list holds at least this revision
     const listed = store.revision;
@@ -118,7 +121,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     stats: { scrape: () => telemetry.collector.scrapeOnce(), rows: (windowMs) => telemetry.collector.history.query(windowMs) },
     registeredServices: (namespace) => registry.list().filter((i) => i.namespace === namespace).map((i) => i.service),
   });
-  const api = new ApiServer({ store, registry, logger, telemetry, auth, identity: { ca, tokens, issuer }, rollouts });
+  const api = new ApiServer({ store, registry, logger, telemetry, auth, identity: { ca, tokens, issuer }, rollouts, xds: ads });
 
   let xdsPort: number;
   let apiPort: number;

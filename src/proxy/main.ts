@@ -27,6 +27,8 @@ export interface StartProxyOptions {
   outboundPort?: number;
   inboundPort?: number;
   ingressFor?: string;
+  /** The services this sidecar calls; the control plane then sends only their config. Absent: every service. */
+  egress?: string[];
   drainMs?: number;
   logLevel?: LogLevel;
   id?: string;
@@ -65,6 +67,7 @@ export function buildNodeInfo(opts: StartProxyOptions, adminPort = opts.adminPor
     adminPort,
     app: opts.app ? parseHostPort(opts.app, '--app') : undefined,
     ingressFor: opts.ingressFor,
+    ...(opts.egress?.length ? { egress: opts.egress } : {}),
     labels,
     zone: labels.zone ?? '',
     region: labels.region ?? '',

@@ -11,6 +11,8 @@ export interface NodeInfo {
   adminPort: number;          // the sidecar's admin server (15000), for `trellis describe proxy`
   app?: { address: string; port: number }; // the local application; absent for an ingress
   ingressFor?: string;        // an ingress sends requests for unknown hosts to this service
+  /** The services this proxy calls (`name` or `name.namespace`); absent: every service in the mesh. */
+  egress?: string[];
   labels: Record<string, string>;
   zone: string;
   region: string;
@@ -69,6 +71,7 @@ export function encodeNode(n: NodeInfo): Record<string, unknown> {
       app: n.app ? `${n.app.address}:${n.app.port}` : undefined,
       labels: n.labels,
       ingressFor: n.ingressFor,
+      egress: n.egress,
     }),
   };
 }
@@ -86,6 +89,11 @@ export function decodeNode(node: any): NodeInfo | string {
     app = { address: md.app.slice(0, i), port: Number(md.app.slice(i + 1)) };
     if (!app.address || !Number.isInteger(app.port)) return `node.metadata.app must be ADDR:PORT, got ${md.app}`;
   }
+  let egress: string[] | undefined;
+  if (md.egress !== undefined && md.egress !== null) {
+    if (!Array.isArray(md.egress) || md.egress.some((e) => typeof e !== 'string' || !e)) return 'node.metadata.egress must be a list of service names';
+    egress = md.egress as string[];
+  }
   const labels: Record<string, string> = {};
   if (md.labels && typeof md.labels === 'object') for (const [k, v] of Object.entries(md.labels)) labels[k] = String(v);
   return {
@@ -98,6 +106,7 @@ export function decodeNode(node: any): NodeInfo | string {
     adminPort: typeof md.adminPort === 'number' ? md.adminPort : 15000,
     app,
     ingressFor: typeof md.ingressFor === 'string' && md.ingressFor ? md.ingressFor : undefined,
+    ...(egress ? { egress } : {}),
     labels,
     zone: node.locality?.zone ?? labels.zone ?? '',
     region: node.locality?.region ?? labels.region ?? '',

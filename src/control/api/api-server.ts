@@ -18,6 +18,7 @@ import { Dashboard } from './api-dashboard.js';
 import { serveTap } from './api-tap.js';
 import { rolloutRoutes } from './api-rollouts.js';
 import type { RolloutController } from '../rollout/rollout-controller.js';
+import type { XdsPushStats } from '../xds/ads-server.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -30,6 +31,8 @@ export interface ApiServerOptions {
   auth?: ApiAuth;
   identity?: IdentityApi;
   rollouts?: RolloutController;
+  /** The xDS server's push statistics (GET /api/v1/xds). */
+  xds?: { stats(): XdsPushStats };
 }
 
 class HttpError extends Error {
@@ -56,6 +59,7 @@ export class ApiServer {
     this.endpointStates = opts.endpointStates ?? new EndpointStateCollector();
     this.routes = [
       { pattern: /^\/api\/v1\/health$/, methods: { GET: () => this.health() } },
+      { pattern: /^\/api\/v1\/xds$/, methods: { GET: async () => (this.opts.xds ? [200, this.opts.xds.stats()] : [404, { error: 'no xDS server' }]) } },
       { pattern: /^\/api\/v1\/resources$/, methods: { GET: (_r, url) => this.listResources(url), POST: (req, url) => this.applyResources(req, url) } },
       { pattern: /^\/api\/v1\/resources\/([^/]+)\/([^/]+)\/([^/]+)$/, methods: { GET: (_r, _u, p) => this.getResource(p), DELETE: (_r, _u, p) => this.deleteResource(p) } },
       { pattern: /^\/api\/v1\/services$/, methods: { GET: async () => [200, serviceRows(await this.opts.store.list(), this.opts.registry.list())] } },

@@ -26,6 +26,8 @@ export interface SecurityInput {
   services: readonly MeshService[];
   /** Proxies holding a valid certificate from the CA. */
   certified: ReadonlySet<string>;
+  /** A service's members when already known (the mesh index); default: worked out from `instances`. */
+  members?: (svc: MeshService) => Instance[];
 }
 
 /** The inbound listener with its TLS chains and RBAC filters. */
@@ -63,7 +65,7 @@ export function secureInboundListener(listener: XdsObject, input: SecurityInput,
 /** The SPIFFE ids a service's peers may hold: those of its members' registered services, else its own. */
 export function expectedIdentities(svc: MeshService, input: SecurityInput): string[] {
   const td = trustDomainOf(input.resources);
-  const ids = new Set(serviceMembers(svc, input.instances).map((i) => spiffeId(td, i.namespace, i.service)));
+  const ids = new Set((input.members?.(svc) ?? serviceMembers(svc, input.instances)).map((i) => spiffeId(td, i.namespace, i.service)));
   if (ids.size === 0) ids.add(spiffeId(td, svc.namespace, svc.name));
   return [...ids].sort();
 }
@@ -92,6 +94,11 @@ export function secureCluster(cluster: XdsObject, svc: MeshService, input: Secur
   };
 }
 
+/** Whether a peer of the service can answer mTLS: then (only) its cluster carries the TLS settings. */
+export function hasCertifiedMember(svc: MeshService, input: SecurityInput): boolean {
+  return (input.members?.(svc) ?? serviceMembers(svc, input.instances)).some((i) => input.certified.has(i.proxyId));
+}
+
 /** Marks the lb_endpoints of certified instances (matched by inbound address and port). */
 export function secureEndpoints(cla: XdsObject, input: SecurityInput): XdsObject {
   const certified = new Set(input.instances.filter((i) => input.certified.has(i.proxyId)).map((i) => `${i.address}:${i.inboundPort}`));
@@ -109,25 +116,4 @@ export function secureEndpoints(cla: XdsObject, input: SecurityInput): XdsObject
       }),
     })),
   };
-}
-
-/**
- * Applies the above to one proxy's compiled resources, in place. A proxyless gRPC client gets
- * none of it (grpc-js-xds would need its own certificate provider).
- */
-export function secureSnapshot(
-  parts: { listeners: Map<string, XdsObject>; clusters: Map<string, XdsObject>; endpoints: Map<string, XdsObject> },
-  input: SecurityInput, node: NodeInfo, proxyless: boolean,
-): void {
-  if (proxyless) return;
-  const inbound = parts.listeners.get('inbound');
-  if (inbound && node.app) parts.listeners.set('inbound', secureInboundListener(inbound, input, node));
-  for (const svc of input.services) {
-    const c = parts.clusters.get(svc.key);
-    // only once a peer can answer mTLS, so a mesh without identities keeps its plain clusters
-    const anyCertified = serviceMembers(svc, input.instances).some((i) => input.certified.has(i.proxyId));
-    if (c && c.type === 'EDS' && anyCertified) parts.clusters.set(svc.key, secureCluster(c, svc, input));
-    const e = parts.endpoints.get(svc.key);
-    if (e) parts.endpoints.set(svc.key, secureEndpoints(e, input));
-  }
 }

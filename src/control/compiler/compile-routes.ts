@@ -1,3 +1,4 @@
+import type { ExternalService } from '../../resources/external-service.js';
 import type { HTTPRoute, HTTPRouteMatch } from '../../resources/http-route.js';
 import type { Resource } from '../../resources/kinds.js';
 import type { NodeInfo } from '../../xds/node.js';
@@ -236,18 +237,38 @@ export function serviceDomains(svc: MeshService, node: NodeInfo): string[] {
   return svc.namespace === node.namespace ? [svc.name, ...qualified] : qualified;
 }
 
+/** What the `outbound` RouteConfiguration of a node is built from. */
+export interface OutboundRouteInputs {
+  /** The mesh services the node's config covers, in key order. */
+  services: readonly MeshService[];
+  /** The ExternalServices in force that it covers. */
+  externals: readonly ExternalService[];
+  attached: ReadonlyMap<string, HTTPRoute[]>;
+  opts: RouteCompileOptions;
+  /** Makes (or finds already made) a service's virtual host; default: compiles it. */
+  virtualHost?: (svc: MeshService) => XdsObject;
+}
+
 /** The `outbound` RouteConfiguration of one node. */
 export function compileOutboundRoutes(services: readonly MeshService[], resources: readonly Resource[], node: NodeInfo, policies?: PolicyIndex): XdsObject {
-  const attached = routesByParent(resources, services);
-  const opts: RouteCompileOptions = { policies: policies ?? indexPolicies(resources, services) };
-  const virtualHosts: XdsObject[] = services.map((svc) => ({
-    name: svc.key,
-    domains: serviceDomains(svc, node),
-    routes: compileServiceRoutes(svc, attached.get(svc.key) ?? [], opts),
-  }));
+  return buildOutboundRoutes({
+    services, externals: externalServices(resources, services), attached: routesByParent(resources, services),
+    opts: { policies: policies ?? indexPolicies(resources, services) },
+  }, node);
+}
+
+/** The virtual host of a mesh service as seen from `node` (its namespace decides the bare name). */
+export function compileVirtualHost(svc: MeshService, node: NodeInfo, attached: ReadonlyMap<string, HTTPRoute[]>, opts: RouteCompileOptions): XdsObject {
+  return { name: svc.key, domains: serviceDomains(svc, node), routes: compileServiceRoutes(svc, attached.get(svc.key) ?? [], opts) };
+}
+
+export function buildOutboundRoutes(inputs: OutboundRouteInputs, node: NodeInfo): XdsObject {
+  const { services, attached, opts } = inputs;
+  const virtualHost = inputs.virtualHost ?? ((svc: MeshService) => compileVirtualHost(svc, node, attached, opts));
+  const virtualHosts: XdsObject[] = services.map(virtualHost);
   // External services after the mesh's: a host name a mesh service already answers to stays the mesh's
   const taken = new Set(virtualHosts.flatMap((v) => v.domains as string[]));
-  for (const ext of externalServices(resources, services)) {
+  for (const ext of inputs.externals) {
     const vh = compileExternalVirtualHost(ext, attached.get(externalAsService(ext).key) ?? [], opts);
     vh.domains = (vh.domains as string[]).filter((d) => !taken.has(d));
     if ((vh.domains as string[]).length) virtualHosts.push(vh);

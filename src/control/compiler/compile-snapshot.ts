@@ -5,14 +5,14 @@ import type { Instance } from '../registry.js';
 import { compileClusters } from './compile-clusters.js';
 import { compileEndpoints } from './compile-endpoints.js';
 import { compileApiListener, compileListeners } from './compile-listeners.js';
-import { compileHcmTelemetry } from './compile-telemetry.js';
-import { compileOutboundRoutes, compileServiceRoutes, routesByParent } from './compile-routes.js';
-import { meshServices, serviceKey, type MeshService } from './mesh-services.js';
-import { indexPolicies } from './resilience-policies.js';
+import { buildOutboundRoutes, compileServiceRoutes, compileVirtualHost, type RouteCompileOptions } from './compile-routes.js';
+import { serviceKey, type MeshService } from './mesh-services.js';
 import { compileExternalCluster } from './compile-external-services.js';
-import { externalServices } from './route-status.js';
 import type { XdsObject } from './xds-object.js';
-import { secureSnapshot } from './compile-mesh-security.js';
+import { expectedIdentities, hasCertifiedMember, secureCluster, secureEndpoints, secureInboundListener, type SecurityInput } from './compile-mesh-security.js';
+import { indexMesh, type MeshIndex } from './mesh-index.js';
+import { egressScope } from './egress-scope.js';
+import { digestKey } from './compile-cache.js';
 
 export interface MeshState {
   resources: readonly Resource[];
@@ -24,8 +24,9 @@ export interface MeshState {
 /** One proxy's config: per type URL, the resources by name. */
 export type Snapshot = Map<string, Map<string, XdsObject>>;
 
-function byName(objects: XdsObject[], nameField = 'name'): Map<string, XdsObject> {
-  return new Map(objects.map((o) => [o[nameField] as string, o]));
+export interface SnapshotOptions {
+  /** A gRPC client without a sidecar (grpc-js-xds): no Trellis extensions, round robin only. */
+  proxyless?: boolean;
 }
 
 /**
@@ -33,32 +34,101 @@ function byName(objects: XdsObject[], nameField = 'name'): Map<string, XdsObject
  * for by name; names that are not a sidecar listener but name a service (a proxyless gRPC
  * client's `xds:///` target) get an API listener.
  */
-export function compileSnapshot(state: MeshState, node: NodeInfo, listenerNames: readonly string[] = [], opts: { proxyless?: boolean } = {}): Snapshot {
-  const services = meshServices(state.resources, state.instances);
-  const policies = indexPolicies(state.resources, services);
+export function compileSnapshot(state: MeshState, node: NodeInfo, listenerNames: readonly string[] = [], opts: SnapshotOptions = {}): Snapshot {
+  return compileProxySnapshot(indexMesh(state), node, listenerNames, opts);
+}
+
+/**
+ * compileSnapshot over a mesh index shared by every proxy of a refresh pass. Resources that do
+ * not depend on the node itself (clusters, endpoints by locality, virtual hosts, route tables by
+ * view) come from the index's cache, so proxies with the same view share them and a pass only
+ * compiles what changed.
+ */
+export function compileProxySnapshot(index: MeshIndex, node: NodeInfo, listenerNames: readonly string[] = [], opts: SnapshotOptions = {}): Snapshot {
   const proxyless = opts.proxyless ?? false;
-  const listeners = byName(compileListeners(node, proxyless ? {} : compileHcmTelemetry(state.resources)));
-  const extra = listenerNames.filter((n) => !listeners.has(n));
-  if (extra.length) {
-    const attached = routesByParent(state.resources, services);
-    for (const name of extra) {
-      const svc = serviceForTarget(name, services, node.namespace);
-      if (svc) listeners.set(name, compileApiListener(name, compileServiceRoutes(svc, attached.get(svc.key) ?? [], { policies, proxyless })));
-    }
+  const { cache, policies, attached } = index;
+  const scope = egressScope(index, node);
+  const security: SecurityInput = {
+    resources: index.state.resources, instances: index.state.instances, services: index.services, certified: index.certified, members: index.members,
+  };
+  const routeOpts: RouteCompileOptions = { policies, proxyless };
+
+  const listeners = new Map<string, XdsObject>();
+  for (const l of nodeListeners(index, node, proxyless, security)) listeners.set(l.name as string, l);
+  for (const name of listenerNames) {
+    if (listeners.has(name)) continue;
+    const svc = serviceForTarget(name, index.services, node.namespace);
+    if (svc) listeners.set(name, compileApiListener(name, compileServiceRoutes(svc, attached.get(svc.key) ?? [], routeOpts)));
   }
-  const routes = compileOutboundRoutes(services, state.resources, node, policies);
-  const snapshot: Snapshot = new Map([
-    [typeUrls.cluster, byName([
-      ...compileClusters(services, node, policies, proxyless),
-      ...externalServices(state.resources, services).map((e) => compileExternalCluster(e, proxyless)),
-    ])],
-    [typeUrls.clusterLoadAssignment, byName(services.map((svc) => compileEndpoints(svc, state.instances, node)), 'cluster_name')],
+
+  const clusters = new Map<string, XdsObject>();
+  for (const svc of scope.services) {
+    const secured = !proxyless && hasCertifiedMember(svc, security);
+    clusters.set(svc.key, cache.get(`cds\0${svc.key}\0${proxyless}\0${clusterPrint(index, svc, proxyless, secured, security)}`, () => {
+      const [cluster] = compileClusters([svc], { ...node, app: undefined }, policies, proxyless);
+      return secured ? secureCluster(cluster, svc, security) : cluster;
+    }));
+  }
+  for (const ext of scope.externals) {
+    const c = cache.get(`cds-ext\0${proxyless}\0${digestKey(JSON.stringify(ext))}`, () => compileExternalCluster(ext, proxyless));
+    clusters.set(c.name as string, c);
+  }
+  if (node.app) {
+    const [local] = compileClusters([], node, policies, proxyless);
+    clusters.set(local.name as string, cache.get(`cds-local\0${JSON.stringify(local)}`, () => local));
+  }
+
+  const endpoints = new Map<string, XdsObject>();
+  for (const svc of scope.services) {
+    const key = `eds\0${svc.key}\0${node.region}\0${node.zone}\0${proxyless}\0${index.membersPrint(svc)}`;
+    endpoints.set(svc.key, cache.get(key, () => {
+      const members = index.members(svc);
+      const cla = compileEndpoints(svc, members, node);
+      return proxyless ? cla : secureEndpoints(cla, { ...security, instances: members });
+    }));
+  }
+
+  const vhostKeys = new Map(scope.services.map((svc) => [svc, `vh\0${svc.key}\0${svc.namespace === node.namespace}\0${proxyless}\0${index.routesPrint(svc.key)}`]));
+  const extPrint = scope.externals.map((e) => `${JSON.stringify(e)}\0${index.routesPrint(serviceKey(e.metadata.name, e.metadata.namespace ?? 'default'))}`);
+  const ingressPrint = node.ingressFor ? `${node.namespace}\0${node.ingressFor}` : '';
+  const routesKey = `rds\0${proxyless}\0${digestKey([...vhostKeys.values(), ...extPrint, ingressPrint].join('\u0001'))}`;
+  const routes = cache.get(routesKey, () => buildOutboundRoutes({
+    services: scope.services, externals: scope.externals, attached, opts: routeOpts,
+    virtualHost: (svc) => cache.get(vhostKeys.get(svc)!, () => compileVirtualHost(svc, node, attached, routeOpts)),
+  }, node));
+
+  return new Map([
+    [typeUrls.cluster, clusters],
+    [typeUrls.clusterLoadAssignment, endpoints],
     [typeUrls.listener, listeners],
     [typeUrls.routeConfiguration, new Map([[routes.name as string, routes]])],
   ]);
-  secureSnapshot({ listeners, clusters: snapshot.get(typeUrls.cluster)!, endpoints: snapshot.get(typeUrls.clusterLoadAssignment)! },
-    { resources: state.resources, instances: state.instances, services, certified: state.certified ?? new Set() }, node, proxyless);
-  return snapshot;
+}
+
+/** The listeners of one node (its addresses and ports are its own), cached while their inputs stay. */
+function nodeListeners(index: MeshIndex, node: NodeInfo, proxyless: boolean, security: SecurityInput): XdsObject[] {
+  const authz = proxyless || !node.app ? [] : index.authorizationPolicies.filter((p) => (p.metadata.namespace ?? 'default') === node.namespace
+    && (!p.spec.targetRef || nodeInTarget(index, node, p.spec.targetRef.name)));
+  const key = `lds\0${proxyless}\0${index.meshPrint}\0${digestKey(JSON.stringify([node, authz]))}`;
+  return index.cache.get(key, () => {
+    const listeners = compileListeners(node, proxyless ? {} : index.telemetry);
+    if (proxyless || !node.app) return listeners;
+    return listeners.map((l) => (l.name === 'inbound' ? secureInboundListener(l, security, node) : l));
+  });
+}
+
+function nodeInTarget(index: MeshIndex, node: NodeInfo, name: string): boolean {
+  const svc = index.byKey.get(serviceKey(name, node.namespace));
+  if (!svc) return false;
+  if (!svc.selector) return svc.name === node.service;
+  const labels: Record<string, string> = { ...node.labels, app: node.service };
+  return Object.entries(svc.selector).every(([k, v]) => labels[k] === v);
+}
+
+/** What a service's cluster depends on: its policy and, with mTLS, the identities its peers may hold. */
+function clusterPrint(index: MeshIndex, svc: MeshService, proxyless: boolean, secured: boolean, security: SecurityInput): string {
+  const policy = proxyless ? null : index.policies.services.get(svc.key) ?? null;
+  return digestKey(JSON.stringify([policy, secured ? expectedIdentities(svc, security) : null]));
 }
 
 /** `greeter`, `greeter:50051`, `greeter.ns`, `greeter.ns.svc[.cluster.local]` → that service. */

@@ -2,10 +2,15 @@ import { Server, ServerCredentials, type Metadata, type ServerDuplexStream } fro
 import type { XdsAuthenticator, XdsCredentialHeaders } from '../auth/xds-auth.js';
 import { xdsCertHeader, xdsProofHeader, xdsProofTimeHeader } from '../../xds/xds-credentials.js';
 import type { Logger } from '../../common/log.js';
-import type { MeshState } from '../compiler/compile-snapshot.js';
+import { compileProxySnapshot, type MeshState, type SnapshotOptions } from '../compiler/compile-snapshot.js';
+import { CompileCache } from '../compiler/compile-cache.js';
+import { indexMesh, type MeshIndex } from '../compiler/mesh-index.js';
+import type { NodeInfo } from '../../xds/node.js';
 import type { Registry } from '../registry.js';
 import { adsServiceDefinition, type DiscoveryRequest, type DiscoveryResponse } from './ads-service-definition.js';
 import { AdsStream, type StreamHost } from './ads-stream.js';
+import { encodeSnapshot, type EncodedSnapshot } from './encoded-snapshot.js';
+import { PushDebouncer, type DebounceOptions } from './push-debouncer.js';
 
 export interface AdsServerOptions {
   registry: Registry;
@@ -18,6 +23,27 @@ export interface AdsServerOptions {
   certified?: () => ReadonlySet<string>;
   /** Checks each stream's credentials; absent: every stream is admitted unauthenticated. */
   auth?: XdsStreamAuth;
+  /** How bursts of changes coalesce into one push (default 100 ms quiet, 1 s at most). */
+  debounce?: Partial<DebounceOptions>;
+}
+
+/** What the server has pushed since it started (GET /api/v1/xds). */
+export interface XdsPushStats {
+  connected: number;
+  /** Refresh passes: each recompiles every connected proxy once. */
+  passes: number;
+  /** Changes that asked for a refresh (several coalesce into one pass). */
+  changes: number;
+  lastPassMs: number;
+  /** Proxy refreshes that pushed something. */
+  pushes: number;
+  responses: number;
+  resources: number;
+  bytes: number;
+  /** Distinct resources compiled (not found in the compile cache) since start, and the cache's size. */
+  compiled: number;
+  cached: number;
+  debounce: DebounceOptions;
 }
 
 export type XdsStreamAuth = Pick<XdsAuthenticator, 'authenticate'>;
@@ -38,13 +64,17 @@ export class AdsServer implements StreamHost {
   private readonly streams = new Set<AdsStream>();
   private readonly versions = new Map<string, { version: number; hash: string }>();
   private nonce = 0;
-  private refreshScheduled = false;
+  private readonly cache = new CompileCache();
+  private index: MeshIndex | undefined;
+  private readonly debouncer: PushDebouncer;
+  private readonly counts = { passes: 0, changes: 0, lastPassMs: 0, pushes: 0, responses: 0, resources: 0, bytes: 0 };
 
   constructor(private readonly opts: AdsServerOptions) {
     this.registry = opts.registry;
     this.logger = opts.logger;
     this.auth = opts.auth ?? null;
-    this.server.addService(adsServiceDefinition(), {
+    this.debouncer = new PushDebouncer(opts.debounce ?? {}, () => this.refreshNow());
+    this.server.addService(adsServiceDefinition({ onResponseBytes: (n) => { this.counts.bytes += n; } }), {
       StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => {
         if (this.closing) {
           call.end();
@@ -88,6 +118,24 @@ export class AdsServer implements StreamHost {
     return { resources: this.opts.resources(), instances: this.registry.list(), certified: this.opts.certified?.() };
   }
 
+  /**
+   * A proxy's snapshot from the mesh index of the last refresh pass. A stream that starts between
+   * passes gets that state; the pass a change scheduled brings it up to date with the others.
+   */
+  compile(node: NodeInfo, listenerNames: readonly string[], opts: SnapshotOptions): EncodedSnapshot {
+    this.index ??= indexMesh(this.meshState(), this.cache);
+    return encodeSnapshot(compileProxySnapshot(this.index, node, listenerNames, opts));
+  }
+
+  countResponse(resources: number): void {
+    this.counts.responses++;
+    this.counts.resources += resources;
+  }
+
+  stats(): XdsPushStats {
+    return { connected: this.streams.size, ...this.counts, compiled: this.cache.compiled, cached: this.cache.size, debounce: this.debouncer.options };
+  }
+
   storeRevision(): number {
     return this.opts.revision?.() ?? 0;
   }
@@ -110,20 +158,35 @@ export class AdsServer implements StreamHost {
     this.streams.delete(stream);
   }
 
-  /** Recompiles every connected proxy soon; bursts of changes coalesce into one pass. */
+  /**
+   * Recompiles every connected proxy once changes stop coming for the quiet period (or once the
+   * first of them has waited the maximum): a burst of changes makes one push, like Istio's
+   * PILOT_DEBOUNCE_AFTER / PILOT_DEBOUNCE_MAX.
+   */
   scheduleRefresh(): void {
-    if (this.refreshScheduled || this.closing) return;
-    this.refreshScheduled = true;
-    setImmediate(() => {
-      this.refreshScheduled = false;
-      this.refreshNow();
-    });
+    if (this.closing) return;
+    this.counts.changes++;
+    this.debouncer.schedule();
   }
 
+  /** One refresh pass now: a new mesh index, every stream recompiled from it, pushes where something changed. */
   refreshNow(): void {
+    this.debouncer.cancel();
+    const started = performance.now();
+    try {
+      this.index = indexMesh(this.meshState(), this.cache);
+    } catch (err) {
+      // a compiler bug must not take the control plane down; proxies keep their last config
+      this.logger.error({ err }, 'cannot index the mesh state; nothing pushed');
+      return;
+    }
     let pushed = 0;
     for (const stream of this.streams) if (stream.refresh()) pushed++;
-    if (pushed) this.logger.debug({ pushed, streams: this.streams.size }, 'pushed new snapshots');
+    this.cache.sweep();
+    this.counts.passes++;
+    this.counts.pushes += pushed;
+    this.counts.lastPassMs = Math.round((performance.now() - started) * 10) / 10;
+    if (pushed) this.logger.debug({ pushed, streams: this.streams.size, ms: this.counts.lastPassMs }, 'pushed new snapshots');
   }
 
   get connectedStreams(): number {
@@ -133,6 +196,7 @@ export class AdsServer implements StreamHost {
   /** Ends every stream with status OK and stops the server. */
   async close(): Promise<void> {
     this.closing = true;
+    this.debouncer.cancel();
     for (const stream of [...this.streams]) stream.end();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {

@@ -21,10 +21,14 @@ export interface DiscoveryResponse {
 
 export const ADS_METHOD_PATH = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
 
-function codec<T>(name: string): { serialize: (value: T) => Buffer; deserialize: (bytes: Buffer) => T } {
+function codec<T>(name: string, onBytes?: (n: number) => void): { serialize: (value: T) => Buffer; deserialize: (bytes: Buffer) => T } {
   const type = messageType(name);
   return {
-    serialize: (value) => Buffer.from(type.encode(type.fromObject(value as Record<string, unknown>)).finish()),
+    serialize: (value) => {
+      const bytes = Buffer.from(type.encode(type.fromObject(value as Record<string, unknown>)).finish());
+      onBytes?.(bytes.length);
+      return bytes;
+    },
     deserialize: (bytes) => type.toObject(type.decode(bytes), { enums: String, longs: Number, defaults: false, arrays: true }) as T,
   };
 }
@@ -32,10 +36,11 @@ function codec<T>(name: string): { serialize: (value: T) => Buffer; deserialize:
 /**
  * The ADS service for @grpc/grpc-js, with messages coded by the build-time descriptor rather
  * than .proto files loaded at run time. Usable for a server and, in tests, for a client.
+ * `onResponseBytes` counts the bytes of every response encoded (the server's push statistics).
  */
-export function adsServiceDefinition(): ServiceDefinition {
+export function adsServiceDefinition(opts: { onResponseBytes?: (n: number) => void } = {}): ServiceDefinition {
   const req = codec<DiscoveryRequest>('envoy.service.discovery.v3.DiscoveryRequest');
-  const res = codec<DiscoveryResponse>('envoy.service.discovery.v3.DiscoveryResponse');
+  const res = codec<DiscoveryResponse>('envoy.service.discovery.v3.DiscoveryResponse', opts.onResponseBytes);
   return {
     StreamAggregatedResources: {
       path: ADS_METHOD_PATH,

@@ -2,14 +2,17 @@ import { status, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from '../../common/log.js';
 import { decodeNode, type NodeInfo } from '../../xds/node.js';
 import { adsOrder, typeUrls } from '../../xds/type-urls.js';
-import { compileSnapshot, type MeshState } from '../compiler/compile-snapshot.js';
+import type { SnapshotOptions } from '../compiler/compile-snapshot.js';
 import type { Registry } from '../registry.js';
 import { XdsAuthenticator, type XdsPrincipal } from '../auth/xds-auth.js';
 import type { DiscoveryRequest, DiscoveryResponse } from './ads-service-definition.js';
-import { encodeSnapshot, type EncodedSnapshot } from './encoded-snapshot.js';
+import type { EncodedSnapshot } from './encoded-snapshot.js';
 
 // Envoy's rule: for these types an empty resource_names list asks for everything.
 const wildcardTypes = new Set<string>([typeUrls.listener, typeUrls.cluster]);
+// The xDS spec: in state of the world, a Listener or Cluster response holds every resource of
+// the type (one left out is deleted); other types may carry only the resources that changed.
+const fullStateTypes = wildcardTypes;
 
 interface Subscription {
   wildcard: boolean;
@@ -17,14 +20,19 @@ interface Subscription {
   nonce: string;
   sentVersion: string;
   ackedVersion: string | null;
+  /** Digest of each resource as last sent on this stream: what the proxy holds (or is about to). */
+  sent: Map<string, string>;
 }
 
 /** What a stream needs from the server that holds it. */
 export interface StreamHost {
   readonly registry: Registry;
   readonly logger: Logger;
-  meshState(): MeshState;
-  /** The store revision the resources of meshState() reflect (0 when unknown). */
+  /** The proxy's snapshot as of the mesh state the server holds now. */
+  compile(node: NodeInfo, listenerNames: readonly string[], opts: SnapshotOptions): EncodedSnapshot;
+  /** Counts one response written to a proxy, for the push statistics. */
+  countResponse?(resources: number): void;
+  /** The store revision the resources of the compiled snapshots reflect (0 when unknown). */
   storeRevision?(): number;
   /** The version for this proxy's snapshot: the same while the content is, one more when it changes. */
   versionFor(proxyId: string, hash: string): number;
@@ -66,14 +74,18 @@ export class AdsStream {
     return this.node?.id;
   }
 
-  /** Recompiles; pushes every subscribed type under a new version when the content changed. Returns whether it pushed. */
+  /**
+   * Recompiles; when the content changed, moves to a new version and pushes, in ADS order, each
+   * subscribed type that changed: Listeners and Clusters whole, other types only the resources
+   * that changed. Returns whether it pushed.
+   */
   refresh(): boolean {
     if (!this.node || this.ended) return false;
     const ldsNames = this.subs.get(typeUrls.listener);
     const listenerNames = ldsNames && !ldsNames.wildcard ? [...ldsNames.names] : [];
     let next: EncodedSnapshot;
     try {
-      next = encodeSnapshot(compileSnapshot(this.host.meshState(), this.node, listenerNames, { proxyless: this.proxyless }));
+      next = this.host.compile(this.node, listenerNames, { proxyless: this.proxyless });
     } catch (err) {
       // a compiler bug must not take the stream down; the proxy keeps its last config
       this.host.logger.error({ err, proxy: this.node.id }, 'cannot compile the snapshot');
@@ -86,11 +98,39 @@ export class AdsStream {
       return false;
     }
     this.snapshot = next;
+    const types = [...this.subs.keys()].sort((a, b) => orderOf(a) - orderOf(b));
+    const changes: [string, string[]][] = [];
+    for (const typeUrl of types) {
+      const changed = this.changedNames(typeUrl);
+      if (changed !== null) changes.push([typeUrl, changed]);
+    }
+    if (changes.length === 0) {
+      // only what the proxy does not subscribe to changed: it holds this content already
+      this.noteRevision(this.version, revision);
+      return false;
+    }
     this.version = this.host.versionFor(this.node.id, next.hash);
     this.noteRevision(this.version, revision);
-    const types = [...this.subs.keys()].sort((a, b) => orderOf(a) - orderOf(b));
-    for (const typeUrl of types) this.send(typeUrl);
+    for (const [typeUrl, names] of changes) this.send(typeUrl, names);
     return true;
+  }
+
+  /** What of a subscribed type differs from what was sent: null for nothing, else the names to send (all of them for LDS and CDS). */
+  private changedNames(typeUrl: string): string[] | null {
+    const sub = this.subs.get(typeUrl)!;
+    const digests = this.snapshot!.digests.get(typeUrl) ?? new Map<string, string>();
+    const names = this.namesFor(sub, digests);
+    const changed = names.filter((n) => sub.sent.get(n) !== digests.get(n));
+    if (fullStateTypes.has(typeUrl)) {
+      const removed = [...sub.sent.keys()].some((n) => !digests.has(n) && (sub.wildcard || sub.names.has(n)));
+      return changed.length || removed ? names : null;
+    }
+    return changed.length ? changed : null;
+  }
+
+  /** The names a subscription gets: every resource of a wildcard one, else those asked for that exist. */
+  private namesFor(sub: Subscription, available: ReadonlyMap<string, unknown>): string[] {
+    return sub.wildcard ? [...available.keys()].sort() : [...sub.names].sort().filter((n) => available.has(n));
   }
 
   /** Ends the stream from the server side with status OK. */
@@ -132,13 +172,15 @@ export class AdsStream {
       sub.wildcard = wildcard;
       sub.names = names;
     } else {
-      this.subs.set(typeUrl, { wildcard, names, nonce: '', sentVersion: '', ackedVersion: null });
+      this.subs.set(typeUrl, { wildcard, names, nonce: '', sentVersion: '', ackedVersion: null, sent: new Map() });
       // a type subscribed but not yet ACKed means the proxy does not hold a whole version any more
       this.host.registry.updateStatus(this.node.id, { ackedVersion: this.ackedVersion() });
     }
     // named listeners can change the snapshot itself (a proxyless client's target)
-    const pushed = !this.snapshot || typeUrl === typeUrls.listener ? this.refresh() : false;
-    if (!pushed) this.send(typeUrl);
+    const before = this.subs.get(typeUrl)!.nonce;
+    if (!this.snapshot || typeUrl === typeUrls.listener) this.refresh();
+    // a (changed) subscription is always answered, with every resource it names
+    if (this.subs.get(typeUrl)!.nonce === before) this.send(typeUrl);
   }
 
   private acknowledge(sub: Subscription, typeUrl: string, req: DiscoveryRequest): void {
@@ -178,25 +220,37 @@ export class AdsStream {
     return best;
   }
 
-  /** The highest version ACKed for every subscribed type. */
+  /**
+   * The highest snapshot version the proxy holds for every subscribed type. A type whose last
+   * response is ACKed holds the current version: anything of it that changed since was sent.
+   */
   private ackedVersion(): string | null {
     let min = Infinity;
     for (const sub of this.subs.values()) {
       if (sub.ackedVersion === null || sub.ackedVersion === '') return null;
-      min = Math.min(min, Number(sub.ackedVersion));
+      min = Math.min(min, sub.ackedVersion === sub.sentVersion ? this.version : Number(sub.ackedVersion));
     }
     return Number.isFinite(min) ? String(min) : null;
   }
 
-  private send(typeUrl: string): void {
+  /** Writes a response for the type: `names` (those that changed), or every name the subscription gets. */
+  private send(typeUrl: string, names?: readonly string[]): void {
     const sub = this.subs.get(typeUrl);
     if (!sub || !this.snapshot || this.ended) return;
-    const available = this.snapshot.resources.get(typeUrl) ?? new Map();
-    const names = sub.wildcard ? [...available.keys()] : [...sub.names].sort().filter((n) => available.has(n));
+    const available = this.snapshot.resources.get(typeUrl) ?? new Map<string, never>();
+    const digests = this.snapshot.digests.get(typeUrl) ?? new Map<string, string>();
+    const list = names ?? this.namesFor(sub, available);
+    if (!names || fullStateTypes.has(typeUrl)) {
+      // a whole answer: the proxy now holds exactly these
+      sub.sent = new Map();
+    }
+    for (const n of [...sub.sent.keys()]) if (!sub.wildcard && !sub.names.has(n)) sub.sent.delete(n);
+    for (const n of list) sub.sent.set(n, digests.get(n)!);
     sub.nonce = this.host.nextNonce();
     sub.sentVersion = String(this.version);
     this.host.registry.updateStatus(this.node!.id, { sentVersion: sub.sentVersion });
-    this.call.write({ version_info: sub.sentVersion, resources: names.map((n) => available.get(n)!), type_url: typeUrl, nonce: sub.nonce });
+    this.host.countResponse?.(list.length);
+    this.call.write({ version_info: sub.sentVersion, resources: list.map((n) => available.get(n)!), type_url: typeUrl, nonce: sub.nonce });
   }
 
   private fail(code: status, details: string): void {

@@ -3,30 +3,57 @@ import type { AnyMessage } from '../../xds/any.js';
 import { adsOrder } from '../../xds/type-urls.js';
 import type { Snapshot } from '../compiler/compile-snapshot.js';
 import { packMessage } from '../compiler/pack.js';
+import type { XdsObject } from '../compiler/xds-object.js';
+
+/** One resource packed for the wire, with a digest of its bytes. */
+export interface EncodedResource {
+  any: AnyMessage;
+  digest: string;
+}
 
 /** A snapshot packed for the wire, with a digest of its bytes to tell whether anything changed. */
 export interface EncodedSnapshot {
   resources: Map<string, Map<string, AnyMessage>>;
+  /** Per type URL, each resource's digest: what a stream compares to push only what changed. */
+  digests: Map<string, Map<string, string>>;
   hash: string;
+}
+
+// A compiled object shared by many proxies (the compile cache hands out the same object) is
+// packed once. Compiled objects are never changed after they are made.
+const packed = new WeakMap<XdsObject, EncodedResource>();
+
+export function encodeResource(typeUrl: string, object: XdsObject): EncodedResource {
+  let entry = packed.get(object);
+  if (!entry || entry.any.type_url !== typeUrl) {
+    const any = packMessage(typeUrl, object);
+    entry = { any, digest: createHash('sha256').update(any.value).digest('base64') };
+    packed.set(object, entry);
+  }
+  return entry;
 }
 
 export function encodeSnapshot(snapshot: Snapshot): EncodedSnapshot {
   const digest = createHash('sha256');
   const resources = new Map<string, Map<string, AnyMessage>>();
+  const digests = new Map<string, Map<string, string>>();
   const types = [...snapshot.keys()].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
   for (const typeUrl of types) {
-    const packed = new Map<string, AnyMessage>();
-    const names = [...snapshot.get(typeUrl)!.keys()].sort();
+    const anys = new Map<string, AnyMessage>();
+    const prints = new Map<string, string>();
+    const objects = snapshot.get(typeUrl)!;
+    const names = [...objects.keys()].sort();
     digest.update(`\0type\0${typeUrl}`);
     for (const name of names) {
-      const any = packMessage(typeUrl, snapshot.get(typeUrl)!.get(name)!);
-      packed.set(name, any);
-      digest.update(`\0name\0${name}\0`);
-      digest.update(any.value);
+      const entry = encodeResource(typeUrl, objects.get(name)!);
+      anys.set(name, entry.any);
+      prints.set(name, entry.digest);
+      digest.update(`\0name\0${name}\0${entry.digest}`);
     }
-    resources.set(typeUrl, packed);
+    resources.set(typeUrl, anys);
+    digests.set(typeUrl, prints);
   }
-  return { resources, hash: digest.digest('hex') };
+  return { resources, digests, hash: digest.digest('hex') };
 }
 
 function rank(typeUrl: string): number {

@@ -84,53 +84,97 @@ describe('AdsServer', () => {
     await waitFor(() => registry.get(web.id)?.ackedVersion === '1', 'ackedVersion 1');
     assert.equal(registry.get(web.id)?.sentVersion, '1');
 
-    // a new Service changes the snapshot: every subscribed type again, in ADS order, one version up
+    // a new Service changes the snapshot: one version up, and only what changed is pushed, in ADS
+    // order: the Clusters whole (a SotW Cluster or Listener response holds them all) and the route
+    // table; the subscribed endpoints (web.default) and the listeners are the same
     current = [...current, ...service('db')];
     ads.scheduleRefresh();
-    const pushed = [await client.next(), await client.next(), await client.next(), await client.next()];
-    assert.deepEqual(pushed.map((r) => [r.type_url, r.version_info]), [[CDS, '2'], [EDS, '2'], [LDS, '2'], [RDS, '2']]);
+    const pushed = [await client.next(), await client.next()];
+    assert.deepEqual(pushed.map((r) => [r.type_url, r.version_info]), [[CDS, '2'], [RDS, '2']]);
     assert.deepEqual(names(pushed[0]), ['api.default', 'db.default', 'inbound|local', 'web.default']);
-    const [cds2, eds2, lds2, rds2] = pushed;
+    const [cds2, rds2] = pushed;
 
     // NACK of RDS v2: recorded with the version it refused
     client.send({ type_url: RDS, version_info: '1', response_nonce: rds2.nonce, resource_names: ['outbound'], error_detail: { code: 3, message: 'unknown extension trellis.dev.RateLimit' } });
     await waitFor(() => registry.get(web.id)?.lastNack !== null, 'the NACK');
     assert.deepEqual(registry.get(web.id)?.lastNack, { version: '2', error: 'unknown extension trellis.dev.RateLimit', typeUrl: RDS });
 
+    // a changed EDS subscription is answered with every name it holds
+    client.send({ type_url: EDS, version_info: '1', response_nonce: eds1.nonce, resource_names: ['web.default', 'db.default'] });
+    const eds2 = await client.next();
+    assert.deepEqual([eds2.type_url, eds2.version_info], [EDS, '2']);
+    assert.deepEqual(names(eds2), ['db.default', 'web.default']);
+
     // a request quoting an old nonce is ignored: the next answer is for the current-nonce request
-    client.send({ type_url: EDS, version_info: '1', response_nonce: eds1.nonce, resource_names: ['db.default'] });
-    client.send({ type_url: EDS, version_info: '2', response_nonce: eds2.nonce, resource_names: ['web.default', 'db.default'] });
+    client.send({ type_url: EDS, version_info: '1', response_nonce: eds1.nonce, resource_names: ['api.default'] });
+    client.send({ type_url: EDS, version_info: '2', response_nonce: eds2.nonce, resource_names: ['web.default', 'db.default', 'api.default'] });
     const eds2b = await client.next();
     assert.equal(eds2b.type_url, EDS);
     assert.equal(eds2b.version_info, '2');
-    assert.deepEqual(names(eds2b), ['db.default', 'web.default']);
+    assert.deepEqual(names(eds2b), ['api.default', 'db.default', 'web.default']);
 
-    // ACK everything but RDS: ackedVersion stays at 1 until every type has v2
+    // ACK everything but RDS: ackedVersion stays at 1 until every type holds v2 (LDS, ACKed at 1
+    // and unchanged since, holds v2 already)
     client.send({ type_url: CDS, version_info: '2', response_nonce: cds2.nonce });
-    client.send({ type_url: EDS, version_info: '2', response_nonce: eds2b.nonce, resource_names: ['web.default', 'db.default'] });
-    client.send({ type_url: LDS, version_info: '2', response_nonce: lds2.nonce });
+    client.send({ type_url: EDS, version_info: '2', response_nonce: eds2b.nonce, resource_names: ['web.default', 'db.default', 'api.default'] });
     await waitFor(() => registry.get(web.id)?.ackedVersion === '1' && registry.get(web.id)?.sentVersion === '2', 'partial ACK');
 
-    // the next version, once ACKed for RDS, clears the NACK
+    // the next version, once ACKed for RDS, clears the NACK; the EDS name that went away is not answered
     current = current.filter((r) => r.metadata.name !== 'db');
     ads.scheduleRefresh();
-    const v3 = [await client.next(), await client.next(), await client.next(), await client.next()];
-    assert.deepEqual(v3.map((r) => r.version_info), ['3', '3', '3', '3']);
-    assert.deepEqual(names(v3[1]), ['web.default'], 'only the EDS names still present are answered');
-    for (const r of v3) {
-      const resourceNames = r.type_url === EDS ? ['web.default', 'db.default'] : r.type_url === RDS ? ['outbound'] : [];
-      client.send({ type_url: r.type_url, version_info: '3', response_nonce: r.nonce, resource_names: resourceNames });
-    }
+    const v3 = [await client.next(), await client.next()];
+    assert.deepEqual(v3.map((r) => [r.type_url, r.version_info]), [[CDS, '3'], [RDS, '3']]);
+    for (const r of v3) client.send({ type_url: r.type_url, version_info: '3', response_nonce: r.nonce, resource_names: r.type_url === RDS ? ['outbound'] : [] });
     await waitFor(() => registry.get(web.id)?.ackedVersion === '3', 'ackedVersion 3');
     assert.equal(registry.get(web.id)?.lastNack, null);
+
+    // an endpoint change pushes that one ClusterLoadAssignment, and nothing else
+    const peer = connect();
+    peer.send({ node: encodeNode(nodeInfo({ service: 'api', address: '127.0.1.21' })), type_url: CDS, resource_names: [] });
+    await peer.next();
+    const eds4 = await client.next();
+    assert.deepEqual([eds4.type_url, eds4.version_info], [EDS, '4']);
+    assert.deepEqual(names(eds4), ['api.default']);
+    const cla = unpackAny(eds4.resources[0]) as { endpoints: { lb_endpoints: { endpoint: { address: { socket_address: { address: string } } } }[] }[] };
+    assert.deepEqual(cla.endpoints.flatMap((l) => l.lb_endpoints.map((e) => e.endpoint.address.socket_address.address)), ['127.0.1.21']);
+    client.send({ type_url: EDS, version_info: '4', response_nonce: eds4.nonce, resource_names: ['web.default', 'db.default', 'api.default'] });
+    await waitFor(() => registry.get(web.id)?.ackedVersion === '4', 'ackedVersion 4');
 
     // nothing changed: no push, and the version stays
     ads.refreshNow();
     client.send({ type_url: typeUrls.secret, resource_names: [] });
     const secrets = await client.next();
     assert.equal(secrets.type_url, typeUrls.secret);
-    assert.equal(secrets.version_info, '3');
+    assert.equal(secrets.version_info, '4');
     assert.deepEqual(secrets.resources, []);
+    const stats = ads.stats();
+    assert.ok(stats.responses >= 10 && stats.bytes > 0 && stats.passes >= 3, JSON.stringify(stats));
+  });
+
+  it('coalesces a burst of changes into one push (debounce)', async () => {
+    const node = nodeInfo({ service: 'shop', address: '127.0.1.40' });
+    const before = ads.stats().passes;
+    const client = connect();
+    client.send({ node: encodeNode(node), type_url: CDS, resource_names: [] });
+    let first = await client.next();
+    client.send({ type_url: CDS, version_info: first.version_info, response_nonce: first.nonce });
+    // its registration makes a pass of its own (which may push it its own service's cluster)
+    await waitFor(() => ads.stats().passes > before, 'the pass after its registration');
+    const own = await client.next(300).catch(() => null);
+    if (own) {
+      first = own;
+      client.send({ type_url: CDS, version_info: own.version_info, response_nonce: own.nonce });
+    }
+    const passes = ads.stats().passes;
+    for (const name of ['burst-a', 'burst-b', 'burst-c', 'burst-d']) {
+      current = [...current, ...service(name)];
+      ads.scheduleRefresh();
+    }
+    const pushed = await client.next();
+    assert.deepEqual(names(pushed).filter((n) => n.startsWith('burst-')), ['burst-a.default', 'burst-b.default', 'burst-c.default', 'burst-d.default']);
+    assert.equal(Number(pushed.version_info), Number(first.version_info) + 1, 'one new version for the whole burst');
+    await assert.rejects(client.next(300), /no xDS response/, 'no second push');
+    assert.equal(ads.stats().passes, passes + 1);
   });
 
   it('refuses a stream whose node is invalid with INVALID_ARGUMENT naming the problem', async () => {
