@@ -3,9 +3,11 @@
 // The check gives the service the credential speaks for; the stream then refuses a Node of
 // another service. "required" refuses streams without credentials; "optional" admits them as
 // unauthenticated (proxyless gRPC clients, sidecars without tokens) but still refuses bad ones.
+// A certificate proof opens one stream only: a replayed one is refused (xds-proof-replay.ts).
 import { status } from '@grpc/grpc-js';
 import { xdsCertHeader, xdsProofHeader, xdsProofPayload, xdsProofSkewMs, xdsProofTimeHeader } from '../../xds/xds-credentials.js';
 import type { JoinTokenStore } from './join-token-store.js';
+import { SeenProofs } from './xds-proof-replay.js';
 import { bearerToken } from './token-secret.js';
 import type { PossessionCheck } from '../ca/workload-issuer.js';
 
@@ -26,22 +28,29 @@ export interface XdsPrincipal {
 
 export type XdsAuthDecision =
   | { ok: true; principal: XdsPrincipal | null }
-  | { ok: false; code: typeof status.UNAUTHENTICATED | typeof status.PERMISSION_DENIED; message: string };
+  | { ok: false; code: RefusalCode; message: string };
+
+/** RESOURCE_EXHAUSTED: too many proofs to remember within one window (the sidecar retries later). */
+type RefusalCode = typeof status.UNAUTHENTICATED | typeof status.PERMISSION_DENIED | typeof status.RESOURCE_EXHAUSTED;
 
 export interface XdsAuthenticatorOptions {
   mode: XdsAuthMode;
   tokens: Pick<JoinTokenStore, 'authenticate'>;
   possession: { verifyPossession(certificatePem: string, data: Buffer, signature: string): Promise<PossessionCheck> };
   now?: () => number;
+  /** The proofs already used; by default a fresh memory over the skew window. */
+  seenProofs?: SeenProofs;
 }
 
 export class XdsAuthenticator {
   readonly mode: XdsAuthMode;
   private readonly now: () => number;
+  private readonly seenProofs: SeenProofs;
 
   constructor(private readonly opts: XdsAuthenticatorOptions) {
     this.mode = opts.mode;
     this.now = opts.now ?? Date.now;
+    this.seenProofs = opts.seenProofs ?? new SeenProofs({ windowMs: xdsProofSkewMs, now: this.now });
   }
 
   /** Checks the credential presented on a stream, before its Node is known. */
@@ -78,13 +87,24 @@ export class XdsAuthenticator {
     if (Math.abs(skew) > xdsProofSkewMs) {
       return refuse(status.UNAUTHENTICATED, `the certificate proof is ${Math.round(Math.abs(skew) / 1000)}s ${skew < 0 ? 'old' : 'in the future'} (at most ${xdsProofSkewMs / 1000}s; check the clocks)`);
     }
+    // checked before the signature (cheap refusal of a replay) and recorded after it (only proofs
+    // that verified take memory; two streams racing with one proof: the first recorded wins)
+    const key = SeenProofs.key(certB64, time);
+    if (this.seenProofs.seen(key)) return refuse(status.UNAUTHENTICATED, replayed);
     const certificatePem = Buffer.from(certB64, 'base64').toString('utf8');
     const held = await this.opts.possession.verifyPossession(certificatePem, xdsProofPayload(time), signature);
     if (!held.ok) return refuse(held.status === 401 ? status.UNAUTHENTICATED : status.PERMISSION_DENIED, `certificate proof refused: ${held.error}`);
+    const remembered = this.seenProofs.remember(key, time);
+    if (remembered === 'replayed') return refuse(status.UNAUTHENTICATED, replayed);
+    if (remembered === 'full') {
+      return refuse(status.RESOURCE_EXHAUSTED, `too many certificate proofs within ${xdsProofSkewMs / 60_000} minutes to remember (${this.seenProofs.size}); try again later`);
+    }
     return { ok: true, principal: { via: 'certificate', service: held.service, namespace: held.namespace, subject: `certificate ${held.spiffeId}` } };
   }
 }
 
-function refuse(code: typeof status.UNAUTHENTICATED | typeof status.PERMISSION_DENIED, message: string): XdsAuthDecision {
+const replayed = 'certificate proof refused: it was already used (each stream needs a fresh proof; a replayed one is refused)';
+
+function refuse(code: RefusalCode, message: string): XdsAuthDecision {
   return { ok: false, code, message };
 }

@@ -8,6 +8,7 @@ import { status } from '@grpc/grpc-js';
 import { createLogger } from '../../../src/common/log.js';
 import { JoinTokenStore } from '../../../src/control/auth/join-token-store.js';
 import { XdsAuthenticator, type XdsAuthDecision, type XdsCredentialHeaders } from '../../../src/control/auth/xds-auth.js';
+import { SeenProofs } from '../../../src/control/auth/xds-proof-replay.js';
 import { CertificateAuthority } from '../../../src/control/ca/ca-authority.js';
 import { WorkloadIssuer } from '../../../src/control/ca/workload-issuer.js';
 import { newKeyAndCsr } from '../../../src/proxy/identity/identity-crypto.js';
@@ -134,6 +135,45 @@ describe('XdsAuthenticator', () => {
     refused(await required.authenticate(proof(revoked.certificatePem, revoked.keyPem)), status.PERMISSION_DENIED, /revoked/);
   });
 
+  it('a certificate proof opens one stream: replayed, it is refused with UNAUTHENTICATED; a fresh one is accepted', async () => {
+    const { certificatePem, keyPem } = await certify();
+    const captured = proof(certificatePem, keyPem, now - 1000);
+    assert.ok((await required.authenticate(captured)).ok, 'the first use');
+    refused(await required.authenticate(captured), status.UNAUTHENTICATED, /already used/);
+    // the same time signed again (a new signature, or the (r, n - s) twin of the old one) is the same proof
+    refused(await required.authenticate(proof(certificatePem, keyPem, now - 1000)), status.UNAUTHENTICATED, /already used/);
+    assert.ok((await required.authenticate(proof(certificatePem, keyPem, now - 999))).ok, 'a fresh proof of the same certificate');
+    // two streams racing with one proof: only one passes
+    const raced = proof(certificatePem, keyPem, now - 500);
+    const both = await Promise.all([required.authenticate(raced), required.authenticate(raced)]);
+    assert.deepEqual(both.map((d) => d.ok).sort(), [false, true]);
+  });
+
+  it('used proofs are remembered until their time leaves the window, within a bounded memory', () => {
+    let clock = 1_000_000;
+    const seen = new SeenProofs({ windowMs: 300_000, maxEntries: 3, now: () => clock });
+    const key = (t: number) => SeenProofs.key('cert', t);
+    assert.equal(seen.remember(key(clock), clock), 'fresh');
+    assert.equal(seen.remember(key(clock), clock), 'replayed');
+    assert.notEqual(SeenProofs.key('other cert', clock), key(clock), 'another certificate at the same time is another proof');
+    assert.equal(seen.remember(key(clock + 100_000), clock + 100_000), 'fresh', 'a proof from the future stays until its own time leaves the window');
+    assert.equal(seen.remember(key(clock - 1), clock - 1), 'fresh');
+    assert.equal(seen.remember(key(clock + 1), clock + 1), 'full', 'at the cap nothing is forgotten early: refused instead');
+    clock += 300_001;
+    assert.equal(seen.seen(key(1_000_000)), false, 'past the window (the time check refuses it by then)');
+    assert.equal(seen.seen(key(1_100_000)), true);
+    assert.equal(seen.remember(key(clock), clock), 'fresh', 'the expired ones were forgotten to make room');
+    assert.equal(seen.size, 2);
+  });
+
+  it('the cap refuses with RESOURCE_EXHAUSTED, never admits a replay', async () => {
+    const capped = new XdsAuthenticator({ mode: 'required', tokens, possession: issuer, now: () => now, seenProofs: new SeenProofs({ windowMs: 300_000, maxEntries: 1, now: () => now }) });
+    const { certificatePem, keyPem } = await certify();
+    assert.ok((await capped.authenticate(proof(certificatePem, keyPem, now - 2))).ok);
+    refused(await capped.authenticate(proof(certificatePem, keyPem, now - 1)), status.RESOURCE_EXHAUSTED, /too many certificate proofs/);
+    refused(await capped.authenticate(proof(certificatePem, keyPem, now - 2)), status.UNAUTHENTICATED, /already used/);
+  });
+
   it("the sidecar's credentials: proof while it holds a valid certificate (fresh per stream), else its token", async () => {
     const { certificatePem, keyPem } = await certify();
     const { token } = await tokens.create({ ...shopApi, ttlMs: hour });
@@ -148,6 +188,12 @@ describe('XdsAuthenticator', () => {
     assert.equal(first[xdsProofTimeHeader], String(now));
     const d = await required.authenticate(first);
     assert.ok(d.ok && d.principal?.via === 'certificate');
+    // a reconnect in the same millisecond (or after the clock stepped back) still makes a fresh proof
+    const again = credentials();
+    assert.equal(again[xdsProofTimeHeader], String(now + 1));
+    assert.ok((await required.authenticate(again)).ok, 'accepted: not a replay of the first');
+    clock = now - 5000;
+    assert.equal(credentials()[xdsProofTimeHeader], String(now + 2));
     clock = now + 1000;
     assert.equal(credentials()[xdsProofTimeHeader], String(now + 1000));
     // an expired certificate is not offered: the token is
