@@ -110,25 +110,25 @@ export async function runScale(options: ScaleOptions, progress: (line: string) =
 
     let change = 0;
     for (let round = 1; round <= options.repeats; round++) {
-      await settle();
+      await settle(api, options.debounceMs);
       change++;
       const routeChange = change;
       phases.push(await measure('route', round, 1, { kind: 'route', vhost: `${hotService}.default`, prefix: `/change-${routeChange}` },
         () => api.apply(hotRouteYaml(routeChange))));
       report(progress, phases.at(-1)!);
 
-      await settle();
+      await settle(api, options.debounceMs);
       const joiner = joinerNode(topology, round);
       const at = { cluster: `${hotService}.default`, address: joiner.address, port: joiner.inboundPort };
       phases.push(await measure('endpoint-add', round, 1, { kind: 'endpoint', ...at, healthy: true }, async () => sims[0].send({ type: 'join', node: joiner })));
       report(progress, phases.at(-1)!);
 
-      await settle();
+      await settle(api, options.debounceMs);
       // a sidecar that leaves stays an endpoint, marked draining, for the control plane's grace period
       phases.push(await measure('endpoint-remove', round, 1, { kind: 'endpoint', ...at, healthy: false }, async () => sims[0].send({ type: 'leave', id: joiner.id })));
       report(progress, phases.at(-1)!);
 
-      await settle();
+      await settle(api, options.debounceMs);
       const first = change + 1;
       change += options.burst;
       phases.push(await measure('burst', round, options.burst, { kind: 'route', vhost: `${hotService}.default`, prefix: `/change-${change}` }, async () => {
@@ -218,9 +218,19 @@ function report(progress: (line: string) => void, p: PhaseResult): void {
     + `RSS ${(p.controlRssPeakBytes / 2 ** 20).toFixed(0)} MB, pushed ${(p.pushedBytes / 1024).toFixed(0)} KiB in ${p.responses} responses over ${p.passes} passes; configs per sidecar ${p.configsMin}–${p.configsMax}`);
 }
 
-/** Lets the previous phase's last pushes and ACKs finish so they are not counted in the next. */
-function settle(): Promise<void> {
-  return new Promise((r) => setTimeout(r, 500));
+/**
+ * Lets the previous phase's last passes, pushes and ACKs finish so they are not counted in the
+ * next: until no refresh pass ran for longer than the debounce (at most 30 s).
+ */
+async function settle(api: ControlApi, debounceMs: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let passes = (await api.xds()).passes;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, debounceMs + 300));
+    const now = (await api.xds()).passes;
+    if (now === passes || Date.now() > deadline) return;
+    passes = now;
+  }
 }
 
 async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
