@@ -74,7 +74,12 @@ describe('WebSocket through client sidecar ⇒ mTLS ⇒ server sidecar', () => {
     await waitFor(async () => (await dump(api)).identity?.serial && (await dump(web)).identity?.serial, 20_000, 'certificates for api and web');
     await mesh.waitInSync(15_000, 2);
     // mTLS is in place once web's cluster for api expects api's identity
-    await waitFor(async () => (await mesh.request(web, 'api', '/warm')).status === 200 && (await metric(api, /^trellis_tls_handshakes_total\{direction="inbound"/)) > 0, 15_000, 'mTLS from web to api');
+    await waitFor(async () => {
+      const r = await mesh.request(web, 'api', '/warm');
+      const hs = await metric(api, /^trellis_tls_handshakes_total\{direction="inbound"/);
+      if (r.status !== 200 || hs === 0) throw new Error(`status ${r.status}, ${hs} inbound handshakes`);
+      return true;
+    }, 15_000, 'mTLS from web to api');
   });
 
   after(async () => {

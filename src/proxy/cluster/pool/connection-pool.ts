@@ -72,13 +72,22 @@ export class ConnectionPool implements ConnectionOwner {
     this.closeIdle();
   }
 
+  /**
+   * mTLS is wanted and this sidecar now holds a certificate: a plaintext socket opened before it
+   * did (the first requests after start-up) must not carry requests any longer.
+   */
+  private get tlsReady(): boolean {
+    const t = this.tlsTarget;
+    return t !== null && t.policy.mesh.secureContext !== null;
+  }
+
   /** An idle connection, or a new one (writes are buffered until it connects). */
   acquire(fresh = false): UpstreamConnection {
     if (!fresh) {
       const idle = this.idle;
       while (idle.length > 0) {
         const conn = idle.pop()!;
-        if (conn.usable) {
+        if (conn.usable && (conn.secure || !this.tlsReady)) {
           conn.reused = true;
           conn.maxRequests = this.maxRequestsPerConnection;
           return conn;
@@ -117,7 +126,7 @@ export class ConnectionPool implements ConnectionOwner {
       const idle = this.idle;
       while (idle.length > 0) {
         const conn = idle.pop()!;
-        if (conn.usable) {
+        if (conn.usable && (conn.secure || !this.tlsReady)) {
           conn.reused = true;
           conn.maxRequests = this.maxRequestsPerConnection;
           return conn;
