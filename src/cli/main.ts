@@ -5,6 +5,7 @@ import { defaultApiUrl, useApiToken } from './api-client.js';
 import { parseOutputFormat } from './output.js';
 import { parseDuration, parseHostPort, parseLabels, parsePort, parseServiceList } from './parse-flags.js';
 import { parseSteps } from './command-canary.js';
+import { parseCidrList, parseCidrsOrAll, parseIdList, parsePortList, parsePortsOrAll } from '../init/intercept-flags.js';
 import { trellisVersion } from '../common/version.js';
 
 // commander calls these with (value, previous); wrap our parsers so bad values become usage errors.
@@ -95,6 +96,9 @@ program.command('proxy').description('run a sidecar proxy beside one service ins
   .option('--inbound-port <port>', 'inbound listener port', asParser((v) => parsePort(v, '--inbound-port')), ports.proxyInbound)
   .option('--drain <duration>', 'how long in-flight requests may finish on SIGTERM', asParser((v) => parseDuration(v, '--drain')), 5000)
   .option('--access-log <path>', 'write access-log lines to this file instead of stdout (MeshConfig accessLog turns them on)')
+  .option('--intercept', 'transparent interception (after trellis init in this network namespace): take the connections iptables redirects to 127.0.0.1:<outbound-port>')
+  .option('--uid <uid>', 'run as this uid (started as root): the uid trellis init --proxy-uid exempts from interception', asParser((v) => parseIdList(v, '--uid')[0]))
+  .option('--gid <gid>', 'run as this gid (started as root; default: the --uid)', asParser((v) => parseIdList(v, '--gid')[0]))
   .addOption(logLevelOption())
   .action(run((o) => import('./command-proxy.js').then((m) => m.proxyCommand({ ...o, logLevel: o.logLevel as LogLevel }))));
 
@@ -199,6 +203,27 @@ canary.command('abort').description('stop a progressing rollout and send everyth
 canary.command('rollback').description('switch back to the old backend at once (blue/green), running or finished (-n, --token)')
   .argument('<service>')
   .action(run((service) => import('./command-canary.js').then((m) => m.canaryActionCommand(api(), 'rollback', service, canaryOpts().namespace))));
+
+program.command('init').description('transparent interception for this network namespace (run as root inside it): iptables rules send the app\'s TCP through the sidecar')
+  .option('--proxy-uid <uid,...>', 'the uid the sidecar runs as (trellis proxy --uid): its own traffic is not intercepted', asParser((v) => parseIdList(v, '--proxy-uid')), [1337])
+  .option('--proxy-gid <gid,...>', 'exclude the sidecar by gid as well (or instead, with --proxy-uid "")', asParser((v) => parseIdList(v, '--proxy-gid')), [])
+  .option('--outbound-port <port>', 'the sidecar\'s outbound listener', asParser((v) => parsePort(v, '--outbound-port')), ports.proxyOutbound)
+  .option('--inbound-port <port>', 'the sidecar\'s inbound listener', asParser((v) => parsePort(v, '--inbound-port')), ports.proxyInbound)
+  .option('--inbound-ports <ports|*>', 'inbound ports redirected to the sidecar: * (all) or a list; "" for none', asParser((v) => parsePortsOrAll(v, '--inbound-ports')), '*' as const)
+  .option('--exclude-inbound-ports <ports>', 'inbound ports left alone (the sidecar admin port is always excluded)', asParser((v) => parsePortList(v, '--exclude-inbound-ports')), [])
+  .option('--admin-port <port>', 'the sidecar\'s admin port, never redirected (the control plane scrapes it)', asParser((v) => parsePort(v, '--admin-port')), ports.proxyAdmin)
+  .option('--exclude-outbound-ports <ports>', 'outbound destination ports left alone', asParser((v) => parsePortList(v, '--exclude-outbound-ports')), [])
+  .option('--include-outbound-cidrs <cidrs|*>', 'outbound destinations redirected: * (all) or IPv4 CIDRs; "" for none', asParser((v) => parseCidrsOrAll(v, '--include-outbound-cidrs')), '*' as const)
+  .option('--exclude-outbound-cidrs <cidrs>', 'outbound destinations left alone (IPv4 CIDRs)', asParser((v) => parseCidrList(v, '--exclude-outbound-cidrs')), [])
+  .option('--iptables <command>', 'the iptables binary (iptables, iptables-legacy, iptables-nft or a path); its -restore twin loads the rules', 'iptables')
+  .option('--dry-run', 'print the rules instead of installing them')
+  .option('--remove', 'remove the interception rules (every TRELLIS_* chain and the jumps into them)')
+  .action(run((o) => import('./command-init.js').then((m) => m.initCommand({
+    proxyUids: o.proxyUid, proxyGids: o.proxyGid, outboundPort: o.outboundPort, inboundPort: o.inboundPort,
+    inboundPorts: o.inboundPorts, excludeInboundPorts: [o.adminPort, ...o.excludeInboundPorts], excludeOutboundPorts: o.excludeOutboundPorts,
+    includeOutboundCidrs: o.includeOutboundCidrs, excludeOutboundCidrs: o.excludeOutboundCidrs,
+    iptables: o.iptables, dryRun: !!o.dryRun, remove: !!o.remove,
+  }))));
 
 program.command('demo').description('run a local demo mesh: control plane, a small shop with sidecars, ingress, traffic')
   .option('--no-traffic', 'do not start the traffic generator')
