@@ -11,6 +11,7 @@ const views: Record<string, { path: string; name: (r: Row) => string; columns: [
     columns: [
       ['NAMESPACE', (r) => r.metadata?.namespace],
       ['NAME', (r) => r.metadata?.name],
+      ['CLUSTER-IP', (r) => r.status?.clusterIP ?? '-'],
       ['PORTS', (r) => (r.spec?.ports ?? []).map((p: Row) => `${p.port}/${p.protocol}`)],
       ['SELECTOR', (r) => r.spec?.selector],
       ['ENDPOINTS', (r) => r.status?.endpoints],

@@ -1,5 +1,11 @@
 import { z } from 'zod';
+import { isIPv4 } from 'node:net';
 import { metadataSchema } from './metadata.js';
+
+function isServiceCidr(v: string): boolean {
+  const m = /^([0-9.]+)\/(\d+)$/.exec(v);
+  return m !== null && isIPv4(m[1]) && Number(m[2]) >= 8 && Number(m[2]) <= 30;
+}
 
 export const meshConfigSchema = z.object({
   apiVersion: z.literal('trellis.dev/v1alpha1'),
@@ -20,9 +26,11 @@ export const meshConfigSchema = z.object({
       collector: z.string().regex(/^(https?:\/\/)?[^\s/]+(\/\S*)?$/, 'must be host:port or an http URL').optional(),
     }).strict().default({ samplingRate: 0 }),
     defaultAuthorization: z.enum(['allow', 'deny']).default('allow'),
+    // Where services' virtual IPs (what an intercepted app connects to) are allocated.
+    serviceCidr: z.string().refine(isServiceCidr, 'must be an IPv4 CIDR from /8 to /30, such as 10.96.0.0/16').default('10.96.0.0/16'),
   }).strict().default({
     trustDomain: 'cluster.local', mtls: { mode: 'permissive' }, accessLog: { format: 'off', filter: 'all' },
-    tracing: { samplingRate: 0 }, defaultAuthorization: 'allow',
+    tracing: { samplingRate: 0 }, defaultAuthorization: 'allow', serviceCidr: '10.96.0.0/16',
   }),
 }).strict();
 

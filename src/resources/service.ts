@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { labelsSchema, metadataSchema, nameSchema } from './metadata.js';
 
@@ -19,6 +20,9 @@ export const serviceSchema = z.object({
     // Without a selector the Service holds the instances registered under its name;
     // with one, every instance whose labels (plus `app: <registered name>`) match.
     selector: labelsSchema.optional(),
+    // The service's virtual IP (intercepted apps connect to it); default: allocated from the
+    // MeshConfig's serviceCidr and shown as status.clusterIP.
+    clusterIP: z.string().refine((v) => isIPv4(v), 'must be an IPv4 address').optional(),
   }).strict().default({ ports: [{ port: 80, protocol: 'http' }] }),
 }).strict();
 

@@ -87,7 +87,7 @@ export function serviceRows(resources: readonly StoredResource[], instances: rea
   return resources.filter((r): r is StoredResource & Service => r.kind === 'Service').map((r) => {
     const svc = services.find((s) => s.key === serviceKey(r.metadata.name, r.metadata.namespace))!;
     const members = serviceMembers(svc, instances).filter((i) => i.app);
-    return { ...r, status: { endpoints: members.filter((i) => i.state !== 'draining').length, draining: members.filter((i) => i.state === 'draining').length } };
+    return { ...r, status: { clusterIP: svc.address ?? null, endpoints: members.filter((i) => i.state !== 'draining').length, draining: members.filter((i) => i.state === 'draining').length } };
   });
 }
 

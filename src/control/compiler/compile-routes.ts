@@ -234,7 +234,17 @@ function headerFields(direction: 'request' | 'response', m: { set?: { name: stri
  */
 export function serviceDomains(svc: MeshService, node: NodeInfo): string[] {
   const qualified = [`${svc.key}`, `${svc.key}.svc`, `${svc.key}.svc.cluster.local`];
-  return svc.namespace === node.namespace ? [svc.name, ...qualified] : qualified;
+  const names = svc.namespace === node.namespace ? [svc.name, ...qualified] : qualified;
+  return svc.address === undefined ? names : [...names, ...virtualIpDomains(svc, svc.address)];
+}
+
+/**
+ * The virtual IP as a Host (`http://10.96.0.5:8080/`), and `ip:port` per HTTP port: as in Istio,
+ * those name the destinations an intercepting sidecar routes by Host (intercept-listener.ts).
+ */
+function virtualIpDomains(svc: MeshService, address: string): string[] {
+  const http = (svc.ports ?? []).filter((p) => p.protocol !== 'tcp');
+  return http.length === 0 ? [] : [address, ...http.map((p) => `${address}:${p.port}`)];
 }
 
 /** What the `outbound` RouteConfiguration of a node is built from. */

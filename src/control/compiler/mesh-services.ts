@@ -2,6 +2,7 @@ import type { Resource } from '../../resources/kinds.js';
 import type { Service } from '../../resources/service.js';
 import type { Instance } from '../registry.js';
 import { compareStrings } from './xds-object.js';
+import { allocateServiceAddresses, serviceCidr } from './service-addresses.js';
 
 export interface MeshService {
   name: string;
@@ -10,6 +11,10 @@ export interface MeshService {
   key: string;
   selector?: Record<string, string>;
   resource?: Service;
+  /** Its virtual IP (service-addresses.ts); absent when the service CIDR is full. */
+  address?: string;
+  /** Ports an intercepted app may call it on: the Service's, or its members' app ports. */
+  ports?: Array<{ port: number; protocol: string }>;
 }
 
 export function serviceKey(name: string, namespace: string): string {
@@ -23,13 +28,22 @@ export function meshServices(resources: readonly Resource[], instances: readonly
     if (r.kind !== 'Service') continue;
     const namespace = r.metadata.namespace ?? 'default';
     const key = serviceKey(r.metadata.name, namespace);
-    byKey.set(key, { name: r.metadata.name, namespace, key, selector: r.spec.selector, resource: r });
+    byKey.set(key, { name: r.metadata.name, namespace, key, selector: r.spec.selector, resource: r, ports: r.spec.ports });
   }
   for (const inst of instances) {
     const key = serviceKey(inst.service, inst.namespace);
-    if (!byKey.has(key)) byKey.set(key, { name: inst.service, namespace: inst.namespace, key });
+    let svc = byKey.get(key);
+    if (!svc) byKey.set(key, svc = { name: inst.service, namespace: inst.namespace, key, ports: [] });
+    if (!svc.resource && inst.app && !svc.ports!.some((p) => p.port === inst.app!.port)) svc.ports!.push({ port: inst.app.port, protocol: 'http' });
   }
-  return [...byKey.values()].sort((a, b) => compareStrings(a.key, b.key));
+  const services = [...byKey.values()].sort((a, b) => compareStrings(a.key, b.key));
+  const addresses = allocateServiceAddresses(services.map((s) => ({
+    key: s.key,
+    pinned: s.resource?.spec.clusterIP,
+    createdAt: (s.resource?.metadata as { creationTimestamp?: string } | undefined)?.creationTimestamp,
+  })), serviceCidr(resources));
+  for (const s of services) s.address = addresses.get(s.key);
+  return services;
 }
 
 /**

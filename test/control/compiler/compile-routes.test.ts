@@ -61,9 +61,11 @@ describe('compileOutboundRoutes', () => {
     const config = compileOutboundRoutes(meshServices(resources(services('db')), []), [], node);
     assert.equal(config.name, 'outbound');
     const db = vhost(config, 'db.default');
+    const vip = meshServices(resources(services('db')), [])[0].address!;
+    assert.match(vip, /^10\.96\.\d+\.\d+$/, 'a virtual IP from the default service CIDR');
     assert.deepEqual({ ...db, routes: db.routes.map(plain) }, {
       name: 'db.default',
-      domains: ['db', 'db.default', 'db.default.svc', 'db.default.svc.cluster.local'],
+      domains: ['db', 'db.default', 'db.default.svc', 'db.default.svc.cluster.local', vip, `${vip}:80`],
       routes: [{ name: 'db.default', match: { prefix: '/' }, route: { cluster: 'db.default' } }],
     });
     assert.equal(db.routes[0].route.retry_policy.num_retries.value, 2, 'the default retries');
@@ -115,7 +117,8 @@ metadata: { name: db, namespace: other }
 spec: {}
 `);
     const config = compileOutboundRoutes(meshServices(rs, []), rs, node);
-    assert.deepEqual(vhost(config, 'db.other').domains, ['db.other', 'db.other.svc', 'db.other.svc.cluster.local']);
+    assert.deepEqual(vhost(config, 'db.other').domains.slice(0, 3), ['db.other', 'db.other.svc', 'db.other.svc.cluster.local']);
+    assert.ok(!vhost(config, 'db.other').domains.includes('db'));
     assert.ok(vhost(config, 'db.default').domains.includes('db'));
   });
 
