@@ -7,18 +7,33 @@ export interface ProxyFlags {
   control: string; stateDir?: string; id?: string; ingressFor?: string; egress?: string[];
   adminPort: number; outboundPort: number; inboundPort: number; drain: number; logLevel: LogLevel;
   token?: string; caApi?: string; accessLog?: string;
+  intercept?: boolean; uid?: number; gid?: number;
+}
+
+/**
+ * Becomes the sidecar's own user before anything opens: with interception the iptables rules
+ * exempt that uid (or gid), so the sidecar's upstream connections are not redirected to itself.
+ */
+export function dropPrivileges(uid: number | undefined, gid: number | undefined): void {
+  if (uid === undefined && gid === undefined) return;
+  const current = process.getuid?.() ?? -1;
+  if (current !== 0) throw new Error(`--uid/--gid need the sidecar to start as root (it runs as uid ${current})`);
+  process.setgroups?.([]);
+  process.setgid?.(gid ?? uid!);
+  if (uid !== undefined) process.setuid?.(uid);
 }
 
 export async function proxyCommand(flags: ProxyFlags): Promise<void> {
   // This process runs the sidecar alone, so V8 may be tuned for it; that must happen before the
   // proxy's modules load, hence the dynamic import.
+  dropPrivileges(flags.uid, flags.gid);
   tuneV8ForSidecar();
   const { startProxy } = await import('../proxy/main.js');
   const proxy = await startProxy({
     service: flags.service, namespace: flags.namespace, app: flags.app, address: flags.address, labels: flags.labels,
     control: flags.control, stateDir: flags.stateDir, id: flags.id, ingressFor: flags.ingressFor, egress: flags.egress,
     adminPort: flags.adminPort, outboundPort: flags.outboundPort, inboundPort: flags.inboundPort,
-    drainMs: flags.drain, logLevel: flags.logLevel, token: flags.token, caApi: flags.caApi, accessLog: flags.accessLog, onFirstConfig: endStartupTiering,
+    drainMs: flags.drain, logLevel: flags.logLevel, token: flags.token, caApi: flags.caApi, accessLog: flags.accessLog, intercept: flags.intercept, onFirstConfig: endStartupTiering,
   });
   process.stderr.write(`trellis proxy ${flags.service} on ${flags.address}: admin :${proxy.admin.port}, control ${flags.control}\n`);
   onShutdown(() => proxy.close());

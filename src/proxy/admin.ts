@@ -25,6 +25,8 @@ export interface AdminOptions {
   node?: () => unknown;
   /** The workload certificate held (never its key), when the sidecar has an identity. */
   identity?: () => unknown;
+  /** Further conditions of readiness beside the runtime's (the interception listener bound). */
+  ready?: () => boolean;
 }
 
 export class AdminServer {
@@ -67,7 +69,7 @@ export class AdminServer {
       case '/live':
         return text(res, 200, 'live\n');
       case '/ready':
-        return rt.ready ? text(res, 200, 'ready\n') : text(res, 503, 'not ready\n');
+        return rt.ready && (this.opts.ready?.() ?? true) ? text(res, 200, 'ready\n') : text(res, 503, 'not ready\n');
       case '/config_dump':
         return json(res, 200, configDump(rt, this.opts.xdsStatus?.() ?? null, this.opts.node?.() ?? null, this.opts.identity?.() ?? null));
       case '/endpoints':

@@ -38,6 +38,11 @@ export interface StartProxyOptions {
   caApi?: string;
   /** Access-log file (appended); absent: stdout. Whether lines are written at all is MeshConfig's call. */
   accessLog?: string;
+  /**
+   * Transparent interception (`trellis init` in this network namespace): take the connections
+   * iptables redirects to 127.0.0.1:<outboundPort> and route them by their original destination.
+   */
+  intercept?: boolean;
   /** Called once, after the first config is applied and its listeners are bound (or failed to bind). */
   onFirstConfig?: () => void;
 }
@@ -88,6 +93,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
   // set once the identity starts (after the ADS client); every stream asks for its certificate anew
   let held: WorkloadIdentity | null = null;
   let firstConfig = opts.onFirstConfig;
+  const intercept = opts.intercept ? await interceptListener(opts, address, runtime, logger) : null;
   const admin = new AdminServer({
     address,
     port: opts.adminPort ?? ports.proxyAdmin,
@@ -95,6 +101,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
     xdsStatus: () => ads?.status() ?? { connected: false, server: '', ackedVersion: null, lastNack: null, lastUpdate: null, source: null },
     node: () => node,
     identity: () => identity?.describe() ?? null,
+    ready: () => intercept === null || intercept.bound,
   });
   // The admin port goes into the node metadata, so bind it first (it may be ephemeral in tests).
   await admin.listen();
@@ -111,6 +118,8 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
         () => logger.info({ version: config.version, source }, 'config applied'),
         (err: Error) => logger.error({ version: config.version, err: err.message }, 'config applied but a listener failed to bind'),
       ).finally(() => {
+        // redirected connections are taken only once there is a route table to read them by
+        if (intercept !== null && !intercept.bound) intercept.bind();
         const call = firstConfig;
         firstConfig = undefined;
         call?.();
@@ -136,12 +145,55 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
         identity?.close();
         meshTls.close();
         await ads?.close();
+        await intercept?.close();
         await drain();
         await admin.close();
         logger.info('proxy stopped');
         logger.flush();
       })();
       return closing;
+    },
+  };
+}
+
+interface Interception {
+  readonly bound: boolean;
+  bind(): void;
+  close(): Promise<void>;
+}
+
+/** The interception listener on 127.0.0.1 (where REDIRECT sends locally made connections). */
+async function interceptListener(opts: StartProxyOptions, address: string, runtime: ProxyRuntime, logger: ReturnType<typeof createLogger>): Promise<Interception> {
+  const port = opts.outboundPort ?? ports.proxyOutbound;
+  if (address === '127.0.0.1') throw new Error('--intercept needs the pod\'s own address (--address): 127.0.0.1:' + port + ' is where iptables sends the intercepted connections');
+  const { InterceptListener } = await import('./listener/intercept-listener.js');
+  const { loadOriginalDstAddon } = await import('./listener/original-destination.js');
+  loadOriginalDstAddon(); // fail at start-up, not at the first connection
+  const listener = new InterceptListener({
+    address: '127.0.0.1',
+    port,
+    outbound: () => runtime.activeListeners().get('outbound'),
+    registry: runtime.metrics.registry,
+    logger,
+  });
+  let bound = false;
+  let binding: Promise<unknown> | null = null;
+  return {
+    get bound() {
+      return bound;
+    },
+    bind() {
+      binding ??= listener.listen().then(
+        (a) => {
+          bound = true;
+          logger.info({ address: `${a.address}:${a.port}` }, 'interception listener bound');
+        },
+        (err: Error) => logger.error({ err: err.message }, 'interception listener failed to bind'),
+      );
+    },
+    async close() {
+      await binding;
+      if (bound) await listener.close();
     },
   };
 }

@@ -75,6 +75,7 @@ export class HttpListener implements ExchangeHost {
   readonly direction: Direction;
   draining = false;
   private router: Router | null = null;
+  private table: RouteTable | null = null;
   private readonly server: http.Server;
   private readonly clusters: ClusterManager;
   private readonly metrics: ProxyMetrics;
@@ -135,7 +136,22 @@ export class HttpListener implements ExchangeHost {
   /** Swaps the route table for new requests. */
   setRoutes(table: RouteTable | undefined): void {
     const t = table ?? this.opts.defaultRoutes;
+    this.table = t ?? null;
     this.router = t ? new Router(t, this.random) : null;
+  }
+
+  /** The route table requests are routed by now (interception reads the services' addresses from it). */
+  get routeTable(): RouteTable | null {
+    return this.table;
+  }
+
+  /** A connection accepted elsewhere (the interception listener) served as if accepted here. */
+  acceptConnection(socket: Socket): void {
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    this.acceptor.emit('connection', socket);
   }
 
   get routes(): Router | null {

@@ -1,0 +1,168 @@
+// Transparent interception, outbound: `trellis init` makes iptables REDIRECT the app's TCP to
+// 127.0.0.1:15001, and this listener takes it. The original destination (SO_ORIGINAL_DST) picks
+// the path, as Envoy's virtual outbound listener does with use_original_dst:
+//   - a mesh service's address and port (its virtual IP, a domain of the outbound route table) →
+//     the outbound HTTP listener, which routes by Host like any outbound request;
+//   - the listener itself (an app that calls 127.0.0.1:15001 directly) → the same;
+//   - anything else → passthrough: a plain TCP connection to the original destination.
+import net, { type AddressInfo, type Socket } from 'node:net';
+import { isIP } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../../common/log.js';
+import type { RouteTable } from '../config/proxy-config.js';
+import { CounterFamily, type CounterCell } from '../telemetry/metric-families.js';
+import { originalDestination, type OriginalDestination } from './original-destination.js';
+
+/** The part of the outbound HTTP listener interception needs. */
+export interface InterceptTarget {
+  readonly routeTable: RouteTable | null;
+  acceptConnection(socket: Socket): void;
+}
+
+export interface InterceptListenerOptions {
+  /** Where iptables REDIRECT sends locally made connections: 127.0.0.1 and the outbound port. */
+  address: string;
+  port: number;
+  /** The outbound HTTP listener of the current config (undefined before the first config). */
+  outbound: () => InterceptTarget | undefined;
+  registry: Registry;
+  logger?: Logger;
+  /** How long a passthrough connection may take to connect. */
+  connectTimeoutMs?: number;
+  /** Tests inject a fake SO_ORIGINAL_DST. */
+  originalDestination?: (socket: Socket) => OriginalDestination | null;
+}
+
+export class InterceptMetrics {
+  readonly connections = new CounterFamily('trellis_intercepted_connections_total',
+    'Connections taken by transparent interception, by path: mesh (a service address, routed by the sidecar), direct (addressed to the sidecar itself), passthrough (unknown destination, forwarded as plain TCP), error (no original destination).',
+    ['path']);
+  readonly mesh: CounterCell = this.connections.cell('mesh');
+  readonly direct: CounterCell = this.connections.cell('direct');
+  readonly passthrough: CounterCell = this.connections.cell('passthrough');
+  readonly error: CounterCell = this.connections.cell('error');
+  readonly passthroughFailures: CounterCell;
+  private readonly failures = new CounterFamily('trellis_passthrough_connect_failures_total',
+    'Passthrough connections whose original destination could not be reached.', []);
+
+  constructor(registry: Registry) {
+    this.passthroughFailures = this.failures.cell();
+    registry.registerMetric(this.connections as any);
+    registry.registerMetric(this.failures as any);
+  }
+}
+
+/** `ip:port` destinations the outbound route table's domains name: the services' virtual IPs. */
+const destinationsByTable = new WeakMap<RouteTable, ReadonlySet<string>>();
+
+export function meshDestinations(table: RouteTable): ReadonlySet<string> {
+  let set = destinationsByTable.get(table);
+  if (set === undefined) {
+    const found = new Set<string>();
+    for (const vh of table.virtualHosts) {
+      for (const d of vh.domains) {
+        const i = d.lastIndexOf(':');
+        if (i > 0 && isIP(d.slice(0, i)) === 4 && /^\d+$/.test(d.slice(i + 1))) found.add(d);
+      }
+    }
+    set = found;
+    destinationsByTable.set(table, set);
+  }
+  return set;
+}
+
+export class InterceptListener {
+  private readonly server: net.Server;
+  private readonly metrics: InterceptMetrics;
+  private readonly passthroughs = new Set<Socket>();
+  private readonly originalDst: (socket: Socket) => OriginalDestination | null;
+
+  constructor(private readonly opts: InterceptListenerOptions) {
+    this.metrics = new InterceptMetrics(opts.registry);
+    this.originalDst = opts.originalDestination ?? originalDestination;
+    // the kernel already accepted the connection; pauseOnConnect keeps its bytes until a path is chosen
+    this.server = net.createServer({ pauseOnConnect: true, noDelay: true }, this.onConnection);
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.address, () => {
+        this.server.removeListener('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get address(): AddressInfo | null {
+    return this.server.address() as AddressInfo | null;
+  }
+
+  /** Stops accepting; passthrough connections are cut (the HTTP side drains with its listener). */
+  close(): Promise<void> {
+    for (const s of this.passthroughs) s.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private readonly onConnection = (socket: Socket): void => {
+    socket.on('error', noop);
+    let dst: OriginalDestination | null;
+    try {
+      dst = this.originalDst(socket);
+    } catch (err) {
+      this.metrics.error.inc();
+      this.opts.logger?.warn({ err: (err as Error).message }, 'intercepted connection without an original destination');
+      socket.destroy();
+      return;
+    }
+    const outbound = this.opts.outbound();
+    if (dst === null) {
+      if (outbound === undefined) return void socket.destroy();
+      this.metrics.direct.inc();
+      return this.toMesh(outbound, socket);
+    }
+    const table = outbound?.routeTable;
+    if (outbound !== undefined && table && meshDestinations(table).has(`${dst.address}:${dst.port}`)) {
+      this.metrics.mesh.inc();
+      return this.toMesh(outbound, socket);
+    }
+    this.metrics.passthrough.inc();
+    this.passthrough(socket, dst);
+  };
+
+  private toMesh(outbound: InterceptTarget, socket: Socket): void {
+    socket.removeListener('error', noop);
+    outbound.acceptConnection(socket);
+    socket.resume();
+  }
+
+  /** Plain TCP to where the app was going: the sidecar's uid is not intercepted, so this leaves. */
+  private passthrough(client: Socket, dst: OriginalDestination): void {
+    const upstream = net.connect({ host: dst.address, port: dst.port, family: dst.family, noDelay: true, allowHalfOpen: true });
+    this.passthroughs.add(client);
+    let connected = false;
+    const timer = setTimeout(() => upstream.destroy(new Error('connect timeout')), this.opts.connectTimeoutMs ?? 10_000);
+    upstream.once('connect', () => {
+      connected = true;
+      clearTimeout(timer);
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.resume();
+    });
+    upstream.on('error', (err) => {
+      clearTimeout(timer);
+      if (!connected) this.metrics.passthroughFailures.inc();
+      this.opts.logger?.debug({ err: err.message, destination: `${dst.address}:${dst.port}` }, 'passthrough connection failed');
+      // an unreachable destination looks to the app as it would without the mesh: a reset
+      client.resetAndDestroy();
+    });
+    client.on('error', () => upstream.destroy());
+    client.once('close', () => {
+      this.passthroughs.delete(client);
+      upstream.destroy();
+    });
+    upstream.once('close', () => client.destroy());
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,80 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net, { type Socket } from 'node:net';
+import http from 'node:http';
+import { once } from 'node:events';
+import { Registry } from 'prom-client';
+import { InterceptListener, meshDestinations, type InterceptTarget } from '../../../src/proxy/listener/intercept-listener.js';
+import type { RouteTable } from '../../../src/proxy/config/proxy-config.js';
+import type { OriginalDestination } from '../../../src/proxy/listener/original-destination.js';
+
+const host = '127.0.84.2';
+
+const table: RouteTable = {
+  name: 'outbound',
+  virtualHosts: [
+    { name: 'api.default', domains: ['api', 'api.default', '10.200.240.9', '10.200.240.9:8080'], routes: [] },
+    { name: 'db.default', domains: ['db', '10.200.240.10'], routes: [] },
+  ],
+};
+
+describe('meshDestinations', () => {
+  it('is the ip:port domains of the route table', () => {
+    assert.deepEqual([...meshDestinations(table)], ['10.200.240.9:8080']);
+  });
+});
+
+describe('InterceptListener', () => {
+  const cleanup: Array<() => unknown> = [];
+  after(async () => {
+    for (const c of cleanup.reverse()) await c();
+  });
+
+  it('hands mesh and direct connections to the outbound listener and passes the rest through to their original destination', async () => {
+    // the "outbound listener": an HTTP server fed the sockets interception hands it
+    const meshServer = http.createServer((req, res) => res.end(`mesh ${req.headers.host}`));
+    const target: InterceptTarget = { routeTable: table, acceptConnection: (s: Socket) => meshServer.emit('connection', s) };
+    // the "original destination" of a passthrough: a real server elsewhere on loopback
+    const elsewhere = net.createServer((s) => s.end('elsewhere\n'));
+    elsewhere.listen(0, host);
+    await once(elsewhere, 'listening');
+    const elsewherePort = (elsewhere.address() as net.AddressInfo).port;
+    // the destination the next client "was going to" (dials run one after another)
+    let next: OriginalDestination | null | Error = null;
+    const registry = new Registry();
+    const listener = new InterceptListener({
+      address: host, port: 0, outbound: () => target, registry,
+      originalDestination: () => {
+        if (next instanceof Error) throw next;
+        return next;
+      },
+    });
+    const { port } = await listener.listen();
+    cleanup.push(() => listener.close(), () => meshServer.close(), () => elsewhere.close());
+
+    const dial = async (dst: OriginalDestination | null | Error, payload: string): Promise<string> => {
+      next = dst;
+      const s = net.connect({ port, host });
+      s.on('error', () => undefined); // a refused passthrough resets the client, as a refused connect would
+      s.end(payload);
+      let data = '';
+      s.on('data', (c: Buffer) => { data += c.toString(); });
+      await new Promise((resolve) => s.on('close', resolve));
+      return data;
+    };
+    const get = 'GET / HTTP/1.1\r\nHost: api:8080\r\nConnection: close\r\n\r\n';
+    assert.match(await dial({ address: '10.200.240.9', port: 8080, family: 4 }, get), /mesh api:8080/);
+    assert.match(await dial(null, get), /mesh api:8080/);
+    assert.equal(await dial({ address: host, port: elsewherePort, family: 4 }, 'hi'), 'elsewhere\n');
+    // a service address on a port it does not serve is not the mesh's: passthrough (here refused: a reset)
+    assert.equal(await dial({ address: host, port: 1, family: 4 }, 'x'), '');
+    assert.equal(await dial(Object.assign(new Error('gone'), { code: 'EBADF' }), 'x'), '');
+
+    const text = await registry.metrics();
+    assert.match(text, /trellis_intercepted_connections_total\{path="mesh"\} 1/);
+    assert.match(text, /trellis_intercepted_connections_total\{path="direct"\} 1/);
+    assert.match(text, /trellis_intercepted_connections_total\{path="passthrough"\} 2/);
+    assert.match(text, /trellis_intercepted_connections_total\{path="error"\} 1/);
+    assert.match(text, /trellis_passthrough_connect_failures_total 1/);
+  });
+});
