@@ -88,7 +88,9 @@ export function compileProxySnapshot(index: MeshIndex, node: NodeInfo, listenerN
     }));
   }
 
-  const vhostKeys = new Map(scope.services.map((svc) => [svc, `vh\0${svc.key}\0${svc.namespace === node.namespace}\0${proxyless}\0${index.routesPrint(svc.key)}`]));
+  // the virtual IP and ports are domains of the virtual host (service-addresses.ts)
+  const addressPrint = (svc: MeshService) => `${svc.address ?? ''}\0${(svc.ports ?? []).map((p) => `${p.port}/${p.protocol}`).join(',')}`;
+  const vhostKeys = new Map(scope.services.map((svc) => [svc, `vh\0${svc.key}\0${svc.namespace === node.namespace}\0${proxyless}\0${addressPrint(svc)}\0${index.routesPrint(svc.key)}`]));
   const extPrint = scope.externals.map((e) => `${JSON.stringify(e)}\0${index.routesPrint(serviceKey(e.metadata.name, e.metadata.namespace ?? 'default'))}`);
   const ingressPrint = node.ingressFor ? `${node.namespace}\0${node.ingressFor}` : '';
   const routesKey = `rds\0${proxyless}\0${digestKey([...vhostKeys.values(), ...extPrint, ingressPrint].join('\u0001'))}`;

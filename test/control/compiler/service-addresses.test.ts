@@ -3,6 +3,11 @@ import assert from 'node:assert/strict';
 import { allocateServiceAddresses, ipv4ToInt } from '../../../src/control/compiler/service-addresses.js';
 import { meshServices } from '../../../src/control/compiler/mesh-services.js';
 import { parseResources } from '../../../src/resources/validate.js';
+import { CompileCache } from '../../../src/control/compiler/compile-cache.js';
+import { indexMesh } from '../../../src/control/compiler/mesh-index.js';
+import { compileProxySnapshot } from '../../../src/control/compiler/compile-snapshot.js';
+import { typeUrls } from '../../../src/xds/type-urls.js';
+import { nodeInfo } from '../helpers.js';
 
 describe('allocateServiceAddresses', () => {
   it('gives every service a distinct usable address of the CIDR, the same on every call', () => {
@@ -76,5 +81,31 @@ spec: { clusterIP: api.local }
     const text = JSON.stringify(bad);
     assert.match(text, /spec\.serviceCidr/);
     assert.match(text, /spec\.clusterIP/);
+  });
+});
+
+describe('virtual IPs in the pushed route table', () => {
+  it('follow a changed serviceCidr or clusterIP through the compile cache shared across passes', () => {
+    const docs = (cidr: string, pin: string) => parseResources(`apiVersion: trellis.dev/v1alpha1
+kind: MeshConfig
+metadata: { name: mesh }
+spec: { serviceCidr: ${cidr} }
+---
+apiVersion: trellis.dev/v1alpha1
+kind: Service
+metadata: { name: api }
+spec: { ports: [{ port: 8080 }], clusterIP: ${pin} }
+`, 'mesh.yaml');
+    const cache = new CompileCache();
+    const node = nodeInfo({ service: 'web' });
+    const domains = (cidr: string, pin: string) => {
+      const r = docs(cidr, pin);
+      assert.ok(r.ok);
+      const snap = compileProxySnapshot(indexMesh({ resources: r.resources, instances: [] }, cache), node);
+      const table = snap.get(typeUrls.routeConfiguration)!.get('outbound')!;
+      return (table.virtual_hosts as Array<{ name: string; domains: string[] }>).find((v) => v.name === 'api.default')!.domains;
+    };
+    assert.deepEqual(domains('10.200.240.0/20', '10.200.240.9').slice(-2), ['10.200.240.9', '10.200.240.9:8080']);
+    assert.deepEqual(domains('10.200.240.0/20', '10.200.240.10').slice(-2), ['10.200.240.10', '10.200.240.10:8080']);
   });
 });
