@@ -12,6 +12,8 @@ export interface NewConnectionSummary {
   readonly p99Ms: number | null;
   /** The listener's sidecar: CPU per connection, and its busy share of one CPU over the run. */
   readonly sidecarCpuUsPerConnection: number | null;
+  /** Connections per second of sidecar CPU: what one core could take, whatever else ran on the machine. */
+  readonly perSidecarCpuSecond: number | null;
   readonly sidecarCpuShare: number | null;
   /** The client's busy share of one CPU: near 1 means the client, not the sidecar, set the rate. */
   readonly clientCpuShare: number | null;
@@ -62,6 +64,7 @@ function summarizeMode(mode: 'tcp' | 'tls', runs: readonly NewConnectionMeasured
     p50Ms: median(runs.map((r) => r.p50Ms)),
     p99Ms: median(runs.map((r) => r.p99Ms)),
     sidecarCpuUsPerConnection: median(runs.map((r) => (r.completed > 0 ? (r.sidecarCpuSeconds * 1e6) / r.completed : null))),
+    perSidecarCpuSecond: median(runs.map((r) => (r.sidecarCpuSeconds > 0 ? r.completed / r.sidecarCpuSeconds : null))),
     sidecarCpuShare: median(runs.map((r) => r.sidecarCpuSeconds / r.seconds)),
     clientCpuShare: median(runs.map((r) => r.clientCpuSeconds / r.seconds)),
     errors: runs.reduce((sum, r) => sum + r.errors, 0),

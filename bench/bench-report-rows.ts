@@ -61,19 +61,21 @@ export function newConnectionsSection(report: BenchReport): ReportSection | null
   const n = report.newConnections;
   if (n === null) return null;
   const title = 'New connections to the mTLS sidecar\'s inbound listener';
-  const header = ['connection', 'conn/s', 'p50 ms', 'p99 ms', 'sidecar CPU µs/conn', 'sidecar CPU %', 'client CPU %', 'errors'];
+  const header = ['connection', 'conn/s', 'p50 ms', 'p99 ms', 'sidecar CPU µs/conn', 'conn/sidecar CPU-s', 'sidecar CPU %', 'client CPU %', 'errors'];
   if ('skipped' in n) return { title, header, rows: [], notes: [`skipped: ${n.skipped}`] };
   const pct = (share: number | null): string => (share === null ? '–' : (share * 100).toFixed(0));
   const rows = n.rows.map((r) => (r.status !== 'ok'
     ? [modeLabel[r.mode], `failed: ${r.reason ?? ''}`]
     : [modeLabel[r.mode], fixed(r.perSecond, 0), fixed(r.p50Ms, 3), fixed(r.p99Ms, 3), fixed(r.sidecarCpuUsPerConnection, 1),
-      pct(r.sidecarCpuShare), pct(r.clientCpuShare), String(r.errors)]));
+      fixed(r.perSidecarCpuSecond, 0), pct(r.sidecarCpuShare), pct(r.clientCpuShare), String(r.errors)]));
   const notes = [
     `${n.listener} (${n.serverIdentity}), ${n.concurrency} connections in parallel, ${n.seconds}s per run, client pinned with the load. ` +
       'TCP: connect, then close. mTLS: TLS 1.3 full handshake with a mesh certificate from the control plane\'s CA, ' +
       `ALPN ${n.alpn.join(',')}, the server's chain and SPIFFE id verified, counted once the server's session ticket arrived ` +
       '(sent only after it verified the client certificate); no session offered, so none resumes.',
   ];
+  notes.push('conn/sidecar CPU-s: connections per second of the sidecar\'s CPU time, what one core could take; ' +
+    'when neither the sidecar nor the client is near 100 % busy, other work on the machine set conn/s');
   if (n.tlsToTcpRatio !== null) notes.push(`mTLS handshakes ÷ TCP connects: ${n.tlsToTcpRatio.toFixed(3)}`);
   for (const r of n.rows) {
     if (r.errors > 0) notes.push(`${modeLabel[r.mode]}: ${r.errors} failed connections (${r.errorKinds.join('; ')})`);

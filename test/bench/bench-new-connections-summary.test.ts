@@ -36,6 +36,8 @@ test('rates, sidecar CPU per connection and the TLS ÷ TCP ratio are medians ove
   assert.equal(tcp.perSecond, 9000);
   assert.equal(tls.perSecond, 900);
   assert.equal(tls.sidecarCpuUsPerConnection, 1000);
+  assert.equal(tls.perSidecarCpuSecond, 1000);
+  assert.equal(tcp.perSidecarCpuSecond, 22_500);
   assert.equal(tls.sidecarCpuShare, 0.9);
   assert.equal(tls.clientCpuShare, 0.5);
   // per repeat: 0.1, 0.05, 0.1
@@ -48,11 +50,11 @@ test('the report prints both kinds, the errors and why a kind failed', () => {
   const text = renderTable(report(s));
   assert.match(text, /New connections to the mTLS sidecar's inbound listener:/);
   assert.match(text, /^TCP connect\s+failed: repeat 1: boom$/m);
-  assert.match(text, /^mTLS handshake \(full\)\s+1000\s+1\.000\s+4\.000\s+1000\.0\s+100\s+50\s+3$/m);
+  assert.match(text, /^mTLS handshake \(full\)\s+1000\s+1\.000\s+4\.000\s+1000\.0\s+1000\s+100\s+50\s+3$/m);
   assert.match(text, /mTLS handshake \(full\): 3 failed connections \(ECONNRESET\)/);
   const md = renderMarkdown(report(s));
   assert.match(md, /## New connections to the mTLS sidecar's inbound listener/);
-  assert.match(md, /\| mTLS handshake \(full\) \| 1000 \| 1\.000 \| 4\.000 \| 1000\.0 \| 100 \| 50 \| 3 \|/);
+  assert.match(md, /\| mTLS handshake \(full\) \| 1000 \| 1\.000 \| 4\.000 \| 1000\.0 \| 1000 \| 100 \| 50 \| 3 \|/);
 });
 
 test('a skipped measurement says why', () => {
