@@ -8,6 +8,8 @@ export interface ProxyFlags {
   adminPort: number; outboundPort: number; inboundPort: number; drain: number; logLevel: LogLevel;
   token?: string; caApi?: string; accessLog?: string;
   intercept?: boolean; uid?: number; gid?: number;
+  maxHeaderSize: number; maxHeaders: number; maxRequestLine: number; headerTimeout: number; idleTimeout: number;
+  streamIdleTimeout: number; maxConnections: number; maxMemory: number;
 }
 
 /**
@@ -34,6 +36,11 @@ export async function proxyCommand(flags: ProxyFlags): Promise<void> {
     control: flags.control, stateDir: flags.stateDir, id: flags.id, ingressFor: flags.ingressFor, egress: flags.egress,
     adminPort: flags.adminPort, outboundPort: flags.outboundPort, inboundPort: flags.inboundPort,
     drainMs: flags.drain, logLevel: flags.logLevel, token: flags.token, caApi: flags.caApi, accessLog: flags.accessLog, intercept: flags.intercept, onFirstConfig: endStartupTiering,
+    limits: {
+      maxHeaderBytes: flags.maxHeaderSize, maxHeaders: flags.maxHeaders, maxRequestLineBytes: flags.maxRequestLine,
+      headerTimeoutMs: flags.headerTimeout, idleTimeoutMs: flags.idleTimeout, streamIdleTimeoutMs: flags.streamIdleTimeout,
+      maxConnections: flags.maxConnections, maxMemoryBytes: flags.maxMemory,
+    },
   });
   process.stderr.write(`trellis proxy ${flags.service} on ${flags.address}: admin :${proxy.admin.port}, control ${flags.control}\n`);
   onShutdown(() => proxy.close());

@@ -3,7 +3,7 @@ import { logLevels, type LogLevel } from '../common/log.js';
 import { ports } from '../common/ports.js';
 import { defaultApiUrl, useApiToken } from './api-client.js';
 import { parseOutputFormat } from './output.js';
-import { parseDuration, parseHostPort, parseLabels, parsePort, parseServiceList } from './parse-flags.js';
+import { parseCount, parseDuration, parseHostPort, parseLabels, parsePort, parseServiceList, parseSize } from './parse-flags.js';
 import { parseSteps } from './command-canary.js';
 import { parseCidrList, parseCidrsOrAll, parseIdList, parsePortList, parsePortsOrAll } from '../init/intercept-flags.js';
 import { trellisVersion } from '../common/version.js';
@@ -99,6 +99,14 @@ program.command('proxy').description('run a sidecar proxy beside one service ins
   .option('--intercept', 'transparent interception (after trellis init in this network namespace): take the connections iptables redirects to 127.0.0.1:<outbound-port>')
   .option('--uid <uid>', 'run as this uid (started as root): the uid trellis init --proxy-uid exempts from interception', asParser((v) => parseIdList(v, '--uid')[0]))
   .option('--gid <gid>', 'run as this gid (started as root; default: the --uid)', asParser((v) => parseIdList(v, '--gid')[0]))
+  .option('--max-header-size <size>', 'request and response heads: target and header names and values (431 / 502 beyond)', asParser((v) => parseSize(v, '--max-header-size')), 60 * 1024)
+  .option('--max-headers <n>', 'header fields per request or response (431 / 502 beyond)', asParser((v) => parseCount(v, '--max-headers')), 100)
+  .option('--max-request-line <size>', 'method and request target (414 beyond)', asParser((v) => parseSize(v, '--max-request-line')), 16 * 1024)
+  .option('--header-timeout <duration>', 'time for a request head to arrive (408 and close beyond; 0 = off)', asParser((v) => parseDuration(v, '--header-timeout')), 10_000)
+  .option('--idle-timeout <duration>', 'keep-alive client connections with no request are closed after this (0 = never)', asParser((v) => parseDuration(v, '--idle-timeout')), 60_000)
+  .option('--stream-idle-timeout <duration>', 'a request with no byte moving either way for this long is ended (408 or 504; 0 = off)', asParser((v) => parseDuration(v, '--stream-idle-timeout')), 300_000)
+  .option('--max-connections <n>', 'downstream connections across all listeners; beyond, 503 and close (0 = no cap)', asParser((v) => parseCount(v, '--max-connections')), 10_000)
+  .option('--max-memory <size>', 'resident memory above which new requests get 503 overloaded (default: only the V8 heap guard at 90% of its limit)', asParser((v) => parseSize(v, '--max-memory')), 0)
   .addOption(logLevelOption())
   .action(run((o) => import('./command-proxy.js').then((m) => m.proxyCommand({ ...o, logLevel: o.logLevel as LogLevel }))));
 

@@ -45,3 +45,17 @@ export function parseDuration(value: string, flag: string): number {
   const unit = m[2] ?? 'ms';
   return Math.round(n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[unit as 'ms' | 's' | 'm' | 'h']);
 }
+
+/** "60KiB", "16k", "512MiB", "1GB" (1024-based, as memory limits are) or plain bytes. */
+export function parseSize(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(value.trim());
+  if (!m) throw new Error(`${flag}: "${value}" is not a size such as 60KiB, 512MiB or 1GiB`);
+  const unit = (m[2] ?? 'b').toLowerCase()[0] as 'b' | 'k' | 'm' | 'g';
+  return Math.round(Number(m[1]) * { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit]);
+}
+
+export function parseCount(value: string, flag: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new Error(`${flag}: "${value}" is not a whole number`);
+  return n;
+}

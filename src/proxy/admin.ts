@@ -108,6 +108,8 @@ export function configDump(rt: ProxyRuntime, xds: unknown, node: unknown, identi
     endpoints: cfg ? [...cfg.endpoints.values()] : [],
     xds,
     identity,
+    limits: rt.limits,
+    overload: rt.overload.describe(),
   };
 }
 

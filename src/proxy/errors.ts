@@ -26,9 +26,22 @@ export const errors = Object.freeze({
   overloaded: define('TRL_ERR_OVERLOADED', 503, 'overloaded', 'the proxy is overloaded'),
   unauthorized: define('TRL_ERR_UNAUTHORIZED', 403, 'unauthorized', 'the caller is not authorized'),
   badRequest: define('TRL_ERR_BAD_REQUEST', 400, 'bad-request', 'the request is malformed'),
+  /** The request head (header timeout) or body (stream idle timeout) did not arrive in time. */
+  requestTimeout: define('TRL_ERR_REQUEST_TIMEOUT', 408, 'request-timeout', 'the request did not arrive in time'),
+  /** The upstream's response broke HTTP framing (smuggling attempt, bad chunk, oversized head). */
+  upstreamProtocol: define('TRL_ERR_UPSTREAM_PROTOCOL', 502, 'upstream-protocol-error', 'the upstream sent a malformed response'),
   /** Fault injection answered instead of the upstream; the status is the route's (503 here). */
   faultAbort: define('TRL_ERR_FAULT_ABORT', 503, 'fault-abort', 'request aborted by fault injection'),
 });
+
+/**
+ * A refused request with its own status and reason (431 head too large, 414 request line too
+ * long, ...): `x-trellis-error: bad-request` whatever the status, so one header value means "the
+ * sidecar refused what the client sent". Made once per kind, at module load.
+ */
+export function badRequestError(status: number, message: string): ProxyError {
+  return define(errors.badRequest.code, status, errors.badRequest.name, message);
+}
 
 const faultAborts = new Map<number, ProxyError>([[errors.faultAbort.status, errors.faultAbort]]);
 

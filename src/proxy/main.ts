@@ -12,6 +12,7 @@ import { ProxyMetrics } from './telemetry/metrics.js';
 import { ProxyTelemetry } from './telemetry/request-telemetry.js';
 import type { WorkloadIdentity } from './identity/workload-identity.js';
 import { MeshTls } from './tls/mesh-tls.js';
+import type { ProxyLimits } from './config/proxy-limits.js';
 
 export interface StartProxyOptions {
   service: string;
@@ -43,6 +44,8 @@ export interface StartProxyOptions {
    * iptables redirects to 127.0.0.1:<outboundPort> and route them by their original destination.
    */
   intercept?: boolean;
+  /** Header limits, timeouts, connection cap and memory guard; defaults (Envoy's) for what is absent. */
+  limits?: Partial<ProxyLimits>;
   /** Called once, after the first config is applied and its listeners are bound (or failed to bind). */
   onFirstConfig?: () => void;
 }
@@ -86,7 +89,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
   const logger = createLogger('proxy', opts.logLevel ?? 'info').child({ proxy: id });
   const drainMs = opts.drainMs ?? 5000;
   const meshTls = new MeshTls();
-  const runtime = new ProxyRuntime({ logger, meshTls, metrics: new ProxyMetrics({ telemetry: new ProxyTelemetry({ accessLogPath: opts.accessLog }) }) });
+  const runtime = new ProxyRuntime({ logger, meshTls, limits: opts.limits, metrics: new ProxyMetrics({ telemetry: new ProxyTelemetry({ accessLogPath: opts.accessLog }) }) });
   runtime.metrics.telemetry.setLocal({ service: opts.service, namespace: opts.namespace ?? 'default', proxy: id });
   let ads: AdsClient | null = null;
   let node: NodeInfo | null = null;

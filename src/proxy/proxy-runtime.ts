@@ -9,6 +9,8 @@ import { ProxyMetrics } from './telemetry/metrics.js';
 import type { Logger } from '../common/log.js';
 import type { MeshTls } from './tls/mesh-tls.js';
 import { tlsMetricsFor } from './tls/tls-metrics.js';
+import { proxyLimits, type ProxyLimits } from './config/proxy-limits.js';
+import { OverloadGuard } from './overload/overload-guard.js';
 
 export type ConfigSource = 'xds' | 'saved' | 'static';
 
@@ -22,11 +24,16 @@ export interface ProxyRuntimeOptions {
   idleTimeoutMs?: number;
   /** The workload certificate for mTLS between sidecars (null: no identity, plaintext only). */
   meshTls?: MeshTls | null;
+  /** Header limits, timeouts, connection cap and memory guard (trellis proxy flags); defaults without. */
+  limits?: Partial<ProxyLimits>;
 }
 
 export class ProxyRuntime {
   readonly metrics: ProxyMetrics;
   readonly clusters: ClusterManager;
+  readonly limits: ProxyLimits;
+  /** Connection cap and memory guard, shared by every listener. */
+  readonly overload: OverloadGuard;
   private readonly listeners = new Map<string, HttpListener>();
   private config: ProxyConfig | null = null;
   private source: ConfigSource | null = null;
@@ -37,6 +44,8 @@ export class ProxyRuntime {
 
   constructor(private readonly opts: ProxyRuntimeOptions = {}) {
     this.metrics = opts.metrics ?? new ProxyMetrics();
+    this.limits = proxyLimits(opts.limits);
+    this.overload = new OverloadGuard({ maxConnections: this.limits.maxConnections, maxMemoryBytes: this.limits.maxMemoryBytes });
     const mesh = opts.meshTls;
     if (mesh) this.metrics.ownIdentity = () => mesh.spiffeId;
     this.clusters = new ClusterManager({
@@ -46,6 +55,7 @@ export class ProxyRuntime {
       registry: this.metrics.registry,
       meshTls: opts.meshTls,
       tlsMetrics: tlsMetricsFor(this.metrics.registry),
+      responseLimits: { maxHeaderBytes: this.limits.maxHeaderBytes, maxHeaders: this.limits.maxHeaders },
     });
   }
 
@@ -83,9 +93,10 @@ export class ProxyRuntime {
     for (const lc of config.listeners) {
       let listener = this.listeners.get(lc.name);
       if (!listener) {
+        const protection = { limits: this.limits, overload: this.overload };
         listener = lc.direction === 'inbound'
-          ? createInboundListener(lc, this.clusters, this.metrics, this.opts.meshTls)
-          : createOutboundListener(lc, this.clusters, this.metrics, this.opts.random);
+          ? createInboundListener(lc, this.clusters, this.metrics, this.opts.meshTls, protection)
+          : createOutboundListener(lc, this.clusters, this.metrics, this.opts.random, protection);
         this.listeners.set(lc.name, listener);
         toBind.push(listener);
       }
@@ -133,6 +144,7 @@ export class ProxyRuntime {
     this.listeners.clear();
     await Promise.all([...listeners.map((l) => l.drain(ms)), ...this.closing]);
     this.clusters.destroy();
+    this.overload.close();
     await this.metrics.telemetry.close();
   }
 

@@ -23,6 +23,7 @@ import type { EjectionReason, OutlierDetector } from './outlier/outlier-detector
 import { ConnectionPool, poolDefaultIdleTimeoutMs, type ConnectionStats } from './pool/connection-pool.js';
 import type { MeshTls } from '../tls/mesh-tls.js';
 import type { TlsMetrics } from '../tls/tls-metrics.js';
+import type { ResponseLimits } from './pool/upstream-client.js';
 import { UpstreamTlsPolicy } from '../tls/upstream-tls.js';
 
 setupRoundRobin();
@@ -44,6 +45,8 @@ export interface ClusterOptions {
   /** The workload certificate for mTLS to peers whose endpoints say so (absent: plaintext only). */
   meshTls?: MeshTls | null;
   tlsMetrics?: TlsMetrics;
+  /** Size and count limits of upstream response heads (the sidecar's; Envoy's defaults without). */
+  responseLimits?: ResponseLimits;
 }
 
 /** A pick's failure is a ProxyError; a success is the host. */
@@ -155,6 +158,7 @@ export class Cluster {
           idleTimeoutMs: this.poolIdleMs(),
           maxRequestsPerConnection: this.config.maxRequestsPerConnection,
           stats: this.opts.stats,
+          responseLimits: this.opts.responseLimits,
         });
         host = new ClusterEndpoint(e, pool, key);
       }

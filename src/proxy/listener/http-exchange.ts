@@ -38,8 +38,11 @@ export interface ExchangeHost {
   readonly draining: boolean;
   readonly clock: ResilienceClock;
   readonly random: () => number;
-  respondError(res: ServerResponse, error: ProxyError): void;
+  /** `close`: answer with `connection: close` (the connection cannot carry another request). */
+  respondError(res: ServerResponse, error: ProxyError, close?: boolean): void;
   exchangeDone(ex: HttpExchange): void;
+  /** Counts an upstream response refused as malformed (`reason` of trellis_refused_total). */
+  refusedResponse(reason: string): void;
 }
 
 /** Where a request goes: the route's policies and counters towards one cluster. */
@@ -82,6 +85,14 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
   /** First body chunk, held until the read that carried it is parsed (see onUpstreamFlush). */
   private pending: Buffer | null = null;
   private wroteBody = false;
+  /**
+   * The response head, held (like the first body chunk) until the read that carried it is parsed:
+   * a framing error later in that read (a bad first chunk) can still be answered 502 instead of
+   * cutting a response already begun. 0 = nothing held.
+   */
+  private heldStatus = 0;
+  private heldMessage = '';
+  private heldHeaders: string[] | null = null;
   private readonly isHead: boolean;
   /** Copies of this request (RequestMirror) that still take its body; null when none. */
   private mirrors: RequestMirror[] | null = null;
@@ -234,15 +245,28 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
     // From here on the response is this try's: nothing is replayed any more.
     this.retryable = false;
     this.body = null;
-    const res = this.res;
+    const mutation = this.target.responseHeaders;
+    const headers = responseHeaders(rawHeaders, this.host.draining);
+    this.heldStatus = status;
+    this.heldMessage = statusMessage;
+    this.heldHeaders = mutation === null ? headers : applyHeaderMutation(headers, mutation);
+  }
+
+  /** Hands the held head to the response; false when it cannot be relayed (the exchange failed). */
+  private sendHead(): boolean {
+    const status = this.heldStatus;
+    this.heldStatus = 0;
     try {
-      const mutation = this.target.responseHeaders;
-      const headers = responseHeaders(rawHeaders, this.host.draining);
-      res.writeHead(status, statusMessage, (mutation === null ? headers : applyHeaderMutation(headers, mutation)) as any);
+      this.res.writeHead(status, this.heldMessage, this.heldHeaders as any);
+      this.heldHeaders = null;
+      return true;
     } catch {
       // Node refused a header (invalid characters): the upstream's answer cannot be relayed.
+      this.heldHeaders = null;
+      this.host.refusedResponse('response-invalid-header');
       this.abortUpstream();
-      this.fail(errors.upstreamReset);
+      this.fail(errors.upstreamProtocol);
+      return false;
     }
   }
 
@@ -260,6 +284,7 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
   }
 
   private write(chunk: Buffer | null): boolean {
+    if (this.heldStatus !== 0 && !this.sendHead()) return true;
     const pending = this.pending;
     if (pending !== null) {
       this.pending = null;
@@ -288,6 +313,7 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
   onUpstreamEnd(rawTrailers: string[] | null): void {
     if (this.finished) return;
     this.conn = null;
+    if (this.heldStatus !== 0 && !this.sendHead()) return;
     const res = this.res;
     if (rawTrailers !== null && rawTrailers.length > 0) {
       try {
@@ -307,6 +333,8 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
   onUpstreamError(error: ProxyError, detail: string, stale: boolean): void {
     if (this.finished) return;
     this.conn = null;
+    // a malformed response names its reason in `detail` (a bounded label)
+    if (error === errors.upstreamProtocol) this.host.refusedResponse(detail);
     if (this.picked === null) {
       // The head was relayed already: the response is cut.
       this.fail(error);
@@ -360,6 +388,30 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
       return;
     }
     this.fail(errors.timeout);
+  }
+
+  /**
+   * The client's bytes after this request's head broke HTTP framing (Node's parser refused
+   * them): answer `error` with `connection: close` and cancel the upstream side, which got
+   * at most a partial body and never a second request.
+   */
+  refuse(error: ProxyError): void {
+    if (this.finished) return;
+    this.abortUpstream();
+    this.endAttempt('cancelled');
+    this.fail(error, true);
+  }
+
+  /**
+   * No byte moved on the client's connection for the stream idle timeout: 408 when the request
+   * body stalled, 504 when the upstream's answer did; the connection closes after.
+   */
+  streamIdle(): void {
+    if (this.finished) return;
+    const error = this.req.complete ? errors.timeout : errors.requestTimeout;
+    this.abortUpstream();
+    this.endAttempt('timeout');
+    this.fail(error, true);
   }
 
   /** The downstream connection closed; if the response was not complete, cancel upstream. */
@@ -488,10 +540,10 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
     if (conn !== null) conn.abort();
   }
 
-  private fail(error: ProxyError): void {
+  private fail(error: ProxyError, close = false): void {
     const res = this.res;
     if (!res.headersSent) {
-      this.host.respondError(res, error);
+      this.host.respondError(res, error, close);
     } else {
       // Mid-response there is no way to signal an error in HTTP/1.1 but to cut the connection.
       res.destroy();

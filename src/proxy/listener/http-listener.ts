@@ -25,8 +25,20 @@ import { peerIdentity } from '../tls/peer-identity.js';
 import { tlsMetricsFor } from '../tls/tls-metrics.js';
 import { UpgradeStreams } from './http-upgrade.js';
 import { streamMetricsFor } from '../telemetry/stream-metrics.js';
+import { defaultProxyLimits, type ProxyLimits } from '../config/proxy-limits.js';
+import type { OverloadGuard } from '../overload/overload-guard.js';
+import { refusalMetricsFor } from '../telemetry/refusal-metrics.js';
+import { HttpLimits } from './http-limits.js';
 
-export interface HttpListenerOptions {
+/** The sidecar-wide protection a listener applies (both optional: Envoy's defaults, no cap). */
+export interface ListenerProtection {
+  /** Header sizes, counts and timeouts (the sidecar's flags). */
+  limits?: ProxyLimits;
+  /** The sidecar's connection cap and memory guard, shared by its listeners. */
+  overload?: OverloadGuard | null;
+}
+
+export interface HttpListenerOptions extends ListenerProtection {
   config: ListenerConfig;
   clusters: ClusterManager;
   metrics: ProxyMetrics;
@@ -87,6 +99,8 @@ export class HttpListener implements ExchangeHost {
   private idleWaiters: Array<() => void> = [];
   /** WebSocket and other HTTP/1.1 upgrades: routed here, then carried by http-upgrade.ts. */
   private readonly upgrades: UpgradeStreams;
+  /** What is refused before routing (malformed, oversized, too slow, overload), and how. */
+  readonly limits: HttpLimits;
 
   constructor(private readonly opts: HttpListenerOptions) {
     this.listenerConfig = opts.config;
@@ -97,19 +111,24 @@ export class HttpListener implements ExchangeHost {
     this.clock = opts.clock ?? systemClock;
     this.noRouteStats = this.metrics.routeStatsFor(this.direction, '', '');
     this.downstream = this.metrics.downstreamTracker(this.direction);
-    this.server = http.createServer({ noDelay: true, keepAliveTimeout: 60_000, requestTimeout: 0 }, this.onRequest);
-    // The server's own socket errors (resets by clients) are routine; never crash the proxy.
-    this.server.on('clientError', onClientError);
+    this.limits = new HttpLimits({
+      limits: opts.limits ?? defaultProxyLimits, direction: this.direction, metrics: refusalMetricsFor(this.metrics.registry),
+      overload: opts.overload ?? null, plaintext: () => this.front === null || !this.listenerConfig.tls,
+    });
+    this.server = http.createServer(this.limits.serverOptions(), this.onRequest);
+    this.limits.attach(this.server);
     this.upgrades = new UpgradeStreams(this.direction, streamMetricsFor(this.metrics.registry));
     this.server.on('upgrade', this.onUpgrade);
     if (this.direction === 'inbound') {
       this.front = new InboundTlsFront(this.server, () => this.listenerConfig.tls, opts.meshTls ?? null, tlsMetricsFor(this.metrics.registry));
     }
     this.config = opts.config;
-    this.acceptor.on('connection', this.onConnection);
+    // before the TLS front's own handler, so a connection over the cap goes no further
+    this.acceptor.prependListener('connection', this.onConnection);
   }
 
   private readonly onConnection = (socket: Socket): void => {
+    if (!this.limits.admit(socket)) return;
     this.downstream.track(socket);
   };
 
@@ -210,10 +229,14 @@ export class HttpListener implements ExchangeHost {
     return this.drain(0);
   }
 
-  respondError(res: http.ServerResponse, error: ProxyError): void {
+  respondError(res: http.ServerResponse, error: ProxyError, close = false): void {
     const heads = headsOf(error);
-    res.writeHead(error.status, this.draining ? heads.closing : heads.open);
+    res.writeHead(error.status, this.draining || close ? heads.closing : heads.open);
     res.end(error.body);
+  }
+
+  refusedResponse(reason: string): void {
+    this.limits.refusedResponse(reason);
   }
 
   exchangeDone(_ex: HttpExchange): void {
@@ -230,6 +253,11 @@ export class HttpListener implements ExchangeHost {
   }
 
   private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const refusal = this.limits.check(req);
+    if (refusal !== null) {
+      this.limits.refuse(req, res, refusal);
+      return;
+    }
     const start = process.hrtime.bigint();
     res.sendDate = false;
     const authz = this.authorizer;
@@ -272,6 +300,11 @@ export class HttpListener implements ExchangeHost {
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Socket, early: Buffer): void => {
     const start = process.hrtime.bigint();
     socket.on('error', ignore);
+    const refusal = this.limits.check(req);
+    if (refusal !== null) {
+      this.limits.refuseUpgrade(socket, refusal);
+      return;
+    }
     const authz = this.authorizer;
     if (authz !== null) {
       const peer = peerIdentity(req.socket);
@@ -359,15 +392,3 @@ function statsFor(metrics: ProxyMetrics, direction: Direction, route: CompiledRo
 }
 
 function ignore(): void {}
-
-function onClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const body = errors.badRequest.body;
-  socket.end(
-    `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `${errorHeader}: ${errors.badRequest.name}\r\nconnection: close\r\n\r\n${body}`,
-  );
-}

@@ -2,8 +2,10 @@
 import type { ListenerConfig } from '../config/proxy-config.js';
 import type { ClusterManager } from '../cluster/cluster-manager.js';
 import type { ProxyMetrics } from '../telemetry/metrics.js';
-import { HttpListener } from './http-listener.js';
+import { HttpListener, type ListenerProtection } from './http-listener.js';
 
-export function createOutboundListener(config: ListenerConfig, clusters: ClusterManager, metrics: ProxyMetrics, random?: () => number): HttpListener {
-  return new HttpListener({ config, clusters, metrics, random });
+export function createOutboundListener(
+  config: ListenerConfig, clusters: ClusterManager, metrics: ProxyMetrics, random?: () => number, protection: ListenerProtection = {},
+): HttpListener {
+  return new HttpListener({ config, clusters, metrics, random, ...protection });
 }

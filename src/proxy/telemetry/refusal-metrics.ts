@@ -16,6 +16,13 @@ export class RefusalMetrics {
     ['direction', 'reason'],
   );
 
+  /** Routine, not refusals: kept apart so refusal rates stay a signal. */
+  readonly idleClosed = new CounterFamily(
+    'trellis_downstream_idle_timeouts_total',
+    'Keep-alive client connections the sidecar closed after its idle timeout, by listener direction.',
+    ['direction'],
+  );
+
   /** The counter of one (direction, reason); keep it where the refusal is frequent. */
   cell(direction: RefusalDirection, reason: string): CounterCell {
     return this.refused.cell(direction, reason);
@@ -35,6 +42,7 @@ export function refusalMetricsFor(registry: Registry): RefusalMetrics {
   if (!m) {
     m = new RefusalMetrics();
     registry.registerMetric(m.refused as any);
+    registry.registerMetric(m.idleClosed as any);
     byRegistry.set(registry, m);
   }
   return m;

@@ -33,7 +33,7 @@ test('every catalog error has a code, a status and a header value', () => {
     assert.match(e.name, /^[a-z-]+$/);
     names.add(e.name);
   }
-  assert.deepEqual([...names].sort(), ['bad-request', 'fault-abort', 'no-healthy-upstream', 'no-route', 'overloaded', 'timeout', 'unauthorized', 'upstream-connect', 'upstream-reset']);
+  assert.deepEqual([...names].sort(), ['bad-request', 'fault-abort', 'no-healthy-upstream', 'no-route', 'overloaded', 'request-timeout', 'timeout', 'unauthorized', 'upstream-connect', 'upstream-protocol-error', 'upstream-reset']);
   assert.equal(errors.noRoute.status, 404);
   assert.equal(errors.noHealthyUpstream.status, 503);
   assert.equal(errors.upstreamConnect.status, 502);

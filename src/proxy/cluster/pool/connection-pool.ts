@@ -2,7 +2,7 @@
 // least likely to have been closed by the peer), capped in number and closed after an idle
 // time shorter than Node's default server keep-alive (5 s) to avoid most close races.
 import net, { type Socket } from 'node:net';
-import { UpstreamConnection, type ConnectionOwner } from './upstream-client.js';
+import { UpstreamConnection, type ConnectionOwner, type ResponseLimits } from './upstream-client.js';
 import type { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import { connectTls, type TlsSessionSlot, type UpstreamTlsPolicy } from '../../tls/upstream-tls.js';
 
@@ -24,6 +24,8 @@ export interface ConnectionPoolOptions {
   tls?: UpstreamTlsPolicy | null;
   /** Requests one socket may carry before it closes (1 = no keep-alive); 0 or absent = no limit. */
   maxRequestsPerConnection?: number;
+  /** Size and count limits of response heads; Envoy's defaults without. */
+  responseLimits?: ResponseLimits;
 }
 
 const defaultMaxIdle = 128;
@@ -46,6 +48,7 @@ export class ConnectionPool implements ConnectionOwner {
   private tlsTarget: { policy: UpstreamTlsPolicy; slot: TlsSessionSlot } | null = null;
   /** Applies to the next request of every socket, new or idle (a lowered limit closes a busy one after its exchange). */
   maxRequestsPerConnection: number;
+  private readonly responseLimits: ResponseLimits | undefined;
 
   constructor(readonly address: string, readonly port: number, opts: ConnectionPoolOptions) {
     this.key = `${address}:${port}`;
@@ -56,6 +59,7 @@ export class ConnectionPool implements ConnectionOwner {
     this.now = opts.now ?? Date.now;
     this.tls = opts.tls ?? null;
     this.maxRequestsPerConnection = opts.maxRequestsPerConnection ?? 0;
+    this.responseLimits = opts.responseLimits;
   }
 
   get tls(): UpstreamTlsPolicy | null {
@@ -95,7 +99,7 @@ export class ConnectionPool implements ConnectionOwner {
         conn.destroy();
       }
     }
-    const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs, this.tlsTarget);
+    const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs, this.tlsTarget, this.responseLimits);
     conn.maxRequests = this.maxRequestsPerConnection;
     this.all.add(conn);
     this.stats.opened(conn.socket);
@@ -140,7 +144,7 @@ export class ConnectionPool implements ConnectionOwner {
       breaker.track(this);
     }
     if (!breaker.tryOpenConnection()) return null;
-    const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs, this.tlsTarget);
+    const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs, this.tlsTarget, this.responseLimits);
     conn.maxRequests = this.maxRequestsPerConnection;
     conn.limiter = breaker;
     this.all.add(conn);

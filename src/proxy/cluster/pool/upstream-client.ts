@@ -7,13 +7,17 @@ import { createRequire } from 'node:module';
 import { errors, type ProxyError } from '../../errors.js';
 import type { ConnectionLimiter } from '../resilience/circuit-breaker.js';
 import { connectTls, type TlsSessionSlot, type UpstreamTlsPolicy } from '../../tls/upstream-tls.js';
+import { parseErrorReason } from '../../http/http1-parse-errors.js';
 
 const require = createRequire(import.meta.url);
 // Undocumented but stable since Node 12; Node 20's callbacks: kOnHeaders(headers, url),
 // kOnHeadersComplete(major, minor, headers, method, url, status, statusMessage, upgrade,
 // keepAlive) returning 1 to skip the body, kOnBody(buffer), kOnMessageComplete().
-// execute() and finish() return an Error instead of throwing.
+// execute() and finish() return an Error instead of throwing. With more than 32 header fields
+// they arrive through kOnHeaders and kOnHeadersComplete gets `headers` undefined.
+// initialize(type, resource, maxHeaderSize, lenientFlags): lenient flags stay 0 (strict llhttp).
 const { HTTPParser } = require('_http_common') as { HTTPParser: any };
+const kOnMessageBegin: number = HTTPParser.kOnMessageBegin;
 const kOnHeaders: number = HTTPParser.kOnHeaders;
 const kOnHeadersComplete: number = HTTPParser.kOnHeadersComplete;
 const kOnBody: number = HTTPParser.kOnBody;
@@ -45,6 +49,37 @@ export interface ResponseSink {
 export const connectTimeoutDetail = 'connect timeout';
 
 export type BodyFraming = 'none' | 'length' | 'chunked';
+
+/** Limits of a response head (the sidecar's --max-header-size and --max-headers). */
+export interface ResponseLimits {
+  /** Status reason plus header names and values, in bytes (Envoy: max_response_headers_kb, 60 KiB). */
+  maxHeaderBytes: number;
+  /** Header fields (Envoy: max_response_headers_count, 100). */
+  maxHeaders: number;
+}
+
+export const defaultResponseLimits: Readonly<ResponseLimits> = Object.freeze({ maxHeaderBytes: 60 * 1024, maxHeaders: 100 });
+
+/**
+ * A response that breaks framing fails the exchange with errors.upstreamProtocol and `detail` set
+ * to its reason (the `reason` label of trellis_refused_total); the socket is never reused.
+ */
+function protocolReason(err: { code?: string; reason?: string }): string {
+  return 'response-' + parseErrorReason(err);
+}
+
+/** Exactly one `chunked` and nothing else: any other coding would reach the client still encoded. */
+function onlyChunked(v: string): boolean {
+  if (v === 'chunked') return true;
+  let chunked = 0;
+  for (const part of v.split(',')) {
+    const t = part.trim().toLowerCase();
+    if (t === '') continue;
+    if (t !== 'chunked') return false;
+    chunked++;
+  }
+  return chunked === 1;
+}
 
 /** What a connection tells its pool. */
 export interface ConnectionOwner {
@@ -81,6 +116,13 @@ export class UpstreamConnection {
   private trailers: string[] | null = null;
   private paused = false;
   private skipBody = false;
+  /** Inside parser.execute from onData: a finished exchange is released after it returns. */
+  private executing = false;
+  /** The response ended during the current execute; release (or discard) once it returns. */
+  private completedInRead = false;
+  /** A message began with no request outstanding: the upstream is out of step, never reuse. */
+  private unsolicited = false;
+  private readonly maxHeaders: number;
   /** Speaks TLS; its handshake failures are counted. */
   readonly secure: boolean;
   private tlsFailures: { inc(): void } | null = null;
@@ -91,9 +133,12 @@ export class UpstreamConnection {
     port: number,
     connectTimeoutMs: number,
     tls: { policy: UpstreamTlsPolicy; slot: TlsSessionSlot } | null = null,
+    limits: ResponseLimits = defaultResponseLimits,
   ) {
     const parser = new HTTPParser();
-    parser.initialize(HTTPParser.RESPONSE, {});
+    parser.initialize(HTTPParser.RESPONSE, {}, limits.maxHeaderBytes, 0);
+    this.maxHeaders = limits.maxHeaders;
+    parser[kOnMessageBegin] = this.onMessageBegin;
     parser[kOnHeaders] = this.onHeaders;
     parser[kOnHeadersComplete] = this.onHeadersComplete;
     parser[kOnBody] = this.onBody;
@@ -245,9 +290,20 @@ export class UpstreamConnection {
       return;
     }
     this.responseStarted = true;
+    this.executing = true;
     const ret = this.parser.execute(chunk);
+    this.executing = false;
+    if (this.completedInRead) {
+      this.completedInRead = false;
+      // Bytes after the complete response in the same read (a second response, or the start of
+      // one, for a request never sent): the classic desync; the socket must not carry another
+      // request, or those bytes would become the next client's answer.
+      if (this.unsolicited || ret instanceof Error) this.destroy();
+      else this.finishExchange();
+      return;
+    }
     if (ret instanceof Error) {
-      this.fail(errors.upstreamReset, `invalid response: ${(ret as any).reason ?? ret.message}`);
+      this.fail(errors.upstreamProtocol, protocolReason(ret as any));
       return;
     }
     const sink = this.sink;
@@ -259,7 +315,9 @@ export class UpstreamConnection {
       // Responses without a length end at EOF; finish() completes them.
       const ret = this.parser.finish();
       if (ret instanceof Error) {
-        this.fail(errors.upstreamReset, `invalid response: ${(ret as any).reason ?? ret.message}`);
+        // a body cut short by the close is a reset, not a framing violation
+        if ((ret as any).code === 'HPE_INVALID_EOF_STATE') this.fail(errors.upstreamReset, 'upstream closed the connection before a complete response');
+        else this.fail(errors.upstreamProtocol, protocolReason(ret as any));
         return;
       }
       if (this.sink !== null) this.fail(errors.upstreamReset, 'upstream closed the connection before a complete response');
@@ -289,6 +347,10 @@ export class UpstreamConnection {
     if (sink !== null) sink.onUpstreamDrain();
   };
 
+  private readonly onMessageBegin = (): void => {
+    if (this.sink === null) this.unsolicited = true;
+  };
+
   private readonly onHeaders = (headers: string[], _url: string): void => {
     // llhttp flushes long header lists early; after the head they are trailers.
     if (this.headersDone) this.trailers = this.trailers === null ? headers : this.trailers.concat(headers);
@@ -296,12 +358,19 @@ export class UpstreamConnection {
   };
 
   private readonly onHeadersComplete = (
-    _major: number, _minor: number, headers: string[], _method: unknown, _url: unknown,
+    major: number, _minor: number, headers: string[], _method: unknown, _url: unknown,
     status: number, statusMessage: string, upgrade: boolean, keepAlive: boolean,
   ): number => {
     if (this.pendingHeaders !== null) {
-      headers = this.pendingHeaders.concat(headers);
+      headers = headers === undefined ? this.pendingHeaders : this.pendingHeaders.concat(headers);
       this.pendingHeaders = null;
+    }
+    if (this.sink === null) return 1;
+    const refused = this.checkHead(major, headers);
+    if (refused !== null) {
+      // failed from inside the parser: destroying the socket ends this read's parsing too
+      this.fail(errors.upstreamProtocol, refused);
+      return 1;
     }
     if (status < 200) {
       if (status === 101 || upgrade) {
@@ -335,9 +404,22 @@ export class UpstreamConnection {
     this.trailers = null;
     // An early answer (before the request body was fully sent) leaves the upstream mid-request:
     // the socket cannot carry another request, and holding it for a slow client helps no one.
-    if (this.requestDone) this.finishExchange();
-    else this.destroy();
+    if (!this.requestDone) this.destroy();
+    // Released once this read is parsed: whatever follows in it must not reach the next request.
+    else if (this.executing) this.completedInRead = true;
+    else this.finishExchange();
   };
+
+  /** What llhttp accepts but a proxy must not relay; null when the head is fine. */
+  private checkHead(major: number, headers: string[]): string | null {
+    if (major !== 1) return 'response-invalid-start-line';
+    if (headers.length > this.maxHeaders * 2) return 'response-too-many-headers';
+    for (let i = 0; i < headers.length; i += 2) {
+      const n = headers[i];
+      if (n.length === 17 && n.toLowerCase() === 'transfer-encoding' && !onlyChunked(headers[i + 1])) return 'response-invalid-transfer-encoding';
+    }
+    return null;
+  }
 
   /** Test and debug aid: is the response head in? */
   get responseHeadReceived(): boolean {

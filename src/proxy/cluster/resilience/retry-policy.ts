@@ -60,7 +60,8 @@ export class CompiledRetryPolicy {
   /** Envoy's semantics: 5xx and gateway-error include connect failures, resets and timeouts. */
   reasonForError(error: ProxyError): RetryReason | null {
     if (error === errors.upstreamConnect) return this.onConnectFailure ? 'connect-failure' : null;
-    if (error === errors.upstreamReset) return this.onReset ? 'reset' : null;
+    // a malformed response is a reset of that try (Envoy's upstream protocol error)
+    if (error === errors.upstreamReset || error === errors.upstreamProtocol) return this.onReset ? 'reset' : null;
     return null;
   }
 
