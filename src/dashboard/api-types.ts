@@ -25,7 +25,7 @@ export interface ServiceRow {
   kind: 'Service';
   metadata: { name: string; namespace?: string; labels?: Record<string, string> };
   spec: { ports?: { port: number; name?: string }[]; selector?: Record<string, string> };
-  status: { endpoints: number; draining: number };
+  status: { clusterIP: string | null; endpoints: number; draining: number };
 }
 
 export interface BackendRef { name: string; namespace?: string; weight?: number }

@@ -4,6 +4,7 @@
 //   - a mesh service's address and port (its virtual IP, a domain of the outbound route table) →
 //     the outbound HTTP listener, which routes by Host like any outbound request;
 //   - the listener itself (an app that calls 127.0.0.1:15001 directly) → the same;
+//   - a service's address on a port it does not serve → refused at once (there is nothing there);
 //   - anything else → passthrough: a plain TCP connection to the original destination.
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { isIP } from 'node:net';
@@ -35,11 +36,12 @@ export interface InterceptListenerOptions {
 
 export class InterceptMetrics {
   readonly connections = new CounterFamily('trellis_intercepted_connections_total',
-    'Connections taken by transparent interception, by path: mesh (a service address, routed by the sidecar), direct (addressed to the sidecar itself), passthrough (unknown destination, forwarded as plain TCP), error (no original destination).',
+    'Connections taken by transparent interception, by path: mesh (a service address, routed by the sidecar), direct (addressed to the sidecar itself), passthrough (unknown destination, forwarded as plain TCP), refused (a service address on a port it does not serve), error (no original destination).',
     ['path']);
   readonly mesh: CounterCell = this.connections.cell('mesh');
   readonly direct: CounterCell = this.connections.cell('direct');
   readonly passthrough: CounterCell = this.connections.cell('passthrough');
+  readonly refused: CounterCell = this.connections.cell('refused');
   readonly error: CounterCell = this.connections.cell('error');
   readonly passthroughFailures: CounterCell;
   private readonly failures = new CounterFamily('trellis_passthrough_connect_failures_total',
@@ -52,23 +54,34 @@ export class InterceptMetrics {
   }
 }
 
-/** `ip:port` destinations the outbound route table's domains name: the services' virtual IPs. */
-const destinationsByTable = new WeakMap<RouteTable, ReadonlySet<string>>();
+export interface MeshDestinations {
+  /** `ip:port` of every HTTP port of every service's virtual IP. */
+  ports: ReadonlySet<string>;
+  /** The virtual IPs themselves. */
+  addresses: ReadonlySet<string>;
+}
 
-export function meshDestinations(table: RouteTable): ReadonlySet<string> {
-  let set = destinationsByTable.get(table);
-  if (set === undefined) {
-    const found = new Set<string>();
+/** What the outbound route table's domains say about the services' virtual IPs (compile-routes.ts). */
+const destinationsByTable = new WeakMap<RouteTable, MeshDestinations>();
+
+export function meshDestinations(table: RouteTable): MeshDestinations {
+  let found = destinationsByTable.get(table);
+  if (found === undefined) {
+    const ports = new Set<string>();
+    const addresses = new Set<string>();
     for (const vh of table.virtualHosts) {
       for (const d of vh.domains) {
         const i = d.lastIndexOf(':');
-        if (i > 0 && isIP(d.slice(0, i)) === 4 && /^\d+$/.test(d.slice(i + 1))) found.add(d);
+        if (i > 0 && isIP(d.slice(0, i)) === 4 && /^\d+$/.test(d.slice(i + 1))) {
+          ports.add(d);
+          addresses.add(d.slice(0, i));
+        }
       }
     }
-    set = found;
-    destinationsByTable.set(table, set);
+    found = { ports, addresses };
+    destinationsByTable.set(table, found);
   }
-  return set;
+  return found;
 }
 
 export class InterceptListener {
@@ -122,9 +135,16 @@ export class InterceptListener {
       return this.toMesh(outbound, socket);
     }
     const table = outbound?.routeTable;
-    if (outbound !== undefined && table && meshDestinations(table).has(`${dst.address}:${dst.port}`)) {
+    const mesh = table ? meshDestinations(table) : null;
+    if (outbound !== undefined && mesh !== null && mesh.ports.has(`${dst.address}:${dst.port}`)) {
       this.metrics.mesh.inc();
       return this.toMesh(outbound, socket);
+    }
+    if (mesh !== null && mesh.addresses.has(dst.address)) {
+      // a virtual IP exists only in the mesh: passing it through would wait for a connect timeout
+      this.metrics.refused.inc();
+      socket.resetAndDestroy();
+      return;
     }
     this.metrics.passthrough.inc();
     this.passthrough(socket, dst);

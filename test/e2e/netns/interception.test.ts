@@ -3,7 +3,8 @@
 // name (`http://api:8080/`, resolved to the service's virtual IP by each host's /etc/hosts),
 // iptables (`trellis init`) hands the connections to the sidecars, and the sidecars talk mTLS
 // (MeshConfig strict). One api host is cut off: its endpoint leaves the mesh and traffic moves to
-// the other; it comes back and is used again. `trellis init --remove` restores each host's rules.
+// the other; it comes back and is used again. Another host dies. `trellis init --remove` restores
+// each host's rules.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -208,6 +209,25 @@ spec:
         return (await endpoints()).some((r) => r.service === 'api' && r.address === fabric.host('h2').address && r.state === 'healthy');
       });
       assert.ok(back.includes('api-h3'), 'both hosts share the traffic again');
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  });
+
+  it('a host that dies (its processes killed) leaves the mesh and the other takes all its traffic', { timeout: 90_000 }, async () => {
+    try {
+      await fabric.killHost('h3');
+      // the kernel closes the dead host's sockets: the control plane sees its xDS stream end at once
+      await until('api\'s endpoint on h3 draining or gone', 30_000, async () => {
+        const h3 = (await endpoints()).find((r) => r.service === 'api' && r.address === fabric.host('h3').address);
+        return h3 === undefined || h3.state !== 'healthy';
+      });
+      const answers = await until('every call answered by h2', 40_000, async () => {
+        const a = apiAnswers(await requests('h1', 'http://web:8080/', 10));
+        return a.every((x) => x === 'api-h2') ? a : null;
+      });
+      assert.equal(answers.length, 10);
     } catch (err) {
       failed = true;
       throw err;

@@ -31,4 +31,14 @@ describe('SO_ORIGINAL_DST after a real redirect', { skip: skip ?? false }, () =>
     assert.deepEqual(out.wrapped, { address: '10.200.77.7', port: 8080, family: 4 });
     assert.equal(out.closed, 'EBADF');
   });
+
+  it('reads an IPv6 redirect too (ip6tables, on the namespace\'s own loopback)', { timeout: 60_000 }, async () => {
+    const rule = await fabric.exec('pod', 'ip6tables', ['-w', '-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-d', '::1', '--dport', '8080', '-j', 'REDIRECT', '--to-ports', '15001']);
+    assert.equal(rule.code, 0, rule.stderr);
+    const r = await fabric.exec('pod', process.execPath, [probe, '::1', '8080']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.deepEqual(out.raw, { address: '::1', port: 8080, family: 6 });
+    assert.deepEqual(out.wrapped, { address: '::1', port: 8080, family: 6 });
+  });
 });

@@ -1,4 +1,5 @@
-// Run inside a namespace with `trellis init` rules: listens where iptables redirects (127.0.0.1:15001),
+// Run inside a namespace with redirect rules: listens where iptables redirects (127.0.0.1:15001, or
+// [::1]:15001 for an IPv6 target),
 // connects to an address that is nowhere, and prints what the addon says the accepted connection
 // was going to, plus what it says once that connection is closed.
 import net from 'node:net';
@@ -7,7 +8,7 @@ import { originalDestination, originalDestinationOfFd, socketFd } from '../../..
 
 const [target, portText] = process.argv.slice(2);
 const server = net.createServer();
-server.listen(15001, '127.0.0.1');
+server.listen(15001, target.includes(':') ? '::1' : '127.0.0.1');
 await once(server, 'listening');
 const accepted = once(server, 'connection') as Promise<[net.Socket]>;
 const client = net.connect(Number(portText), target);

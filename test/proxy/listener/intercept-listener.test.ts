@@ -19,8 +19,9 @@ const table: RouteTable = {
 };
 
 describe('meshDestinations', () => {
-  it('is the ip:port domains of the route table', () => {
-    assert.deepEqual([...meshDestinations(table)], ['10.200.240.9:8080']);
+  it('is the ip:port domains of the route table and their addresses', () => {
+    assert.deepEqual([...meshDestinations(table).ports], ['10.200.240.9:8080']);
+    assert.deepEqual([...meshDestinations(table).addresses], ['10.200.240.9']);
   });
 });
 
@@ -66,8 +67,10 @@ describe('InterceptListener', () => {
     assert.match(await dial({ address: '10.200.240.9', port: 8080, family: 4 }, get), /mesh api:8080/);
     assert.match(await dial(null, get), /mesh api:8080/);
     assert.equal(await dial({ address: host, port: elsewherePort, family: 4 }, 'hi'), 'elsewhere\n');
-    // a service address on a port it does not serve is not the mesh's: passthrough (here refused: a reset)
+    // an unreachable passthrough destination resets the client, as a refused connect would
     assert.equal(await dial({ address: host, port: 1, family: 4 }, 'x'), '');
+    // a service address on a port it does not serve: reset at once, never passed through
+    assert.equal(await dial({ address: '10.200.240.9', port: 9999, family: 4 }, 'x'), '');
     assert.equal(await dial(Object.assign(new Error('gone'), { code: 'EBADF' }), 'x'), '');
 
     const text = await registry.metrics();
@@ -75,6 +78,7 @@ describe('InterceptListener', () => {
     assert.match(text, /trellis_intercepted_connections_total\{path="direct"\} 1/);
     assert.match(text, /trellis_intercepted_connections_total\{path="passthrough"\} 2/);
     assert.match(text, /trellis_intercepted_connections_total\{path="error"\} 1/);
+    assert.match(text, /trellis_intercepted_connections_total\{path="refused"\} 1/);
     assert.match(text, /trellis_passthrough_connect_failures_total 1/);
   });
 });
