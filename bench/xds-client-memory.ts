@@ -24,7 +24,7 @@ async function child(server: string, withPino: boolean): Promise<void> {
   const logger = withPino ? (await import('../src/common/log.js')).createLogger('xds', 'warn') : noopLogger();
   const started = performance.now();
   const client = new AdsClient({
-    server,
+    servers: [server],
     logger,
     node: {
       id: 'web-bench', service: 'web', namespace: 'default', address: '127.0.20.9', inboundPort: 15006, outboundPort: 15001, adminPort: 15000,

@@ -62,7 +62,7 @@ function start(server: string, nodes: readonly NodeInfo[]): void {
     const index = sims.length;
     const sim: Sim = { client: undefined as unknown as AdsClient, config: null, configs: 0 };
     sim.client = new AdsClient({
-      server, node, logger,
+      servers: [server], node, logger,
       onConfig: (config) => {
         sim.config = config;
         sim.configs++;
@@ -87,7 +87,7 @@ process.on('message', (m: ParentMessage) => {
       send({ type: 'expecting', id: m.id });
       sims.forEach((_, i) => check(i));
     } else if (m.type === 'join') {
-      const client = new AdsClient({ server: sims[0]?.client.status().server ?? '', node: m.node, logger, onConfig: () => undefined });
+      const client = new AdsClient({ servers: [sims[0]?.client.status().server ?? ''], node: m.node, logger, onConfig: () => undefined });
       extra.set(m.node.id, client);
       client.start();
     } else if (m.type === 'leave') {

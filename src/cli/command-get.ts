@@ -64,10 +64,11 @@ const views: Record<string, { path: string; name: (r: Row) => string; columns: [
       ['SERVICE', (r) => r.service],
       ['ADDRESS', (r) => r.address],
       ['CONNECTED', (r) => (r.connected ? `yes (${age(r.connectedAt)})` : 'no')],
+      ['CONTROL', (r) => r.controlReplica],
       ['ACKED', (r) => r.ackedVersion],
       ['SENT', (r) => r.sentVersion],
       ['CERT EXPIRES', (r) => certExpiresIn(r.certExpiry)],
-      ['LAST NACK', (r) => (r.lastNack ? `v${r.lastNack.version}: ${r.lastNack.error}` : null)],
+      ['LAST NACK', (r) => (r.lastNack ? `${r.lastNack.version}: ${r.lastNack.error}` : null)],
     ],
   },
 };

@@ -3,7 +3,7 @@ import { logLevels, type LogLevel } from '../common/log.js';
 import { ports } from '../common/ports.js';
 import { defaultApiUrl, useApiToken } from './api-client.js';
 import { parseOutputFormat } from './output.js';
-import { parseCount, parseDuration, parseHostPort, parseLabels, parsePort, parseServiceList, parseSize } from './parse-flags.js';
+import { parseCount, parseDuration, parseHostPort, parseHostPortList, parseLabels, parsePort, parseServiceList, parseSize } from './parse-flags.js';
 import { parseSteps } from './command-canary.js';
 import { parseCidrList, parseCidrsOrAll, parseIdList, parsePortList, parsePortsOrAll } from '../init/intercept-flags.js';
 import { trellisVersion } from '../common/version.js';
@@ -84,10 +84,10 @@ program.command('proxy').description('run a sidecar proxy beside one service ins
   .option('--address <addr>', 'the pod address every listener binds', '127.0.0.1')
   .option('--namespace <ns>', 'the service namespace', 'default')
   .option('--labels <k=v,...>', 'instance labels (version, zone, region, ...)', asParser(parseLabels), {})
-  .option('--control <addr:port>', 'control plane xDS address', asParser((v) => (parseHostPort(v, '--control'), v)), `127.0.0.1:${ports.controlXds}`)
+  .option('--control <addr:port,...>', 'control plane xDS address; several replicas comma-separated (the sidecar moves to another when its replica fails)', asParser((v) => (parseHostPortList(v, '--control'), v)), `127.0.0.1:${ports.controlXds}`)
   .option('--state-dir <dir>', 'where the last good config (and the certificate) is saved')
   .addOption(new Option('--token <token>', 'join token (trellis token create); without one the sidecar has no identity').env('TRELLIS_TOKEN'))
-  .option('--ca-api <url>', 'control plane HTTP API that issues certificates (default: the --control host, port 15080)')
+  .option('--ca-api <url>', 'control plane HTTP API that issues certificates (default: each --control host, port 15080)')
   .option('--id <id>', 'proxy id (default <service>-<address>)')
   .option('--ingress-for <service>', 'act as an ingress: send requests for unknown hosts to this service')
   .option('--egress <services>', 'the services this instance calls (name or name.namespace, comma-separated); the sidecar then gets only their config (default: every service)', asParser(parseServiceList))

@@ -31,6 +31,15 @@ export function parseHostPort(value: string, flag: string): { address: string; p
   return { address, port };
 }
 
+/** `ADDR:PORT[,ADDR:PORT...]`: each checked, none twice. */
+export function parseHostPortList(value: string, flag: string): { address: string; port: number }[] {
+  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (items.length === 0) throw new Error(`${flag}: expected ADDR:PORT[,ADDR:PORT...]`);
+  const duplicate = items.find((s, i) => items.indexOf(s) !== i);
+  if (duplicate) throw new Error(`${flag}: "${duplicate}" is listed twice`);
+  return items.map((s) => parseHostPort(s, flag));
+}
+
 export function parsePort(value: string, flag: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${flag}: "${value}" is not a port number`);

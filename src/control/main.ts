@@ -60,8 +60,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const logger = createLogger('control', opts.logLevel ?? 'info');
   const listen = opts.listen ?? '127.0.0.1';
   const store = opts.store ? await openStore(storeKind(opts.store), { url: opts.store, dataDir: opts.dataDir, logger }) : await openStore('file', { dataDir: opts.dataDir });
+  const replicaId = opts.replicaId ?? `${hostname()}-${listen}-${opts.xdsPort ?? ports.controlXds}`;
   const registry = new Registry({
     dataDir: opts.dataDir,
+    replicaId,
     graceMs: opts.graceMs,
     onPersistError: (err) => logger.error({ err }, 'cannot persist the registry'),
   });
@@ -71,7 +73,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     try {
       share = await EtcdRegistryShare.start({
         client: store.client, prefix: store.prefix, registry, logger, graceMs: opts.graceMs ?? 10_000,
-        replicaId: opts.replicaId ?? `${hostname()}-${listen}-${opts.xdsPort ?? ports.controlXds}`,
+        replicaId,
       });
     } catch (err) {
       await registry.close();
@@ -121,7 +123,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     stats: { scrape: () => telemetry.collector.scrapeOnce(), rows: (windowMs) => telemetry.collector.history.query(windowMs) },
     registeredServices: (namespace) => registry.list().filter((i) => i.namespace === namespace).map((i) => i.service),
   });
-  const api = new ApiServer({ store, registry, logger, telemetry, auth, identity: { ca, tokens, issuer }, rollouts, xds: ads });
+  const api = new ApiServer({ store, registry, logger, telemetry, auth, identity: { ca, tokens, issuer }, rollouts, xds: ads, replica: replicaId });
 
   let xdsPort: number;
   let apiPort: number;

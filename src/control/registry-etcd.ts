@@ -229,8 +229,8 @@ function rank(i: Instance): number {
   return i.connected ? 2 : i.state === 'draining' ? 0 : 1;
 }
 
-/** What the compiler reads of an instance: everything but xDS progress. */
-function routingView(i: Instance): Omit<Instance, 'sentVersion' | 'ackedVersion' | 'lastNack' | 'sentRevision' | 'ackedRevision'> {
-  const { sentVersion: _s, ackedVersion: _a, lastNack: _n, sentRevision: _sr, ackedRevision: _ar, ...rest } = i;
+/** What the compiler reads of an instance: everything but xDS progress and which replica holds it. */
+function routingView(i: Instance): Omit<Instance, 'sentVersion' | 'ackedVersion' | 'lastNack' | 'sentRevision' | 'ackedRevision' | 'controlReplica'> {
+  const { sentVersion: _s, ackedVersion: _a, lastNack: _n, sentRevision: _sr, ackedRevision: _ar, controlReplica: _c, ...rest } = i;
   return rest;
 }

@@ -40,6 +40,8 @@ export interface Instance {
   sentVersion: string | null;
   ackedVersion: string | null;
   lastNack: Nack | null;
+  /** The control-plane replica that holds (or last held) the proxy's stream. */
+  controlReplica?: string;
   /** The store revision of the resources the last sent / the ACKed snapshot reflects (apply --wait). */
   sentRevision?: number | null;
   ackedRevision?: number | null;
@@ -53,6 +55,8 @@ export interface RegistryOptions {
   /** Delay that coalesces bursts of changes into one write. */
   persistDelayMs?: number;
   onPersistError?: (err: Error) => void;
+  /** Names this control-plane replica on the instances whose streams it holds. */
+  replicaId?: string;
 }
 
 const FORMAT = 'trellis-registry/1';
@@ -139,10 +143,11 @@ export class Registry {
       connected: true,
       connectedAt: new Date(this.clock.now()).toISOString(),
       disconnectedAt: null,
-      // kept so that versions keep growing for a proxy that reconnects, even to a restarted control plane
-      sentVersion: previous?.sentVersion ?? null,
+      // versions are content digests: the new stream states its own progress
+      sentVersion: null,
       ackedVersion: null,
       lastNack: previous?.lastNack ?? null,
+      ...(this.opts.replicaId ? { controlReplica: this.opts.replicaId } : {}),
     });
     this.changed();
     return session;

@@ -8,7 +8,11 @@ import { tapFromQuery } from './telemetry/tap-admin.js';
 
 export interface XdsStatus {
   connected: boolean;
+  /** The control-plane replica connected to (or being tried); `servers` lists them all. */
   server: string;
+  servers?: readonly string[];
+  reconnects?: number;
+  failovers?: number;
   ackedVersion: string | null;
   lastNack: { version: string; error: string } | null;
   lastUpdate: string | null;

@@ -6,6 +6,7 @@ import { trellisVersion } from '../common/version.js';
 import type { NodeInfo } from '../xds/node.js';
 import { AdsClient } from './xds/ads-client.js';
 import { adsCredentials } from './xds/ads-credentials.js';
+import { registerAdsMetrics } from './xds/ads-metrics.js';
 import { AdminServer } from './admin.js';
 import { ProxyRuntime } from './proxy-runtime.js';
 import { ProxyMetrics } from './telemetry/metrics.js';
@@ -21,7 +22,7 @@ export interface StartProxyOptions {
   app?: string;
   address?: string;
   labels?: Record<string, string>;
-  /** host:port of the control plane's xDS server. */
+  /** host:port of the control plane's xDS server; several replicas comma-separated (`a:15010,b:15010`). */
   control?: string;
   stateDir?: string;
   adminPort?: number;
@@ -35,7 +36,7 @@ export interface StartProxyOptions {
   id?: string;
   /** Join token: with it the sidecar obtains a workload certificate; without, it runs without identity. */
   token?: string;
-  /** The control plane's HTTP API that issues certificates; default: the --control host, port 15080. */
+  /** The control plane's HTTP API that issues certificates; default: each --control host, port 15080. */
   caApi?: string;
   /** Access-log file (appended); absent: stdout. Whether lines are written at all is MeshConfig's call. */
   accessLog?: string;
@@ -109,8 +110,9 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
   // The admin port goes into the node metadata, so bind it first (it may be ephemeral in tests).
   await admin.listen();
   node = buildNodeInfo({ ...opts, address, id }, admin.port);
+  const controls = parseControlList(opts.control ?? `127.0.0.1:${ports.controlXds}`);
   ads = new AdsClient({
-    server: opts.control ?? `127.0.0.1:${ports.controlXds}`,
+    servers: controls,
     node,
     stateDir: opts.stateDir,
     logger,
@@ -129,11 +131,12 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
       });
     },
   });
+  registerAdsMetrics(runtime.metrics.registry, ads);
   ads.start();
-  const identity = await startIdentity(opts, node, logger, runtime);
+  const identity = await startIdentity(opts, controls, node, logger, runtime);
   held = identity;
   if (identity) meshTls.attach(identity);
-  logger.info({ admin: admin.port, control: opts.control ?? `127.0.0.1:${ports.controlXds}` }, 'proxy started');
+  logger.info({ admin: admin.port, control: controls }, 'proxy started');
 
   let closing: Promise<void> | null = null;
   const drain = (ms = drainMs) => runtime.drain(ms);
@@ -201,17 +204,20 @@ async function interceptListener(opts: StartProxyOptions, address: string, runti
   };
 }
 
-async function startIdentity(opts: StartProxyOptions, node: NodeInfo, logger: ReturnType<typeof createLogger>, runtime: ProxyRuntime): Promise<WorkloadIdentity | null> {
+async function startIdentity(opts: StartProxyOptions, controls: string[], node: NodeInfo, logger: ReturnType<typeof createLogger>, runtime: ProxyRuntime): Promise<WorkloadIdentity | null> {
   if (!opts.token && !opts.stateDir) {
     logger.warn('no join token (--token or TRELLIS_TOKEN): running without a workload identity, plaintext only');
     return null;
   }
-  const control = parseHostPort(opts.control ?? `127.0.0.1:${ports.controlXds}`, '--control');
-  const apiUrl = opts.caApi ?? `http://${control.address.includes(':') ? `[${control.address}]` : control.address}:${ports.controlApi}`;
+  // the CA API follows the replicas of --control, in the same order
+  const apiUrls = opts.caApi ? [opts.caApi] : controls.map((c) => {
+    const { address } = parseHostPort(c, '--control');
+    return `http://${address.includes(':') ? `[${address}]` : address}:${ports.controlApi}`;
+  });
   // Identity modules load only here, so a sidecar that runs without identity never holds them
   // (@peculiar/x509 loads later still, when the first CSR is made).
   const { WorkloadIdentity } = await import('./identity/workload-identity.js');
-  const identity = new WorkloadIdentity({ apiUrl, token: opts.token, proxyId: node.id, service: node.service, namespace: node.namespace, stateDir: opts.stateDir, logger });
+  const identity = new WorkloadIdentity({ apiUrls, token: opts.token, proxyId: node.id, service: node.service, namespace: node.namespace, stateDir: opts.stateDir, logger });
   if (!(await identity.restore()) && !opts.token) {
     // a saved certificate could have carried us; without one and without a token there is nothing to renew
     identity.close();
@@ -223,6 +229,19 @@ async function startIdentity(opts: StartProxyOptions, node: NodeInfo, logger: Re
   // in the background: the data path must not wait for the control plane (failures are retried)
   void identity.begin().catch((err: Error) => logger.error({ err: err.message }, 'workload identity failed'));
   return identity;
+}
+
+/** `--control a:port[,b:port...]`: each a replica's xDS address, checked, without duplicates. */
+export function parseControlList(value: string): string[] {
+  const list = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (list.length === 0) throw new Error('--control must name at least one ADDR:PORT');
+  for (const item of list) parseHostPort(item, '--control');
+  const seen = new Set<string>();
+  for (const item of list) {
+    if (seen.has(item)) throw new Error(`--control names ${item} twice`);
+    seen.add(item);
+  }
+  return list;
 }
 
 function parseHostPort(s: string, what: string): { address: string; port: number } {

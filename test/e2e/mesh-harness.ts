@@ -12,7 +12,7 @@ import { ProcessGroup, waitForHttp, type Started } from '../../src/common/proces
 export const cliPath = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const appPort = 8000;
 
-/** `control`: the address of the control-plane replica the sidecar connects to (default the mesh's first). */
+/** `control`: the address of the control-plane replica the sidecar connects to (default the mesh's first), or a full `--control` value (`a:15010,b:15010`). */
 export interface Pod { id: string; service: string; address: string; labels: Record<string, string>; app: http.Server; sidecar?: Started; control?: string; token?: string }
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 export interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }
@@ -89,7 +89,7 @@ export class Mesh {
     const labels = Object.entries(pod.labels).map(([k, v]) => `${k}=${v}`).join(',');
     pod.sidecar = this.group.start(`${pod.id}/sidecar`, process.execPath, [cliPath, 'proxy', '--service', pod.service, '--id', pod.id,
       '--app', `${pod.address}:${appPort}`, '--address', pod.address, ...(labels ? ['--labels', labels] : []),
-      '--control', `${pod.control ?? this.controlAddress}:15010`, '--state-dir', path.join(this.dir, 'state', pod.id), '--log-level', 'warn', '--drain', '1s',
+      '--control', pod.control?.includes(':') ? pod.control : `${pod.control ?? this.controlAddress}:15010`, '--state-dir', path.join(this.dir, 'state', pod.id), '--log-level', 'warn', '--drain', '1s',
       ...(pod.token ? ['--token', pod.token] : [])]);
     if (wait) await waitForHttp(`http://${pod.address}:15000/ready`, 20_000, `the sidecar of ${pod.id}`);
   }

@@ -33,6 +33,8 @@ export interface ApiServerOptions {
   rollouts?: RolloutController;
   /** The xDS server's push statistics (GET /api/v1/xds). */
   xds?: { stats(): XdsPushStats };
+  /** This control-plane replica's name, for the health answer. */
+  replica?: string;
 }
 
 class HttpError extends Error {
@@ -153,7 +155,8 @@ export class ApiServer {
     const store = this.opts.store.health?.() ?? { writable: true };
     // degraded still answers 200: the replica serves xDS and reads from its last state
     const state = store.writable ? { status: 'ok' } : { status: 'degraded', reason: `store unavailable: read-only (${store.reason ?? 'unknown'})` };
-    return [200, { ...state, version: trellisVersion(), pid: process.pid, proxies, resources: resources.length }];
+    const replica = this.opts.replica ? { replica: this.opts.replica } : {};
+    return [200, { ...state, version: trellisVersion(), pid: process.pid, proxies, resources: resources.length, ...replica }];
   }
 
   private async listResources(url: URL): Promise<[number, unknown]> {

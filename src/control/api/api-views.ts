@@ -73,6 +73,8 @@ export function proxyRows(instances: readonly Instance[]): Record<string, unknow
     connected: inst.connected,
     connectedAt: inst.connectedAt,
     disconnectedAt: inst.disconnectedAt,
+    // the control-plane replica holding its xDS stream (the last one, once disconnected)
+    controlReplica: inst.controlReplica ?? null,
     ackedVersion: inst.ackedVersion,
     sentVersion: inst.sentVersion,
     // store revisions (apply --wait): the newest one this proxy's sent / ACKed snapshot reflects

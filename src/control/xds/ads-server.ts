@@ -40,6 +40,8 @@ export interface XdsPushStats {
   responses: number;
   resources: number;
   bytes: number;
+  /** Subscriptions not answered because the proxy quoted the version it already holds (e.g. after moving from another replica). */
+  held: number;
   /** Distinct resources compiled (not found in the compile cache) since start, and the cache's size. */
   compiled: number;
   cached: number;
@@ -62,12 +64,11 @@ export class AdsServer implements StreamHost {
     'grpc.keepalive_permit_without_calls': 1,
   });
   private readonly streams = new Set<AdsStream>();
-  private readonly versions = new Map<string, { version: number; hash: string }>();
   private nonce = 0;
   private readonly cache = new CompileCache();
   private index: MeshIndex | undefined;
   private readonly debouncer: PushDebouncer;
-  private readonly counts = { passes: 0, changes: 0, lastPassMs: 0, pushes: 0, responses: 0, resources: 0, bytes: 0 };
+  private readonly counts = { passes: 0, changes: 0, lastPassMs: 0, pushes: 0, responses: 0, resources: 0, bytes: 0, held: 0 };
 
   constructor(private readonly opts: AdsServerOptions) {
     this.registry = opts.registry;
@@ -127,6 +128,10 @@ export class AdsServer implements StreamHost {
     return encodeSnapshot(compileProxySnapshot(this.index, node, listenerNames, opts));
   }
 
+  countHeld(): void {
+    this.counts.held++;
+  }
+
   countResponse(resources: number): void {
     this.counts.responses++;
     this.counts.resources += resources;
@@ -138,16 +143,6 @@ export class AdsServer implements StreamHost {
 
   storeRevision(): number {
     return this.opts.revision?.() ?? 0;
-  }
-
-  versionFor(proxyId: string, hash: string): number {
-    const prev = this.versions.get(proxyId);
-    if (prev && prev.hash === hash) return prev.version;
-    // after a restart, continue from the last version this proxy was sent, so versions only grow
-    const base = prev?.version ?? (Number(this.registry.get(proxyId)?.sentVersion) || 0);
-    const version = base + 1;
-    this.versions.set(proxyId, { version, hash });
-    return version;
   }
 
   nextNonce(): string {

@@ -6,7 +6,8 @@ import type { SnapshotOptions } from '../compiler/compile-snapshot.js';
 import type { Registry } from '../registry.js';
 import { XdsAuthenticator, type XdsPrincipal } from '../auth/xds-auth.js';
 import type { DiscoveryRequest, DiscoveryResponse } from './ads-service-definition.js';
-import type { EncodedSnapshot } from './encoded-snapshot.js';
+import { contentVersion, type EncodedSnapshot } from './encoded-snapshot.js';
+import { combinedVersion } from '../../xds/xds-versions.js';
 
 // Envoy's rule: for these types an empty resource_names list asks for everything.
 const wildcardTypes = new Set<string>([typeUrls.listener, typeUrls.cluster]);
@@ -18,8 +19,18 @@ interface Subscription {
   wildcard: boolean;
   names: Set<string>;
   nonce: string;
+  /** The version last sent, or that the proxy said it holds when nothing had to be sent. */
   sentVersion: string;
   ackedVersion: string | null;
+  /** The version of this type the proxy refused last (a later ACK of another version clears the NACK). */
+  nackedVersion: string | null;
+  /** The store revision the sent / the ACKed content reflects (a recompile to the same content moves it on). */
+  sentRevision: number;
+  ackedRevision: number | null;
+  /** A request asked for this type: it is answered once, unless the proxy already holds its content. */
+  pending: boolean;
+  /** The version_info of that request: what the proxy holds (empty on a first subscription). */
+  holds: string;
   /** Digest of each resource as last sent on this stream: what the proxy holds (or is about to). */
   sent: Map<string, string>;
 }
@@ -32,17 +43,23 @@ export interface StreamHost {
   compile(node: NodeInfo, listenerNames: readonly string[], opts: SnapshotOptions): EncodedSnapshot;
   /** Counts one response written to a proxy, for the push statistics. */
   countResponse?(resources: number): void;
+  /** Counts a subscription left unanswered because the proxy quoted the version it holds. */
+  countHeld?(): void;
   /** The store revision the resources of the compiled snapshots reflect (0 when unknown). */
   storeRevision?(): number;
-  /** The version for this proxy's snapshot: the same while the content is, one more when it changes. */
-  versionFor(proxyId: string, hash: string): number;
   nextNonce(): string;
   /** True while the server shuts down: streams ending then do not mean their sidecars left. */
   readonly closing: boolean;
   streamEnded(stream: AdsStream): void;
 }
 
-/** One sidecar's ADS stream: registration, subscriptions, versions, nonces, ACK and NACK (docs/xds.md). */
+/**
+ * One sidecar's ADS stream: registration, subscriptions, versions, nonces, ACK and NACK
+ * (docs/xds.md). A type's version is a digest of the content the proxy holds of it
+ * (src/xds/xds-versions.ts): a change pushes only the types it touches (Listeners and Clusters
+ * whole, other types only the resources that changed), and a proxy that arrives from another
+ * replica quoting the versions it holds is sent nothing it already has.
+ */
 export class AdsStream {
   private node?: NodeInfo;
   // grpc-js-xds (no sidecar) refuses Trellis's extensions and any balancer but round robin
@@ -50,10 +67,7 @@ export class AdsStream {
   private session = 0;
   private readonly subs = new Map<string, Subscription>();
   private snapshot?: EncodedSnapshot;
-  private version = 0;
   private ended = false;
-  /** Snapshot version → the newest store revision it reflects (a recompile to the same content moves it on). */
-  private readonly versionRevisions = new Map<number, number>();
 
   /** Whom the stream's credentials speak for; null when it presented none (admitted unauthenticated). */
   private readonly principal: XdsPrincipal | null;
@@ -75,9 +89,9 @@ export class AdsStream {
   }
 
   /**
-   * Recompiles; when the content changed, moves to a new version and pushes, in ADS order, each
-   * subscribed type that changed: Listeners and Clusters whole, other types only the resources
-   * that changed. Returns whether it pushed.
+   * Recompiles; pushes, in ADS order, each subscribed type that changed (Listeners and Clusters
+   * whole, other types only the resources that changed) and answers pending subscriptions.
+   * Returns whether it pushed anything.
    */
   refresh(): boolean {
     if (!this.node || this.ended) return false;
@@ -94,25 +108,29 @@ export class AdsStream {
     const revision = this.host.storeRevision?.() ?? 0;
     if (this.snapshot && next.hash === this.snapshot.hash) {
       // unchanged for this proxy: what it holds (or will ACK) reflects the new revision too
-      this.noteRevision(this.version, revision);
+      for (const sub of this.subs.values()) if (!sub.pending) this.unchanged(sub, revision);
+      this.publishStatus();
       return false;
     }
     this.snapshot = next;
-    const types = [...this.subs.keys()].sort((a, b) => orderOf(a) - orderOf(b));
-    const changes: [string, string[]][] = [];
-    for (const typeUrl of types) {
+    let pushed = false;
+    for (const typeUrl of [...this.subs.keys()].sort((a, b) => orderOf(a) - orderOf(b))) {
+      const sub = this.subs.get(typeUrl)!;
+      if (sub.pending) {
+        if (this.answer(typeUrl)) pushed = true;
+        continue;
+      }
       const changed = this.changedNames(typeUrl);
-      if (changed !== null) changes.push([typeUrl, changed]);
+      if (changed === null) {
+        // only what the proxy does not subscribe to changed: it holds this content already
+        this.unchanged(sub, revision);
+        continue;
+      }
+      this.send(typeUrl, changed);
+      pushed = true;
     }
-    if (changes.length === 0) {
-      // only what the proxy does not subscribe to changed: it holds this content already
-      this.noteRevision(this.version, revision);
-      return false;
-    }
-    this.version = this.host.versionFor(this.node.id, next.hash);
-    this.noteRevision(this.version, revision);
-    for (const [typeUrl, names] of changes) this.send(typeUrl, names);
-    return true;
+    this.publishStatus();
+    return pushed;
   }
 
   /** What of a subscribed type differs from what was sent: null for nothing, else the names to send (all of them for LDS and CDS). */
@@ -168,19 +186,20 @@ export class AdsStream {
     const names = new Set(requested.filter((n) => n !== '*'));
     const changed = !sub || !nonce || sub.wildcard !== wildcard || !sameSet(sub.names, names);
     if (!changed) return;
-    if (sub) {
-      sub.wildcard = wildcard;
-      sub.names = names;
-    } else {
-      this.subs.set(typeUrl, { wildcard, names, nonce: '', sentVersion: '', ackedVersion: null, sent: new Map() });
-      // a type subscribed but not yet ACKed means the proxy does not hold a whole version any more
-      this.host.registry.updateStatus(this.node.id, { ackedVersion: this.ackedVersion() });
-    }
+    const entry: Subscription = sub ?? {
+      wildcard, names, nonce: '', sentVersion: '', ackedVersion: null, nackedVersion: null,
+      sentRevision: this.host.storeRevision?.() ?? 0, ackedRevision: null, pending: true, holds: '', sent: new Map(),
+    };
+    entry.wildcard = wildcard;
+    entry.names = names;
+    entry.pending = true;
+    entry.holds = req.version_info ?? '';
+    if (!sub) this.subs.set(typeUrl, entry);
     // named listeners can change the snapshot itself (a proxyless client's target)
-    const before = this.subs.get(typeUrl)!.nonce;
     if (!this.snapshot || typeUrl === typeUrls.listener) this.refresh();
-    // a (changed) subscription is always answered, with every resource it names
-    if (this.subs.get(typeUrl)!.nonce === before) this.send(typeUrl);
+    // a (changed) subscription is answered with every resource it names, unless the proxy holds them
+    if (entry.pending) this.answer(typeUrl);
+    this.publishStatus();
   }
 
   private acknowledge(sub: Subscription, typeUrl: string, req: DiscoveryRequest): void {
@@ -188,49 +207,53 @@ export class AdsStream {
     const error = req.error_detail;
     const registry = this.host.registry;
     if (error && (error.message || error.code)) {
-      const lastNack = { version: sub.sentVersion, error: error.message ?? `code ${error.code}`, typeUrl };
+      sub.nackedVersion = sub.sentVersion;
+      const lastNack = { version: this.sentVersion(), error: error.message ?? `code ${error.code}`, typeUrl };
       registry.updateStatus(id, { lastNack });
       this.host.logger.warn({ proxy: id, typeUrl, version: sub.sentVersion, error: lastNack.error }, 'proxy rejected config (NACK)');
       return;
     }
-    sub.ackedVersion = req.version_info ?? sub.sentVersion;
+    sub.ackedVersion = req.version_info || sub.sentVersion;
+    if (sub.ackedVersion === sub.sentVersion) sub.ackedRevision = sub.sentRevision;
     const lastNack = registry.get(id)?.lastNack;
-    if (lastNack && lastNack.typeUrl === typeUrl && Number(sub.ackedVersion) > Number(lastNack.version)) registry.updateStatus(id, { lastNack: null });
-    registry.updateStatus(id, { ackedVersion: this.ackedVersion(), ackedRevision: this.ackedRevision() });
+    if (lastNack && lastNack.typeUrl === typeUrl && sub.ackedVersion !== sub.nackedVersion) {
+      sub.nackedVersion = null;
+      registry.updateStatus(id, { lastNack: null });
+    }
+    this.publishStatus();
   }
 
-  private noteRevision(version: number, revision: number): void {
-    if (revision > (this.versionRevisions.get(version) ?? -1)) this.versionRevisions.set(version, revision);
-    for (const v of this.versionRevisions.keys()) if (v < version - 16) this.versionRevisions.delete(v);
-    const status: { sentRevision: number; ackedRevision?: number | null } = { sentRevision: this.versionRevisions.get(this.version) ?? 0 };
-    const acked = this.ackedRevision();
-    if (acked !== null) status.ackedRevision = acked;
-    this.host.registry.updateStatus(this.node!.id, status);
-  }
-
-  /** The store revision the ACKed snapshot reflects: that of the ACKed version, newest first. */
-  private ackedRevision(): number | null {
-    const acked = this.ackedVersion();
-    if (acked === null) return null;
-    const v = Number(acked);
-    let best: number | null = null;
-    // an ACK of version v means the proxy holds v; a revision noted for v (or, if v is older than
-    // what the map keeps, none) is what it reflects
-    for (const [version, revision] of this.versionRevisions) if (version <= v && (best === null || revision > best)) best = revision;
-    return best;
+  /** Content the proxy has (or was sent) and that a recompile left as it was now reflects `revision` too. */
+  private unchanged(sub: Subscription, revision: number): void {
+    if (revision <= sub.sentRevision) return;
+    sub.sentRevision = revision;
+    if (sub.ackedVersion !== null && sub.ackedVersion === sub.sentVersion) sub.ackedRevision = revision;
   }
 
   /**
-   * The highest snapshot version the proxy holds for every subscribed type. A type whose last
-   * response is ACKed holds the current version: anything of it that changed since was sent.
+   * Answers a (new or changed) subscription: with every resource it names, unless the proxy said
+   * it holds exactly this content (the version it quoted is the one it would be sent). Returns
+   * whether it wrote.
    */
-  private ackedVersion(): string | null {
-    let min = Infinity;
-    for (const sub of this.subs.values()) {
-      if (sub.ackedVersion === null || sub.ackedVersion === '') return null;
-      min = Math.min(min, sub.ackedVersion === sub.sentVersion ? this.version : Number(sub.ackedVersion));
+  private answer(typeUrl: string): boolean {
+    const sub = this.subs.get(typeUrl);
+    if (!sub || !this.snapshot || this.ended) return false;
+    sub.pending = false;
+    const digests = this.snapshot.digests.get(typeUrl) ?? new Map<string, string>();
+    const names = this.namesFor(sub, digests);
+    const version = contentVersion(this.snapshot, typeUrl, names);
+    if (sub.holds !== '' && sub.holds === version) {
+      // it has this content (from this replica or another on the same state): say nothing
+      sub.sent = new Map(names.map((n) => [n, digests.get(n)!]));
+      sub.sentVersion = version;
+      sub.ackedVersion = version;
+      sub.sentRevision = Math.max(sub.sentRevision, this.host.storeRevision?.() ?? 0);
+      sub.ackedRevision = sub.sentRevision;
+      this.host.countHeld?.();
+      return false;
     }
-    return Number.isFinite(min) ? String(min) : null;
+    this.send(typeUrl);
+    return true;
   }
 
   /** Writes a response for the type: `names` (those that changed), or every name the subscription gets. */
@@ -239,7 +262,8 @@ export class AdsStream {
     if (!sub || !this.snapshot || this.ended) return;
     const available = this.snapshot.resources.get(typeUrl) ?? new Map<string, never>();
     const digests = this.snapshot.digests.get(typeUrl) ?? new Map<string, string>();
-    const list = names ?? this.namesFor(sub, available);
+    const all = this.namesFor(sub, available);
+    const list = names ?? all;
     if (!names || fullStateTypes.has(typeUrl)) {
       // a whole answer: the proxy now holds exactly these
       sub.sent = new Map();
@@ -247,10 +271,34 @@ export class AdsStream {
     for (const n of [...sub.sent.keys()]) if (!sub.wildcard && !sub.names.has(n)) sub.sent.delete(n);
     for (const n of list) sub.sent.set(n, digests.get(n)!);
     sub.nonce = this.host.nextNonce();
-    sub.sentVersion = String(this.version);
-    this.host.registry.updateStatus(this.node!.id, { sentVersion: sub.sentVersion });
+    // the version of everything the proxy holds of the type once it applies this response
+    sub.sentVersion = contentVersion(this.snapshot, typeUrl, all);
+    sub.sentRevision = this.host.storeRevision?.() ?? 0;
     this.host.countResponse?.(list.length);
     this.call.write({ version_info: sub.sentVersion, resources: list.map((n) => available.get(n)!), type_url: typeUrl, nonce: sub.nonce });
+  }
+
+  /** The proxy's progress as the API shows it: one version for all its types, sent and ACKed. */
+  private publishStatus(): void {
+    if (!this.node || this.ended) return;
+    const subs = [...this.subs.entries()];
+    let sentRevision = Infinity;
+    let ackedRevision: number | null = Infinity;
+    for (const [, sub] of subs) {
+      sentRevision = Math.min(sentRevision, sub.sentRevision);
+      ackedRevision = sub.ackedRevision === null || ackedRevision === null ? null : Math.min(ackedRevision, sub.ackedRevision);
+    }
+    const whole = subs.length > 0 && subs.every(([, sub]) => sub.ackedVersion !== null);
+    this.host.registry.updateStatus(this.node.id, {
+      sentVersion: subs.length ? this.sentVersion() : null,
+      ackedVersion: whole ? combinedVersion(subs.map(([t, sub]) => [t, sub.ackedVersion])) : null,
+      sentRevision: Number.isFinite(sentRevision) ? sentRevision : 0,
+      ackedRevision: whole && ackedRevision !== null && Number.isFinite(ackedRevision) ? ackedRevision : null,
+    });
+  }
+
+  private sentVersion(): string {
+    return combinedVersion([...this.subs.entries()].map(([t, sub]) => [t, sub.sentVersion]));
   }
 
   private fail(code: status, details: string): void {

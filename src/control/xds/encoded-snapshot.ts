@@ -3,6 +3,7 @@ import type { AnyMessage } from '../../xds/any.js';
 import { adsOrder } from '../../xds/type-urls.js';
 import type { Snapshot } from '../compiler/compile-snapshot.js';
 import { packMessage } from '../compiler/pack.js';
+import { resourcesVersion } from '../../xds/xds-versions.js';
 import type { XdsObject } from '../compiler/xds-object.js';
 
 /** One resource packed for the wire, with a digest of its bytes. */
@@ -17,6 +18,8 @@ export interface EncodedSnapshot {
   /** Per type URL, each resource's digest: what a stream compares to push only what changed. */
   digests: Map<string, Map<string, string>>;
   hash: string;
+  /** Content versions already worked out, by type URL and names (see contentVersion). */
+  readonly versions: Map<string, string>;
 }
 
 // A compiled object shared by many proxies (the compile cache hands out the same object) is
@@ -53,7 +56,23 @@ export function encodeSnapshot(snapshot: Snapshot): EncodedSnapshot {
     resources.set(typeUrl, anys);
     digests.set(typeUrl, prints);
   }
-  return { resources, digests, hash: digest.digest('hex') };
+  return { resources, digests, hash: digest.digest('hex'), versions: new Map() };
+}
+
+/**
+ * The version of a type as a proxy holds it once it has `names` (sorted) of this snapshot: a
+ * digest of those names and their resources' digests (src/xds/xds-versions.ts), the same on every
+ * replica that compiles the same state, whether the response carried all of them or only changes.
+ */
+export function contentVersion(snapshot: EncodedSnapshot, typeUrl: string, names: readonly string[]): string {
+  const key = `${typeUrl}\n${names.join('\n')}`;
+  let version = snapshot.versions.get(key);
+  if (version === undefined) {
+    const digests = snapshot.digests.get(typeUrl) ?? new Map<string, string>();
+    version = resourcesVersion(names.map((n) => [n, digests.get(n) ?? ''] as const));
+    snapshot.versions.set(key, version);
+  }
+  return version;
 }
 
 function rank(typeUrl: string): number {

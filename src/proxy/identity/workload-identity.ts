@@ -34,8 +34,8 @@ const systemClock: IdentityClock = {
 export type CertificatePost = (url: string, body: string, headers: Record<string, string>) => Promise<{ status: number; body: unknown }>;
 
 export interface WorkloadIdentityOptions {
-  /** The control plane's HTTP API, e.g. http://127.0.0.1:15080. */
-  apiUrl: string;
+  /** The HTTP API of each control-plane replica, e.g. http://127.0.0.1:15080; one that cannot be reached passes to the next. */
+  apiUrls: readonly string[];
   token?: string;
   proxyId: string;
   service: string;
@@ -65,6 +65,8 @@ export class WorkloadIdentity {
   private closed = false;
   private inFlight: Promise<boolean> | null = null;
   private lastError: string | null = null;
+  /** The replica (index in apiUrls) that answered last. */
+  private apiIndex = 0;
 
   constructor(private readonly opts: WorkloadIdentityOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -142,7 +144,6 @@ export class WorkloadIdentity {
     if (this.closed) return false;
     const { keyPem, csrPem } = await newKeyAndCsr(`${this.opts.service}.${this.opts.namespace}`);
     const body = { proxyId: this.opts.proxyId, service: this.opts.service, namespace: this.opts.namespace, csr: csrPem };
-    const url = new URL('/api/v1/certificates', this.opts.apiUrl).toString();
     const tries: { via: string; body: object; headers: Record<string, string> }[] = [];
     const held = this.material;
     if (held && held.notAfter.getTime() > this.clock.now()) {
@@ -152,12 +153,8 @@ export class WorkloadIdentity {
     if (!tries.length) return this.failed('no join token, and no valid certificate to renew with');
     let error = '';
     for (const t of tries) {
-      let res: { status: number; body: unknown };
-      try {
-        res = await this.post(url, JSON.stringify(t.body), { 'content-type': 'application/json', ...t.headers });
-      } catch (err) {
-        return this.failed(`cannot reach the control plane at ${this.opts.apiUrl}: ${(err as Error).message}`);
-      }
+      const res = await this.postToAnyReplica(JSON.stringify(t.body), { 'content-type': 'application/json', ...t.headers });
+      if ('unreachable' in res) return this.failed(res.unreachable);
       if (res.status === 200) {
         const issued = res.body as Omit<SavedIdentity, 'keyPem'>;
         const material = toMaterial({ certificatePem: issued.certificatePem, chainPems: issued.chainPems ?? [], trustBundlePems: issued.trustBundlePems ?? [], keyPem });
@@ -173,6 +170,26 @@ export class WorkloadIdentity {
       if (res.status >= 500) break;
     }
     return this.failed(`certificate refused (${error})`);
+  }
+
+  /**
+   * Posts to the replica that answered last, then to each other in turn while they cannot be
+   * reached: every replica shares the CA and the join tokens (in etcd), so any may answer.
+   */
+  private async postToAnyReplica(body: string, headers: Record<string, string>): Promise<{ status: number; body: unknown } | { unreachable: string }> {
+    const urls = this.opts.apiUrls;
+    const errors: string[] = [];
+    for (let i = 0; i < urls.length; i++) {
+      const index = (this.apiIndex + i) % urls.length;
+      try {
+        const res = await this.post(new URL('/api/v1/certificates', urls[index]).toString(), body, headers);
+        this.apiIndex = index;
+        return res;
+      } catch (err) {
+        errors.push(`${urls[index]}: ${(err as Error).message}`);
+      }
+    }
+    return { unreachable: `cannot reach the control plane (${errors.join('; ')})` };
   }
 
   private install(material: IdentityMaterial, via: string): void {

@@ -1,7 +1,9 @@
-// The sidecar's xDS client: one ADS stream (state of the world) to the control plane, decoding
-// every response through the per-type decoders, ACKing or NACKing it as a whole, and handing the
-// data path one complete ProxyConfig at a time. It keeps the last config through control-plane
-// outages, reconnects with backoff, and saves accepted resources so a restart can start from them.
+// The sidecar's xDS client: one ADS stream (state of the world) to a control-plane replica,
+// decoding every response through the per-type decoders, ACKing or NACKing it as a whole, and
+// handing the data path one complete ProxyConfig at a time. It keeps the last config through
+// control-plane outages, moves to another replica (with jittered backoff) when its stream dies or
+// its replica stops answering keep-alive PINGs, quotes the versions it holds on every new stream so
+// that only changed types are sent again, and saves accepted resources so a restart can start from them.
 import type { Logger } from '../../common/log.js';
 import { messageType } from '../../xds/descriptor.js';
 import { encodeNode, type NodeInfo } from '../../xds/node.js';
@@ -11,6 +13,7 @@ import { assembleProxyConfig, configFingerprint, edsNamesOf, rdsNamesOf } from '
 import { assignmentKind, clusterKind, decodeResourceBytes, listenerKind, routeKind, type ResourceKind } from './ads-resource-kinds.js';
 import { loadXdsState, saveXdsState, type SavedXdsState } from './ads-state-file.js';
 import { GrpcStream } from './grpc-stream.js';
+import { combinedVersion } from '../../xds/xds-versions.js';
 import type { GrpcEndReason } from './grpc-status.js';
 
 const adsPath = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
@@ -28,8 +31,8 @@ export interface AdsClock {
 }
 
 export interface AdsClientOptions {
-  /** host:port of the control plane's xDS server */
-  server: string;
+  /** host:port of each control-plane replica's xDS server; the first is tried first. */
+  servers: readonly string[];
   node: NodeInfo;
   stateDir?: string;
   logger: Logger;
@@ -41,7 +44,9 @@ export interface AdsClientOptions {
   metadata?: Record<string, string> | (() => Record<string, string>);
   maxMessageBytes?: number;
   connectTimeoutMs?: number;
+  /** HTTP/2 PING period (0: none) and how long an answer may take before the replica counts as gone. */
   keepaliveMs?: number;
+  keepaliveTimeoutMs?: number;
 }
 
 export interface AdsNack {
@@ -52,7 +57,12 @@ export interface AdsNack {
 
 export interface AdsStatus {
   connected: boolean;
+  /** The replica the stream is connected to (or being tried). */
   server: string;
+  servers: readonly string[];
+  /** Streams established after the first one, and those of them on another replica than the one before. */
+  reconnects: number;
+  failovers: number;
   ackedVersion: string | null;
   lastNack: AdsNack | null;
   lastUpdate: string | null;
@@ -92,6 +102,21 @@ interface TypeState<T> {
   entries: Map<string, Entry<T>>;
 }
 
+/** What the client received, per type: for the sidecar's metrics. */
+export interface AdsTypeStats {
+  responses: number;
+  resources: number;
+  bytes: number;
+}
+
+export interface AdsStats {
+  reconnects: number;
+  failovers: number;
+  connected: boolean;
+  server: string;
+  byType: ReadonlyMap<string, AdsTypeStats>;
+}
+
 interface DiscoveryResponse {
   version_info?: string;
   resources?: { type_url?: string; value?: Uint8Array }[];
@@ -123,6 +148,14 @@ export class AdsClient {
   private stream: GrpcStream | undefined;
   private nodeSent = false;
   private streamWorked = false;
+  private streamConnectedAt = 0;
+  /** Index in opts.servers of the replica of the current (or next) stream. */
+  private serverIndex = 0;
+  /** The replica of the last stream that connected, to tell a failover from a reconnect. */
+  private lastConnected: string | undefined;
+  private reconnects = 0;
+  private failovers = 0;
+  private readonly typeStats = new Map<string, AdsTypeStats>();
   private reconnectTimer: unknown;
   private started = false;
   private closed = false;
@@ -135,6 +168,7 @@ export class AdsClient {
   private saving: Promise<void> = Promise.resolve();
 
   constructor(opts: AdsClientOptions) {
+    if (opts.servers.length === 0) throw new Error('the xDS client needs at least one control-plane address');
     this.opts = opts;
     this.log = opts.logger;
     this.clock = opts.clock ?? realClock;
@@ -168,12 +202,23 @@ export class AdsClient {
   status(): AdsStatus {
     return {
       connected: this.connected,
-      server: this.opts.server,
+      server: this.server,
+      servers: this.opts.servers,
+      reconnects: this.reconnects,
+      failovers: this.failovers,
       ackedVersion: this.ackedVersion,
       lastNack: this.lastNack,
       lastUpdate: this.lastUpdate,
       source: this.source,
     };
+  }
+
+  stats(): AdsStats {
+    return { reconnects: this.reconnects, failovers: this.failovers, connected: this.connected, server: this.server, byType: this.typeStats };
+  }
+
+  private get server(): string {
+    return this.opts.servers[this.serverIndex];
   }
 
   /** The accepted resources per type, decoded, with their versions (for /config_dump). */
@@ -207,18 +252,20 @@ export class AdsClient {
       s.nonce = '';
       s.requested = false;
     }
+    const server = this.server;
     const stream = new GrpcStream(
       {
-        authority: this.opts.server,
+        authority: server,
         path: adsPath,
         metadata: typeof this.opts.metadata === 'function' ? this.opts.metadata() : this.opts.metadata,
         maxMessageBytes: this.opts.maxMessageBytes,
         connectTimeoutMs: this.opts.connectTimeoutMs,
-        keepaliveMs: this.opts.keepaliveMs,
+        keepaliveMs: this.opts.keepaliveMs ?? 10_000,
+        keepaliveTimeoutMs: this.opts.keepaliveTimeoutMs ?? 5_000,
       },
       {
         onConnect: () => {
-          if (this.stream === stream) this.connected = true;
+          if (this.stream === stream) this.onConnect(server);
         },
         onMessage: (message) => {
           if (this.stream === stream) this.onMessage(message);
@@ -229,22 +276,48 @@ export class AdsClient {
       },
     );
     this.stream = stream;
-    this.log.debug({ server: this.opts.server }, 'xds: opening ADS stream');
-    // SotW resync: every subscription again, in ADS order, without versions so that a control
-    // plane whose version counter restarted still sends everything.
+    this.log.debug({ server }, 'xds: opening ADS stream');
+    // SotW resync: every subscription again, in ADS order, quoting the version held of each type
+    // that came from a control plane. Versions are content digests, the same on every replica of
+    // one store, so the replica answers only the types whose content differs from ours. Content
+    // from the saved file is not quoted: it is confirmed by a full answer before it is used with new.
     for (const s of this.states) {
-      if (s.kind.wildcard || s.names.length > 0) this.sendRequest(s, { version: '', nonce: '' });
+      if (s.kind.wildcard || s.names.length > 0) this.sendRequest(s, { version: s.fromServer ? s.version ?? '' : '', nonce: '' });
     }
+  }
+
+  private onConnect(server: string): void {
+    this.connected = true;
+    this.streamConnectedAt = this.clock.now();
+    if (this.lastConnected !== undefined) {
+      this.reconnects++;
+      if (this.lastConnected !== server) this.failovers++;
+      this.log.info({ server, previous: this.lastConnected }, this.lastConnected === server ? 'xds: reconnected' : 'xds: moved to another control-plane replica');
+    }
+    this.lastConnected = server;
   }
 
   private onEnd(reason: GrpcEndReason): void {
     this.stream = undefined;
     this.connected = false;
     if (this.closed) return;
-    if (this.streamWorked) this.backoff.reset();
+    // a replica that held the stream a while, or answered, worked: start the backoff over. A
+    // replica that quotes nothing new may rightly send nothing, hence the time.
+    if (this.streamWorked || (this.streamConnectedAt > 0 && this.clock.now() - this.streamConnectedAt >= 5_000)) this.backoff.reset();
+    this.streamConnectedAt = 0;
+    const failed = this.server;
+    this.serverIndex = this.nextServerIndex();
     const delay = this.backoff.next();
-    this.log.warn({ server: this.opts.server, code: reason.code, reason: reason.message, retryInMs: delay }, 'xds: ADS stream ended; keeping the last config');
+    this.log.warn({ server: failed, next: this.server, code: reason.code, reason: reason.message, retryInMs: delay }, 'xds: ADS stream ended; keeping the last config');
     this.reconnectTimer = this.clock.setTimeout(() => this.connect(), delay);
+  }
+
+  /** Another replica than the one whose stream just ended, drawn at random so its sidecars spread over the rest. */
+  private nextServerIndex(): number {
+    const n = this.opts.servers.length;
+    if (n === 1) return 0;
+    const draw = Math.min(n - 2, Math.floor((this.opts.random ?? Math.random)() * (n - 1)));
+    return draw >= this.serverIndex ? draw + 1 : draw;
   }
 
   private sendRequest(state: TypeState<any>, ack: { version: string; nonce: string; error?: string }): void {
@@ -283,6 +356,7 @@ export class AdsClient {
       this.log.warn({ typeUrl }, 'xds: response for a type we did not subscribe to; ignored');
       return;
     }
+    this.count(typeUrl, response, message.length);
     const version = response.version_info ?? '';
     const nonce = response.nonce ?? '';
     state.nonce = nonce;
@@ -295,12 +369,20 @@ export class AdsClient {
     }
     this.accept(state, result.entries, version);
     this.sendRequest(state, { version, nonce });
-    this.ackedVersion = version;
+    this.ackedVersion = combinedVersion(this.states.map((s) => [s.kind.typeUrl, s.version] as const));
     if (this.lastNack?.typeUrl === typeUrl) this.lastNack = null;
     this.log.debug({ typeUrl, version, resources: result.entries.size }, 'xds: ACK');
     if (state === this.clusters) this.subscribe(this.assignments, edsNamesOf(valuesOf(this.clusters)));
     if (state === this.listeners) this.subscribe(this.routes, rdsNamesOf(valuesOf(this.listeners)));
     this.publish(version);
+  }
+
+  private count(typeUrl: string, response: DiscoveryResponse, bytes: number): void {
+    let st = this.typeStats.get(typeUrl);
+    if (!st) this.typeStats.set(typeUrl, (st = { responses: 0, resources: 0, bytes: 0 }));
+    st.responses++;
+    st.resources += response.resources?.length ?? 0;
+    st.bytes += bytes;
   }
 
   /** Decodes every resource of a response; one refusal refuses the whole response. */
@@ -361,15 +443,17 @@ export class AdsClient {
     if (this.assignments.names.length > 0) needed.push(this.assignments as TypeState<any>);
     if (this.routes.names.length > 0) needed.push(this.routes as TypeState<any>);
     if (!needed.every((s) => s.fromServer)) return;
-    const assembled = assembleProxyConfig(version, this.acceptedValues());
+    // one version for the whole config, computed as the control plane does for `get proxies`
+    const whole = combinedVersion(this.states.map((s) => [s.kind.typeUrl, s.version] as const));
+    const assembled = assembleProxyConfig(whole, this.acceptedValues());
     if (!assembled.ok) {
-      this.log.debug({ version, reason: assembled.error }, 'xds: config not complete yet');
+      this.log.debug({ version: whole, triggeredBy: version, reason: assembled.error }, 'xds: config not complete yet');
       return;
     }
     const fingerprint = configFingerprint(assembled.value);
     if (fingerprint === this.fingerprint && this.source === 'xds') return;
     this.hand(assembled.value, 'xds', fingerprint);
-    if (this.opts.stateDir) this.save(this.opts.stateDir, version);
+    if (this.opts.stateDir) this.save(this.opts.stateDir, whole);
   }
 
   private hand(config: ProxyConfig, source: ConfigSource, fingerprint: string): void {

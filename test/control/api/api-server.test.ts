@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startControlPlane, type ControlPlane } from '../../../src/control/main.js';
 import { encodeNode } from '../../../src/xds/node.js';
+import { combinedVersion } from '../../../src/xds/xds-versions.js';
 import { typeUrls } from '../../../src/xds/type-urls.js';
 import { AdsTestClient, loopback, nodeInfo, pollUntil } from '../helpers.js';
 
@@ -63,7 +64,11 @@ describe('HTTP API', () => {
   it('reports health', async () => {
     const { status, json } = await call('GET', '/api/v1/health');
     assert.equal(status, 200);
-    assert.deepEqual(json, { status: 'ok', version: '0.1.0', pid: process.pid, proxies: 0, resources: 0 });
+    assert.deepEqual(json, {
+      status: 'ok', version: '0.1.0', pid: process.pid, proxies: 0, resources: 0,
+      replica: json.replica,
+    });
+    assert.match(json.replica, /-127\.0\.\d+\.\d+-\d+$/, 'the replica is named after its host, address and xDS port');
   });
 
   it('refuses a bad document, naming source and field, and stores nothing', async () => {
@@ -125,12 +130,13 @@ spec: {}
     let proxies: any[] = [];
     await pollUntil(async () => {
       proxies = (await call('GET', '/api/v1/proxies')).json;
-      return proxies[0]?.ackedVersion === cds.version_info;
+      return proxies[0]?.ackedVersion !== null && proxies[0]?.ackedVersion === proxies[0]?.sentVersion;
     }, 'the ACK to show in /api/v1/proxies');
+    assert.equal(proxies[0].ackedVersion, combinedVersion([[typeUrls.cluster, cds.version_info]]), 'one version for all its types, from each type\'s');
     assert.deepEqual(proxies, [{
       id: node.id, service: 'api', namespace: 'default', address: '127.0.1.40', adminPort: 15000, labels: { version: 'v1', app: 'api' },
       zone: 'z9', region: 'r1', state: 'connected', connected: true, connectedAt: proxies[0].connectedAt, disconnectedAt: null,
-      ackedVersion: cds.version_info, sentVersion: cds.version_info, lastNack: null,
+      controlReplica: proxies[0].controlReplica, ackedVersion: proxies[0].ackedVersion, sentVersion: proxies[0].ackedVersion, lastNack: null,
       sentRevision: proxies[0].sentRevision, ackedRevision: proxies[0].ackedRevision,
       certExpiry: null, certIssuedAt: null, spiffeId: null,
     }]);

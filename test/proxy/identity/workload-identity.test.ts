@@ -74,7 +74,7 @@ describe('WorkloadIdentity', () => {
     // the token expires before the first renewal: renewals must not need it
     const { token, info } = await tokens.create({ service: 'api', namespace: 'default', ttlMs: 30 * 60_000 });
     const stateDir = path.join(dir, 'state-api');
-    const id = new WorkloadIdentity({ apiUrl: 'http://unused', token, proxyId: 'api-1', service: 'api', namespace: 'default', stateDir, logger, clock, post });
+    const id = new WorkloadIdentity({ apiUrls: ['http://unused'], token, proxyId: 'api-1', service: 'api', namespace: 'default', stateDir, logger, clock, post });
     const seen: string[] = [];
     id.onChange((m) => seen.push(m.serial));
     await id.start();
@@ -101,7 +101,7 @@ describe('WorkloadIdentity', () => {
 
     // a restart within the certificate's life restores it without asking
     const before = calls;
-    const restarted = new WorkloadIdentity({ apiUrl: 'http://unused', proxyId: 'api-1', service: 'api', namespace: 'default', stateDir, logger, clock: new ManualClock(clock.t), post });
+    const restarted = new WorkloadIdentity({ apiUrls: ['http://unused'], proxyId: 'api-1', service: 'api', namespace: 'default', stateDir, logger, clock: new ManualClock(clock.t), post });
     await restarted.start();
     assert.equal(restarted.current()!.serial, second.serial);
     assert.equal(calls, before);
@@ -119,7 +119,7 @@ describe('WorkloadIdentity', () => {
   it('retries with backoff while the control plane is unreachable, then gets its certificate', async () => {
     const { token } = await tokens.create({ service: 'web', namespace: 'default', ttlMs: hour });
     const c = new ManualClock(clock.t);
-    const id = new WorkloadIdentity({ apiUrl: 'http://unused', token, proxyId: 'web-1', service: 'web', namespace: 'default', logger, clock: c, post, retryMinMs: 1000, retryMaxMs: 4000 });
+    const id = new WorkloadIdentity({ apiUrls: ['http://unused'], token, proxyId: 'web-1', service: 'web', namespace: 'default', logger, clock: c, post, retryMinMs: 1000, retryMaxMs: 4000 });
     failNext = 3;
     await id.start();
     assert.equal(id.current(), null);
@@ -136,7 +136,7 @@ describe('WorkloadIdentity', () => {
   it('a token of another service gets nothing', async () => {
     const { token } = await tokens.create({ service: 'web', namespace: 'default', ttlMs: hour });
     const c = new ManualClock(clock.t);
-    const id = new WorkloadIdentity({ apiUrl: 'http://unused', token, proxyId: 'db-1', service: 'db', namespace: 'default', logger, clock: c, post });
+    const id = new WorkloadIdentity({ apiUrls: ['http://unused'], token, proxyId: 'db-1', service: 'db', namespace: 'default', logger, clock: c, post });
     await id.start();
     assert.equal(id.current(), null);
     assert.match(String(id.describe().lastError), /403 .*is for service "web"/);

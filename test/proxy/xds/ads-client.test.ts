@@ -10,6 +10,7 @@ import { AdsClient, type AdsClientOptions, type ConfigSource } from '../../../sr
 import type { ProxyConfig } from '../../../src/proxy/config/proxy-config.js';
 import { decodeNode, type NodeInfo } from '../../../src/xds/node.js';
 import { typeUrls } from '../../../src/xds/type-urls.js';
+import { combinedVersion } from '../../../src/xds/xds-versions.js';
 import { AdsTestServer } from './ads-test-server.js';
 import { webSnapshot, outboundRoutes, type Snapshot } from './xds-fixtures.js';
 
@@ -36,7 +37,7 @@ interface Harness {
 function startClient(server: string, extra: Partial<AdsClientOptions> = {}): Harness {
   const configs: Harness['configs'] = [];
   const client = new AdsClient({
-    server, node, logger, backoff: { initialMs: 20, maxMs: 100 }, keepaliveMs: 0,
+    servers: [server], node, logger, backoff: { initialMs: 20, maxMs: 100 }, keepaliveMs: 0,
     onConfig: (config, source) => configs.push({ config, source }),
     ...extra,
   });
@@ -60,6 +61,9 @@ async function waitUntil(cond: () => boolean, timeoutMs: number, what: () => str
 function settle(ms = 150): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** The client's version of a config whose four types all carry `v`. */
+const whole = (v: string) => combinedVersion([typeUrls.cluster, typeUrls.clusterLoadAssignment, typeUrls.listener, typeUrls.routeConfiguration].map((t) => [t, v] as const));
 
 const short = (url: string) => url.slice(url.lastIndexOf('.') + 1);
 
@@ -95,7 +99,7 @@ test('subscribes CDS and LDS as wildcards with the Node, then EDS and RDS by nam
     assert.equal(h.configs.length, 1, 'one config, not one per response');
     const { config, source } = h.configs[0];
     assert.equal(source, 'xds');
-    assert.equal(config.version, '1');
+    assert.equal(config.version, whole('1'), 'one version for the whole config, as the control plane computes it');
     assert.deepEqual(config.listeners.map((l) => [l.name, l.address, l.port, l.direction, l.routeConfigName]), [
       ['inbound', '127.0.20.9', 15006, 'inbound', 'inbound'],
       ['outbound', '127.0.20.9', 15001, 'outbound', 'outbound'],
@@ -110,7 +114,7 @@ test('subscribes CDS and LDS as wildcards with the Node, then EDS and RDS by nam
 
     const st = h.client.status();
     assert.equal(st.connected, true);
-    assert.equal(st.ackedVersion, '1');
+    assert.equal(st.ackedVersion, whole('1'));
     assert.equal(st.source, 'xds');
     assert.equal(st.lastNack, null);
     assert.ok(st.lastUpdate && !Number.isNaN(Date.parse(st.lastUpdate)));
@@ -123,7 +127,7 @@ test('subscribes CDS and LDS as wildcards with the Node, then EDS and RDS by nam
     await server.waitForRequest((r) => r.type_url === typeUrls.routeConfiguration && r.version_info === '2');
     await settle();
     assert.equal(h.configs.length, 1);
-    assert.equal(h.client.status().ackedVersion, '2');
+    assert.equal(h.client.status().ackedVersion, whole('2'));
 
     // a real change: the api split; one new config with the new version
     server.setSnapshot('3', webSnapshot('127.0.20.9', [90, 10]));
@@ -131,7 +135,7 @@ test('subscribes CDS and LDS as wildcards with the Node, then EDS and RDS by nam
     const route = h.configs[1].config.routes.get('outbound')!.virtualHosts[0].routes[0];
     assert.deepEqual(route.clusters, [{ cluster: 'api-v1.default', weight: 90 }, { cluster: 'api-v2.default', weight: 10 }]);
     assert.equal(route.timeoutMs, 2500);
-    assert.equal(h.configs[1].config.version, '3');
+    assert.equal(h.configs[1].config.version, whole('3'));
   } finally {
     await h.client.close();
     await server.stop();
@@ -165,7 +169,7 @@ test('a response with an unknown typed extension is NACKed as a whole and the ol
     // the next good version is accepted and clears the NACK
     server.setSnapshot('3', webSnapshot('127.0.20.9', [50, 50]));
     await h.waitConfigs(2);
-    assert.equal(h.configs[1].config.version, '3');
+    assert.equal(h.configs[1].config.version, whole('3'));
     assert.equal(h.client.status().lastNack, null);
   } finally {
     await h.client.close();
@@ -266,7 +270,7 @@ test('a saved config is served at start when no control plane answers; the contr
     try {
       await second.waitConfigs(2);
       assert.equal(second.configs[1].source, 'xds');
-      assert.equal(second.configs[1].config.version, '1');
+      assert.equal(second.configs[1].config.version, whole('1'));
       assert.equal(second.client.status().source, 'xds');
       const eds = back.requests.find((r) => r.type_url === typeUrls.clusterLoadAssignment)!;
       assert.equal(eds.version_info, '', 'a resync asks without a saved version');
