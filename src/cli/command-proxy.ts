@@ -29,6 +29,9 @@ export async function proxyCommand(flags: ProxyFlags): Promise<void> {
   // This process runs the sidecar alone, so V8 may be tuned for it; that must happen before the
   // proxy's modules load, hence the dynamic import.
   dropPrivileges(flags.uid, flags.gid);
+  if (flags.intercept && process.getuid?.() === 0 && process.getgid?.() === 0) {
+    throw new Error('--intercept: the sidecar must run as the uid (or gid) trellis init exempts, not as root: give --uid 1337 (or --gid), or its own connections would be redirected back to itself');
+  }
   tuneV8ForSidecar();
   const { startProxy } = await import('../proxy/main.js');
   const proxy = await startProxy({

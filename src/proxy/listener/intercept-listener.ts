@@ -88,6 +88,8 @@ export class InterceptListener {
   private readonly server: net.Server;
   private readonly metrics: InterceptMetrics;
   private readonly passthroughs = new Set<Socket>();
+  /** Local ports of our passthrough connections: one of them arriving here again is a loop. */
+  private readonly passthroughPorts = new Set<number>();
   private readonly originalDst: (socket: Socket) => OriginalDestination | null;
 
   constructor(private readonly opts: InterceptListenerOptions) {
@@ -128,6 +130,13 @@ export class InterceptListener {
       socket.destroy();
       return;
     }
+    if (dst !== null && this.passthroughPorts.has(socket.remotePort ?? -1)) {
+      // the rules redirected the sidecar's own connection: it does not run as the excluded uid/gid
+      this.metrics.error.inc();
+      this.opts.logger?.error({ destination: `${dst.address}:${dst.port}` }, 'interception loop: the sidecar\'s own connection came back to it; run it as the uid/gid that trellis init excludes (--uid)');
+      socket.resetAndDestroy();
+      return;
+    }
     const outbound = this.opts.outbound();
     if (dst === null) {
       if (outbound === undefined) return void socket.destroy();
@@ -161,8 +170,14 @@ export class InterceptListener {
     const upstream = net.connect({ host: dst.address, port: dst.port, family: dst.family, noDelay: true, allowHalfOpen: true });
     this.passthroughs.add(client);
     let connected = false;
+    let localPort = -1;
     const timer = setTimeout(() => upstream.destroy(new Error('connect timeout')), this.opts.connectTimeoutMs ?? 10_000);
+    // net.connect() issues the connect on the next tick; right after it the kernel has bound the
+    // local port, before any looped-back connection can be accepted (the poll phase comes later)
+    const note = (p: number) => { localPort = p; };
+    process.nextTick(() => this.notePort(upstream, note));
     upstream.once('connect', () => {
+      this.notePort(upstream, note);
       connected = true;
       clearTimeout(timer);
       client.pipe(upstream);
@@ -181,7 +196,18 @@ export class InterceptListener {
       this.passthroughs.delete(client);
       upstream.destroy();
     });
-    upstream.once('close', () => client.destroy());
+    upstream.once('close', () => {
+      this.passthroughPorts.delete(localPort);
+      client.destroy();
+    });
+  }
+
+  private notePort(upstream: Socket, set: (port: number) => void): void {
+    const port = upstream.localPort;
+    if (port !== undefined && port > 0 && !this.passthroughPorts.has(port)) {
+      this.passthroughPorts.add(port);
+      set(port);
+    }
   }
 }
 

@@ -81,4 +81,21 @@ describe('InterceptListener', () => {
     assert.match(text, /trellis_intercepted_connections_total\{path="refused"\} 1/);
     assert.match(text, /trellis_passthrough_connect_failures_total 1/);
   });
+
+  it('resets a connection that loops back to it (the sidecar not running as the excluded uid) instead of passing it through again', async () => {
+    const registry = new Registry();
+    let self: OriginalDestination | null = null;
+    const listener = new InterceptListener({ address: host, port: 0, outbound: () => undefined, registry, originalDestination: () => self });
+    const { port } = await listener.listen();
+    cleanup.push(() => listener.close());
+    // every connection "was going to" the listener itself: its passthrough lands on it again
+    self = { address: host, port, family: 4 };
+    const s = net.connect({ port, host });
+    s.on('error', () => undefined);
+    s.end('x');
+    await new Promise((resolve) => s.on('close', resolve));
+    const text = await registry.metrics();
+    assert.match(text, /trellis_intercepted_connections_total\{path="passthrough"\} 1\n/, 'passed through once, not again and again');
+    assert.match(text, /trellis_intercepted_connections_total\{path="error"\} 1\n/);
+  });
 });
