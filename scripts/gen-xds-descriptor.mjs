@@ -30,6 +30,8 @@ const entryFiles = [
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
   'envoy/extensions/filters/http/rbac/v3/rbac.proto',
   'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
+  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
   'xds/type/v3/typed_struct.proto',
   'google/protobuf/struct.proto',
   'google/protobuf/wrappers.proto',
@@ -55,6 +57,9 @@ const roots = [
   'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
   'envoy.extensions.filters.http.rbac.v3.RBAC',
   'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
+  // raw TCP and protocol detection (docs/protocols.md)
+  'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+  'envoy.extensions.filters.listener.http_inspector.v3.HttpInspector',
   'google.protobuf.Struct',
   'google.protobuf.Any',
   'google.protobuf.Duration',

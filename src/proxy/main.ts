@@ -178,7 +178,7 @@ async function interceptListener(opts: StartProxyOptions, address: string, runti
   const listener = new InterceptListener({
     address: '127.0.0.1',
     port,
-    outbound: () => runtime.activeListeners().get('outbound'),
+    outbound: () => runtime.httpListener('outbound'),
     registry: runtime.metrics.registry,
     logger,
   });

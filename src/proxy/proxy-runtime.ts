@@ -2,7 +2,9 @@
 // new requests in one synchronous step; requests in flight keep what they started with.
 import type { ListenerConfig, ProxyConfig } from './config/proxy-config.js';
 import { ClusterManager } from './cluster/cluster-manager.js';
+import type { ProxyListener } from './listener/proxy-listener.js';
 import { HttpListener } from './listener/http-listener.js';
+import { TcpListener } from './listener/tcp-listener.js';
 import { createOutboundListener } from './listener/outbound-listener.js';
 import { createInboundListener } from './listener/inbound-listener.js';
 import { ProxyMetrics } from './telemetry/metrics.js';
@@ -34,7 +36,7 @@ export class ProxyRuntime {
   readonly limits: ProxyLimits;
   /** Connection cap and memory guard, shared by every listener. */
   readonly overload: OverloadGuard;
-  private readonly listeners = new Map<string, HttpListener>();
+  private readonly listeners = new Map<string, ProxyListener>();
   private config: ProxyConfig | null = null;
   private source: ConfigSource | null = null;
   private bound = false;
@@ -73,8 +75,14 @@ export class ProxyRuntime {
   }
 
   /** Listeners by name, for the admin dump and tests. */
-  activeListeners(): ReadonlyMap<string, HttpListener> {
+  activeListeners(): ReadonlyMap<string, ProxyListener> {
     return this.listeners;
+  }
+
+  /** An HTTP listener by name (the interception listener hands HTTP to `outbound`); undefined for a TCP one. */
+  httpListener(name: string): HttpListener | undefined {
+    const l = this.listeners.get(name);
+    return l instanceof HttpListener ? l : undefined;
   }
 
   applyConfig(config: ProxyConfig, source: ConfigSource = 'xds'): void {
@@ -82,7 +90,7 @@ export class ProxyRuntime {
     // Clusters first, so routes never point at a cluster that is not there yet.
     this.clusters.update(config);
     const wanted = new Map(config.listeners.map((l) => [l.name, l]));
-    const toBind: HttpListener[] = [];
+    const toBind: ProxyListener[] = [];
     for (const [name, listener] of this.listeners) {
       const next = wanted.get(name);
       if (!next || !sameSocket(listener.config, next)) {
@@ -93,10 +101,13 @@ export class ProxyRuntime {
     for (const lc of config.listeners) {
       let listener = this.listeners.get(lc.name);
       if (!listener) {
-        const protection = { limits: this.limits, overload: this.overload };
-        listener = lc.direction === 'inbound'
-          ? createInboundListener(lc, this.clusters, this.metrics, this.opts.meshTls, protection)
-          : createOutboundListener(lc, this.clusters, this.metrics, this.opts.random, protection);
+        if (lc.tcpProxy) listener = new TcpListener(lc, this.clusters, this.metrics);
+        else {
+          const protection = { limits: this.limits, overload: this.overload };
+          listener = lc.direction === 'inbound'
+            ? createInboundListener(lc, this.clusters, this.metrics, this.opts.meshTls, protection)
+            : createOutboundListener(lc, this.clusters, this.metrics, this.opts.random, protection);
+        }
         this.listeners.set(lc.name, listener);
         toBind.push(listener);
       }
@@ -157,7 +168,7 @@ export class ProxyRuntime {
     return true;
   }
 
-  private retireListener(listener: HttpListener): void {
+  private retireListener(listener: ProxyListener): void {
     const p = listener.drain(this.opts.listenerDrainMs ?? 5000).catch((err: Error) => {
       this.opts.logger?.warn({ err: err.message }, 'listener close failed');
     });
@@ -167,5 +178,6 @@ export class ProxyRuntime {
 }
 
 function sameSocket(a: ListenerConfig, b: ListenerConfig): boolean {
-  return a.address === b.address && a.port === b.port && a.direction === b.direction;
+  // a listener that turns from HTTP to TCP (or back) is a different kind of listener: rebind
+  return a.address === b.address && a.port === b.port && a.direction === b.direction && (a.tcpProxy === undefined) === (b.tcpProxy === undefined);
 }

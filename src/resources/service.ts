@@ -9,6 +9,8 @@ export const servicePortSchema = z.object({
   name: nameSchema.optional(),
   port: z.number().int().min(1).max(65535),
   protocol: protocolSchema.default('http'),
+  /** Where the service's app listens for this port (Kubernetes' targetPort); default: `port`. Used by tcp ports. */
+  targetPort: z.number().int().min(1).max(65535).optional(),
 });
 
 export const serviceSchema = z.object({

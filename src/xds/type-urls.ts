@@ -9,6 +9,10 @@ export const typeUrls = {
   secret: `${prefix}envoy.extensions.transport_sockets.tls.v3.Secret`,
   httpConnectionManager: `${prefix}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
   router: `${prefix}envoy.extensions.filters.http.router.v3.Router`,
+  /** Raw TCP (docs/protocols.md): the network filter of TCP listeners. */
+  tcpProxy: `${prefix}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`,
+  /** Protocol detection: the listener filter that sniffs HTTP/1 and h2c. */
+  httpInspector: `${prefix}envoy.extensions.filters.listener.http_inspector.v3.HttpInspector`,
 } as const;
 
 /** The order a server sends, and a client subscribes: clusters before endpoints, listeners before routes (Envoy's ADS rule). */

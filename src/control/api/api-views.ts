@@ -6,6 +6,7 @@ import type { Service } from '../../resources/service.js';
 import { meshServices, serviceKey, serviceMembers } from '../compiler/mesh-services.js';
 import { indexPolicies } from '../compiler/resilience-policies.js';
 import { routeStatuses } from '../compiler/route-status.js';
+import { nodeClashes, tcpPlan } from '../compiler/compile-tcp.js';
 import type { Instance } from '../registry.js';
 import type { StoredResource } from '../store/store.js';
 import { endpointKey, type EndpointLiveState } from './endpoint-live-state.js';
@@ -86,10 +87,18 @@ export function proxyRows(instances: readonly Instance[]): Record<string, unknow
 
 export function serviceRows(resources: readonly StoredResource[], instances: readonly Instance[]): Record<string, unknown>[] {
   const services = meshServices(resources, instances);
+  const tcp = tcpPlan(resources);
   return resources.filter((r): r is StoredResource & Service => r.kind === 'Service').map((r) => {
     const svc = services.find((s) => s.key === serviceKey(r.metadata.name, r.metadata.namespace))!;
     const members = serviceMembers(svc, instances).filter((i) => i.app);
-    return { ...r, status: { clusterIP: svc.address ?? null, endpoints: members.filter((i) => i.state !== 'draining').length, draining: members.filter((i) => i.state === 'draining').length } };
+    const status: Record<string, unknown> = { clusterIP: svc.address ?? null, endpoints: members.filter((i) => i.state !== 'draining').length, draining: members.filter((i) => i.state === 'draining').length };
+    // tcp ports that some or all sidecars cannot listen on (compile-tcp.ts), said plainly
+    const conflicts = [...(tcp.conflicts.get(svc.key) ?? []), ...nodeClashes(tcp, svc.key, instances.filter((i) => i.connected), (inst, key) => {
+      const owner = services.find((x) => x.key === key);
+      return owner !== undefined && serviceMembers(owner, [inst]).length > 0;
+    })];
+    if (conflicts.length) status.portConflicts = conflicts;
+    return { ...r, status };
   });
 }
 

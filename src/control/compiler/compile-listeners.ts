@@ -3,6 +3,7 @@ import type { NodeInfo } from '../../xds/node.js';
 import { typeUrls } from '../../xds/type-urls.js';
 import { INBOUND_LOCAL_CLUSTER } from './compile-clusters.js';
 import { adsConfigSource, socketAddress, type XdsObject } from './xds-object.js';
+import { inboundConnectRoute } from './compile-tcp.js';
 
 export const OUTBOUND_ROUTE_CONFIG = 'outbound';
 
@@ -25,9 +26,11 @@ function httpConnectionManager(statPrefix: string, routing: XdsObject, telemetry
 
 /**
  * `outbound` always; `inbound` only for a node that fronts a local app. `telemetry`: the HCM's
- * tracing and access_log fields (compile-telemetry.ts), the same on both.
+ * tracing and access_log fields (compile-telemetry.ts), the same on both. `inboundTcpPorts`: the
+ * app's tcp ports that peers may reach through a CONNECT (compile-tcp.ts), each a route before
+ * the catch-all.
  */
-export function compileListeners(node: NodeInfo, telemetry: XdsObject = {}): XdsObject[] {
+export function compileListeners(node: NodeInfo, telemetry: XdsObject = {}, inboundTcpPorts: readonly number[] = []): XdsObject[] {
   const listeners: XdsObject[] = [{
     name: 'outbound',
     address: socketAddress(node.address, node.outboundPort),
@@ -45,7 +48,10 @@ export function compileListeners(node: NodeInfo, telemetry: XdsObject = {}): Xds
         filters: [httpConnectionManager('inbound', {
           route_config: {
             name: 'inbound',
-            virtual_hosts: [{ name: 'inbound', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: INBOUND_LOCAL_CLUSTER } }] }],
+            virtual_hosts: [{ name: 'inbound', domains: ['*'], routes: [
+              ...inboundTcpPorts.map(inboundConnectRoute),
+              { match: { prefix: '/' }, route: { cluster: INBOUND_LOCAL_CLUSTER } },
+            ] }],
           },
         }, telemetry)],
       }],

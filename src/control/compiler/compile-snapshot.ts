@@ -13,6 +13,9 @@ import { expectedIdentities, hasCertifiedMember, secureCluster, secureEndpoints,
 import { indexMesh, type MeshIndex } from './mesh-index.js';
 import { egressScope } from './egress-scope.js';
 import { digestKey } from './compile-cache.js';
+import { compileTcpListeners, inboundTcpCluster, inboundTcpPorts, tcpPlan, type TcpPlan } from './compile-tcp.js';
+import { nodeInService } from './compile-authorization.js';
+import { durationFromMs } from './xds-object.js';
 
 export interface MeshState {
   resources: readonly Resource[];
@@ -53,8 +56,18 @@ export function compileProxySnapshot(index: MeshIndex, node: NodeInfo, listenerN
   };
   const routeOpts: RouteCompileOptions = { policies, proxyless };
 
+  // raw TCP (compile-tcp.ts): not for proxyless clients, which speak gRPC only
+  const tcp = proxyless ? null : tcpPlanOf(index);
+  const tcpInbound = tcp === null || !node.app ? [] : inboundTcpPorts(tcp, (key) => {
+    const svc = index.byKey.get(key);
+    return svc !== undefined && nodeInService(node, svc);
+  });
   const listeners = new Map<string, XdsObject>();
-  for (const l of nodeListeners(index, node, proxyless, security)) listeners.set(l.name as string, l);
+  for (const l of nodeListeners(index, node, proxyless, security, tcpInbound)) listeners.set(l.name as string, l);
+  if (tcp !== null) {
+    const reachable = new Set(scope.services.map((s) => s.key));
+    for (const l of compileTcpListeners(tcp, node, reachable, tcpInbound)) listeners.set(l.name as string, l);
+  }
   for (const name of listenerNames) {
     if (listeners.has(name)) continue;
     const svc = serviceForTarget(name, index.services, node.namespace);
@@ -76,6 +89,10 @@ export function compileProxySnapshot(index: MeshIndex, node: NodeInfo, listenerN
   if (node.app) {
     const [local] = compileClusters([], node, policies, proxyless);
     clusters.set(local.name as string, cache.get(`cds-local\0${JSON.stringify(local)}`, () => local));
+    for (const port of tcpInbound) {
+      const c = inboundTcpCluster(node.app, port, durationFromMs(1000));
+      clusters.set(c.name as string, c);
+    }
   }
 
   const endpoints = new Map<string, XdsObject>();
@@ -107,13 +124,25 @@ export function compileProxySnapshot(index: MeshIndex, node: NodeInfo, listenerN
   ]);
 }
 
+const tcpPlans = new WeakMap<MeshIndex, TcpPlan>();
+
+/** The mesh's tcp port plan, made once per index (a refresh pass), not once per proxy. */
+function tcpPlanOf(index: MeshIndex): TcpPlan {
+  let plan = tcpPlans.get(index);
+  if (plan === undefined) {
+    plan = tcpPlan(index.state.resources);
+    tcpPlans.set(index, plan);
+  }
+  return plan;
+}
+
 /** The listeners of one node (its addresses and ports are its own), cached while their inputs stay. */
-function nodeListeners(index: MeshIndex, node: NodeInfo, proxyless: boolean, security: SecurityInput): XdsObject[] {
+function nodeListeners(index: MeshIndex, node: NodeInfo, proxyless: boolean, security: SecurityInput, tcpInbound: readonly number[]): XdsObject[] {
   const authz = proxyless || !node.app ? [] : index.authorizationPolicies.filter((p) => (p.metadata.namespace ?? 'default') === node.namespace
     && (!p.spec.targetRef || nodeInTarget(index, node, p.spec.targetRef.name)));
-  const key = `lds\0${proxyless}\0${index.meshPrint}\0${digestKey(JSON.stringify([node, authz]))}`;
+  const key = `lds\0${proxyless}\0${index.meshPrint}\0${digestKey(JSON.stringify([node, authz, tcpInbound]))}`;
   return index.cache.get(key, () => {
-    const listeners = compileListeners(node, proxyless ? {} : index.telemetry);
+    const listeners = compileListeners(node, proxyless ? {} : index.telemetry, tcpInbound);
     if (proxyless || !node.app) return listeners;
     return listeners.map((l) => (l.name === 'inbound' ? secureInboundListener(l, security, node) : l));
   });

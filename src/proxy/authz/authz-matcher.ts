@@ -11,6 +11,12 @@ interface CompiledPolicy {
   reason: string;
   principal: PrincipalTest;
   permission: PermissionTest;
+  /**
+   * Whether the policy's permissions cover a TCP connection, which has no path or method:
+   * fail-closed as Istio does: an ALLOW rule that names paths or methods admits no TCP, a DENY
+   * rule that names them denies all TCP from its principals.
+   */
+  tcp: boolean;
 }
 
 /** Reason of a request that no ALLOW policy admits (including a default deny). */
@@ -21,8 +27,17 @@ export class Authorizer {
   private readonly allow: CompiledPolicy[] | null;
 
   constructor(readonly config: AuthzConfig) {
-    this.deny = config.deny.map(compilePolicy);
-    this.allow = config.allow === null ? null : config.allow.map(compilePolicy);
+    this.deny = config.deny.map((p) => compilePolicy(p, true));
+    this.allow = config.allow === null ? null : config.allow.map((p) => compilePolicy(p, false));
+  }
+
+  /** Like check, for a TCP connection (no path, no method): null when it may pass, else why not. */
+  checkConnection(peer: string | null): string | null {
+    for (const p of this.deny) if (p.tcp && p.principal(peer)) return p.reason;
+    const allow = this.allow;
+    if (allow === null) return null;
+    for (const p of allow) if (p.tcp && p.principal(peer)) return null;
+    return notAllowedReason;
   }
 
   /**
@@ -40,13 +55,24 @@ export class Authorizer {
   }
 }
 
-function compilePolicy(p: AuthzPolicy): CompiledPolicy {
+function compilePolicy(p: AuthzPolicy, deny: boolean): CompiledPolicy {
   const hash = p.name.lastIndexOf('#');
   return {
     reason: `policy:${hash === -1 ? p.name : p.name.slice(0, hash)}`,
     principal: anyOf(p.principals.map(compilePrincipal)),
     permission: anyOfPermissions(p.permissions.map(compilePermission)),
+    tcp: p.permissions.some((r) => coversTcp(r, deny)),
   };
+}
+
+/** A permission applied to a TCP connection: HTTP-only conditions count as matched for DENY and unmatched for ALLOW. */
+function coversTcp(r: PermissionRule, deny: boolean): boolean {
+  switch (r.kind) {
+    case 'any': return true;
+    case 'path-exact': case 'path-prefix': case 'method': return deny;
+    case 'or': return r.rules.some((x) => coversTcp(x, deny));
+    case 'and': return r.rules.every((x) => coversTcp(x, deny));
+  }
 }
 
 function anyOf(tests: PrincipalTest[]): PrincipalTest {

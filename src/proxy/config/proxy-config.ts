@@ -15,11 +15,35 @@ export interface ListenerConfig {
   tls?: { mode: 'strict' | 'permissive'; alpn: string[] };
   /** Inbound only: RBAC decoded from the HttpConnectionManager's filters; absent = allow all. */
   authz?: AuthzConfig;
+  /**
+   * A TCP listener (Envoy's tcp_proxy network filter, docs/protocols.md): connections are proxied
+   * as opaque bytes; routeConfigName is '' and there are no routes.
+   */
+  tcpProxy?: TcpProxyConfig;
+}
+
+export interface TcpProxyConfig {
+  cluster: string;
+  /** No byte either way for this long closes both sides; 0 = never. */
+  idleTimeoutMs: number;
+  /** Endpoints tried per connection before it is refused (connect failures only). */
+  maxConnectAttempts: number;
+  /** Tunnel in an HTTP/1.1 CONNECT with this authority (tunneling_config.hostname); absent = plain TCP to the endpoint. */
+  tunnelHostname?: string;
+}
+
+/** An inbound route that terminates a CONNECT (a TCP tunnel from a peer sidecar) at the app's `port`. */
+export interface ConnectRoute {
+  name: string;
+  port: number;
+  cluster: string;
 }
 
 export interface RouteTable {
   name: string;
   virtualHosts: VirtualHost[];
+  /** CONNECT routes (connect_matcher), kept apart: the router never matches them to a request. */
+  connect?: ConnectRoute[];
 }
 
 export interface VirtualHost {

@@ -19,6 +19,8 @@ export interface PipeOptions {
   idleTimeoutMs: number;
   counters?: PipeCounters;
   onClose?: (how: PipeEnd) => void;
+  /** The downstream already sent its FIN (before the pipe existed): its side is over from the start. */
+  downstreamEnded?: boolean;
 }
 
 /** Both sockets must have allowHalfOpen set, or a FIN closes their write side too early. */
@@ -31,6 +33,7 @@ export class BytePipe {
 
   constructor(readonly downstream: Socket, readonly upstream: Socket, private readonly opts: PipeOptions) {
     const counters = opts.counters;
+    this.downEnded = opts.downstreamEnded === true;
     this.wire(downstream, upstream, counters === undefined ? null : (n) => counters.fromDownstream(n), 'downstream');
     this.wire(upstream, downstream, counters === undefined ? null : (n) => counters.fromUpstream(n), 'upstream');
     if (opts.idleTimeoutMs > 0) this.timer = setTimeout(this.checkIdle, opts.idleTimeoutMs);

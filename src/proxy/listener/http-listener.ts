@@ -24,6 +24,8 @@ import type { MeshTls } from '../tls/mesh-tls.js';
 import { peerIdentity } from '../tls/peer-identity.js';
 import { tlsMetricsFor } from '../tls/tls-metrics.js';
 import { UpgradeStreams } from './http-upgrade.js';
+import { ConnectTerminator } from './connect-terminator.js';
+import type { ProxyListener } from './proxy-listener.js';
 import { streamMetricsFor } from '../telemetry/stream-metrics.js';
 import { defaultProxyLimits, type ProxyLimits } from '../config/proxy-limits.js';
 import type { OverloadGuard } from '../overload/overload-guard.js';
@@ -77,7 +79,7 @@ function headsOf(error: ProxyError): ErrorHeads {
   return h;
 }
 
-export class HttpListener implements ExchangeHost {
+export class HttpListener implements ExchangeHost, ProxyListener {
   private listenerConfig: ListenerConfig;
   /** Compiled from config.authz when the config changes; null = no authorization. */
   private authorizer: Authorizer | null = null;
@@ -101,6 +103,8 @@ export class HttpListener implements ExchangeHost {
   private readonly upgrades: UpgradeStreams;
   /** What is refused before routing (malformed, oversized, too slow, overload), and how. */
   readonly limits: HttpLimits;
+  /** Inbound only: the end of TCP tunnels from peer sidecars (CONNECT). */
+  private readonly connects: ConnectTerminator | null = null;
 
   constructor(private readonly opts: HttpListenerOptions) {
     this.listenerConfig = opts.config;
@@ -119,6 +123,10 @@ export class HttpListener implements ExchangeHost {
     this.limits.attach(this.server);
     this.upgrades = new UpgradeStreams(this.direction, streamMetricsFor(this.metrics.registry));
     this.server.on('upgrade', this.onUpgrade);
+    if (this.direction === 'inbound') {
+      this.connects = new ConnectTerminator(this.clusters, this.metrics, streamMetricsFor(this.metrics.registry));
+      this.server.on('connect', this.onConnect);
+    }
     if (this.direction === 'inbound') {
       this.front = new InboundTlsFront(this.server, () => this.listenerConfig.tls, opts.meshTls ?? null, tlsMetricsFor(this.metrics.registry));
     }
@@ -157,6 +165,7 @@ export class HttpListener implements ExchangeHost {
     const t = table ?? this.opts.defaultRoutes;
     this.table = t ?? null;
     this.router = t ? new Router(t, this.random) : null;
+    this.connects?.setRoutes(t?.connect);
   }
 
   /** The route table requests are routed by now (interception reads the services' addresses from it). */
@@ -221,6 +230,7 @@ export class HttpListener implements ExchangeHost {
     this.server.closeAllConnections();
     // upgraded connections left the HTTP server; they are cut with the rest
     this.upgrades.destroyAll();
+    this.connects?.destroyAll();
     await closed;
   }
 
@@ -330,6 +340,27 @@ export class HttpListener implements ExchangeHost {
     const filters = route.filters;
     const { head } = filters === null ? buildRequestHead(req, target.defaultHost) : filters.requestHead(req, target.defaultHost);
     this.upgrades.start(req, socket, early, target, head, start);
+  };
+
+  /** A CONNECT from a peer sidecar: a TCP tunnel to one of the app's tcp ports, authorized by the peer's identity. */
+  private readonly onConnect = (req: http.IncomingMessage, socket: Socket, early: Buffer): void => {
+    const connects = this.connects!;
+    socket.on('error', ignore);
+    if (this.draining) {
+      connects.refuse(socket, '', errors.overloaded);
+      return;
+    }
+    const authz = this.authorizer;
+    if (authz !== null) {
+      const peer = peerIdentity(req.socket);
+      const reason = authz.checkConnection(peer);
+      if (reason !== null) {
+        this.denied!.cell(peer ?? 'plaintext', reason).inc();
+        connects.refuse(socket, '', errors.unauthorized);
+        return;
+      }
+    }
+    connects.handle(req, socket, early);
   };
 
   private refuseUpgrade(req: http.IncomingMessage, socket: Socket, error: ProxyError, stats: RouteStats, start: bigint): void {

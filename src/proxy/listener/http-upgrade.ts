@@ -22,6 +22,7 @@ import type { Direction } from '../telemetry/metrics.js';
 import type { StreamMetrics } from '../telemetry/stream-metrics.js';
 import { upgradeProtocolLabel } from '../telemetry/stream-metrics.js';
 import { BytePipe } from './byte-pipe.js';
+import { TCP_IDLE_TIMEOUT_MS } from './tcp-defaults.js';
 import type { ExchangeTarget } from './http-exchange.js';
 import { downstreamClosedStatus } from './http-exchange.js';
 
@@ -31,7 +32,7 @@ const require = createRequire(import.meta.url);
 const { HTTPParser } = require('_http_common') as { HTTPParser: any };
 
 /** Envoy's tcp_proxy default; an upgraded stream with no byte either way for this long is closed. */
-export const upgradeIdleTimeoutMs = 3_600_000;
+export const upgradeIdleTimeoutMs = TCP_IDLE_TIMEOUT_MS;
 
 /** A proxy error as a complete raw HTTP/1.1 response that closes the connection. */
 export function rawErrorResponse(error: ProxyError): string {

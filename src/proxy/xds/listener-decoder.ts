@@ -9,6 +9,7 @@ import { decodeFilterChains, decodeRbacFilters } from './listener-security-decod
 import { decodeHcmTelemetry } from './telemetry-decoder.js';
 import { findUnknownTypedExtension, socketAddress } from './xds-decode-fields.js';
 import { decoded, refused, type DecodeResult, type ProtoObject } from './xds-decode-result.js';
+import { decodeTcpProxy } from './tcp-proxy-decoder.js';
 
 export function decodeListener(listener: ProtoObject): DecodeResult<ListenerConfig> {
   const name = typeof listener.name === 'string' ? listener.name : '';
@@ -33,6 +34,9 @@ function decodeNamedListener(name: string, l: ProtoObject): DecodeResult<Listene
   const chain = chains.value.chain;
   if (chain.filter_chain_match && Object.keys(chain.filter_chain_match).length > 0) return refused('filter_chains[0].filter_chain_match is not supported');
   const filters = (chain.filters ?? []) as ProtoObject[];
+  if (filters.length === 1 && (filters[0].typed_config as AnyMessage | undefined)?.type_url === typeUrls.tcpProxy) {
+    return decodeTcpListener(name, addr, direction, filters[0], chains.value.tls !== undefined);
+  }
   if (filters.length !== 1) return refused(`filter_chains[0] must hold exactly one filter (the HttpConnectionManager), got ${filters.length}`);
   const filter = filters[0];
   if (!filter.typed_config) return refused(`filter "${filter.name ?? ''}" has no typed_config`);
@@ -60,6 +64,15 @@ function decodeNamedListener(name: string, l: ProtoObject): DecodeResult<Listene
   const telemetry = decodeHcmTelemetry(hcm);
   if (!telemetry.ok) return refused(`HttpConnectionManager: ${telemetry.error}`);
   return decoded(telemetry.value === undefined ? { ...base, ...routes.value } : { ...base, ...routes.value, telemetry: telemetry.value });
+}
+
+/** A TCP listener: the tcp_proxy network filter alone (docs/protocols.md); outbound only, without TLS chains. */
+function decodeTcpListener(name: string, addr: { address: string; port: number }, direction: ListenerConfig['direction'], filter: ProtoObject, tls: boolean): DecodeResult<ListenerConfig> {
+  if (direction !== 'outbound') return refused('a tcp_proxy listener must be OUTBOUND (peers reach the app through a CONNECT on the inbound listener)');
+  if (tls) return refused('a tcp_proxy listener takes no TLS filter chains');
+  const t = decodeTcpProxy(filter.typed_config as AnyMessage);
+  if (!t.ok) return refused(`filter_chains[0].filters[0] ("${filter.name ?? ''}"): ${t.error}`);
+  return decoded({ name, address: addr.address, port: addr.port, direction, routeConfigName: '', tcpProxy: t.value });
 }
 
 function decodeHcmRoutes(hcm: ProtoObject): DecodeResult<Pick<ListenerConfig, 'routeConfigName' | 'inlineRoutes'>> {

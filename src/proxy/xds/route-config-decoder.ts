@@ -1,6 +1,6 @@
 // RouteConfiguration (RDS, or inline in a listener's HttpConnectionManager) → RouteTable.
 import type {
-  FaultPolicy, HeaderMutation, MirrorPolicy, PathMatch, PathRewrite, RedirectAction, RetryOn, RetryPolicy, RewriteAction, Route, RouteTable, ValueMatch,
+  ConnectRoute, FaultPolicy, HeaderMutation, MirrorPolicy, PathMatch, PathRewrite, RedirectAction, RetryOn, RetryPolicy, RewriteAction, Route, RouteTable, ValueMatch,
   VirtualHost, WeightedCluster,
 } from '../config/proxy-config.js';
 import { grpcRetryOnValues, grpcStatusesOf } from '../config/grpc-retry-on.js';
@@ -9,6 +9,7 @@ import { unpackAny, type AnyMessage } from '../../xds/any.js';
 import { extensionTypeUrls, faultFilterName, trellisStructs } from '../../xds/trellis-extensions.js';
 import { checkPerFilterConfig, durationMs, findUnknownTypedExtension, fractionalPercent, structNumber, trellisStruct, wrapped } from './xds-decode-fields.js';
 import { decoded, refused, type DecodeResult, type ProtoObject } from './xds-decode-result.js';
+import { decodeConnectRoute, isConnectRoute } from './tcp-proxy-decoder.js';
 
 export function decodeRouteConfiguration(rc: ProtoObject): DecodeResult<RouteTable> {
   const name = typeof rc.name === 'string' ? rc.name : '';
@@ -19,8 +20,9 @@ export function decodeRouteConfiguration(rc: ProtoObject): DecodeResult<RouteTab
   if (perFilter) return refused(`${where}: ${perFilter}`);
   const virtualHosts: VirtualHost[] = [];
   const vhNames = new Set<string>();
+  const connect: ConnectRoute[] = [];
   for (const [i, vh] of ((rc.virtual_hosts ?? []) as ProtoObject[]).entries()) {
-    const r = decodeVirtualHost(vh, i);
+    const r = decodeVirtualHost(vh, i, connect);
     if (!r.ok) return refused(`${where}: ${r.error}`);
     if (vhNames.has(r.value.name)) return refused(`${where}: duplicate virtual host name "${r.value.name}"`);
     vhNames.add(r.value.name);
@@ -28,10 +30,10 @@ export function decodeRouteConfiguration(rc: ProtoObject): DecodeResult<RouteTab
   }
   const unknown = findUnknownTypedExtension(rc);
   if (unknown) return refused(`${where}: ${unknown}`);
-  return decoded({ name, virtualHosts });
+  return decoded(connect.length ? { name, virtualHosts, connect } : { name, virtualHosts });
 }
 
-function decodeVirtualHost(vh: ProtoObject, index: number): DecodeResult<VirtualHost> {
+function decodeVirtualHost(vh: ProtoObject, index: number, connect: ConnectRoute[]): DecodeResult<VirtualHost> {
   const name = typeof vh.name === 'string' ? vh.name : '';
   if (!name) return refused(`virtual_hosts[${index}]: name is required`);
   const where = `virtual host "${name}"`;
@@ -47,8 +49,15 @@ function decodeVirtualHost(vh: ProtoObject, index: number): DecodeResult<Virtual
   if (perFilter) return refused(`${where}: ${perFilter}`);
   const routes: Route[] = [];
   for (const [i, route] of ((vh.routes ?? []) as ProtoObject[]).entries()) {
-    const r = decodeRoute(route);
     const label = route.name ? `route "${route.name}"` : `routes[${i}]`;
+    if (isConnectRoute(route)) {
+      // a TCP tunnel's end (docs/protocols.md): kept apart from the HTTP routes
+      const c = decodeConnectRoute(route);
+      if (!c.ok) return refused(`${where}, ${label}: ${c.error}`);
+      connect.push(c.value);
+      continue;
+    }
+    const r = decodeRoute(route);
     if (!r.ok) return refused(`${where}, ${label}: ${r.error}`);
     routes.push(r.value);
   }
