@@ -13,7 +13,8 @@ export const cliPath = fileURLToPath(new URL('../../src/cli/main.js', import.met
 const appPort = 8000;
 
 /** `control`: the address of the control-plane replica the sidecar connects to (default the mesh's first), or a full `--control` value (`a:15010,b:15010`). */
-export interface Pod { id: string; service: string; address: string; labels: Record<string, string>; app: http.Server; sidecar?: Started; control?: string; token?: string }
+/** `sidecarArgs`: extra `trellis proxy` flags for this pod's sidecar (kept across restarts). */
+export interface Pod { id: string; service: string; address: string; labels: Record<string, string>; app: http.Server; sidecar?: Started; control?: string; token?: string; sidecarArgs?: string[] }
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 export interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }
 
@@ -65,7 +66,7 @@ export class Mesh {
   }
 
   /** An app that answers JSON naming itself, and a sidecar beside it. */
-  async addPod(id: string, service: string, labels: Record<string, string> = {}, opts: { wait?: boolean; control?: string; token?: string } = {}): Promise<Pod> {
+  async addPod(id: string, service: string, labels: Record<string, string> = {}, opts: { wait?: boolean; control?: string; token?: string; sidecarArgs?: string[] } = {}): Promise<Pod> {
     const address = `${this.net}.${this.nextHost++}`;
     // `/slow/<ms>` answers after that many milliseconds, to hold a request in flight.
     const app = http.createServer((req, res) => {
@@ -79,7 +80,7 @@ export class Mesh {
       });
     });
     await new Promise<void>((resolve, reject) => app.once('error', reject).listen(appPort, address, resolve));
-    const pod: Pod = { id, service, address, labels, app, control: opts.control, token: opts.token };
+    const pod: Pod = { id, service, address, labels, app, control: opts.control, token: opts.token, sidecarArgs: opts.sidecarArgs };
     this.pods.set(id, pod);
     await this.startSidecar(pod, opts.wait ?? true);
     return pod;
@@ -90,7 +91,7 @@ export class Mesh {
     pod.sidecar = this.group.start(`${pod.id}/sidecar`, process.execPath, [cliPath, 'proxy', '--service', pod.service, '--id', pod.id,
       '--app', `${pod.address}:${appPort}`, '--address', pod.address, ...(labels ? ['--labels', labels] : []),
       '--control', pod.control?.includes(':') ? pod.control : `${pod.control ?? this.controlAddress}:15010`, '--state-dir', path.join(this.dir, 'state', pod.id), '--log-level', 'warn', '--drain', '1s',
-      ...(pod.token ? ['--token', pod.token] : [])]);
+      ...(pod.token ? ['--token', pod.token] : []), ...(pod.sidecarArgs ?? [])]);
     if (wait) await waitForHttp(`http://${pod.address}:15000/ready`, 20_000, `the sidecar of ${pod.id}`);
   }
 

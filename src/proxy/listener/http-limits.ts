@@ -13,6 +13,7 @@
 // it dropped, so nothing behind a refused request ever reaches the app. Each refusal is counted in
 // trellis_refused_total by reason. Timeouts (header, idle, stream idle) are set on the server here.
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { badRequestError, errorHeader, errors, type ProxyError } from '../errors.js';
@@ -22,6 +23,11 @@ import { parseErrorReason } from '../http/http1-parse-errors.js';
 import type { RefusalDirection, RefusalMetrics } from '../telemetry/refusal-metrics.js';
 import type { CounterCell } from '../telemetry/metric-families.js';
 import { kExchange, type HttpExchange } from './http-exchange.js';
+
+// Node starts its connection tracking (header timeouts, closeAllConnections) when a server
+// listens; an inbound server fed by the TLS front never does, so it is started here. Internal
+// but exported by Node's http server module since v18.
+const { setupConnectionsTracking } = createRequire(import.meta.url)('_http_server') as { setupConnectionsTracking?: (this: http.Server) => void };
 
 export interface Refusal {
   /** The `reason` label of trellis_refused_total. */
@@ -47,8 +53,9 @@ export const refusals = Object.freeze({
   invalidHost: refusal('invalid-host', bad('the request has a missing, repeated or invalid Host header')),
   httpVersion: refusal('http-version', badRequestError(505, 'only HTTP/1.0 and HTTP/1.1 are served here')),
   headerTimeout: refusal('header-timeout', errors.requestTimeout),
-  /** Memory above the guard's threshold: the connection may stay, the request is shed. */
-  overloaded: refusal('overloaded', errors.overloaded, false),
+  /** Memory above the guard's threshold (RSS, or the V8 heap): the connection may stay, the request is shed. */
+  overloadMemory: refusal('overload-memory', errors.overloaded, false),
+  overloadHeap: refusal('overload-heap', errors.overloaded, false),
   connectionLimit: refusal('connection-limit', errors.overloaded),
   /** A request pipelined behind a refused one on the same connection: dropped, never answered. */
   pipelinedAfterRefusal: refusal('pipelined-after-refusal', errors.badRequest),
@@ -184,6 +191,8 @@ export class HttpLimits {
     server.timeout = this.limits.streamIdleTimeoutMs;
     server.on('clientError', this.onClientError);
     server.on('timeout', this.onTimeout);
+    // for a server that never listens (listen() would start it again, harmlessly)
+    setupConnectionsTracking?.call(server);
   }
 
   /**
@@ -207,7 +216,7 @@ export class HttpLimits {
   check(req: http.IncomingMessage): Refusal | null {
     if ((req.socket as any)[kRefused] === true) return refusals.pipelinedAfterRefusal;
     const o = this.opts.overload;
-    if (o !== null && o.shedding !== null) return refusals.overloaded;
+    if (o !== null && o.shedding !== null) return o.shedding === 'memory' ? refusals.overloadMemory : refusals.overloadHeap;
     if (req.httpVersionMajor !== 1) return refusals.httpVersion;
     if (req.url!.length + req.method!.length > this.limits.maxRequestLineBytes) return refusals.uriTooLong;
     const raw = req.rawHeaders;
