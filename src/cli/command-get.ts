@@ -29,6 +29,18 @@ const views: Record<string, { path: string; name: (r: Row) => string; columns: [
       ['ACCEPTED', (r) => (r.status?.accepted === undefined ? '-' : r.status.accepted ? 'True' : `False (${r.status.reason ?? 'unknown'})`)],
     ],
   },
+  grpcroutes: {
+    path: '/api/v1/grpcroutes',
+    name: (r) => r.metadata?.name,
+    columns: [
+      ['NAMESPACE', (r) => r.metadata?.namespace],
+      ['NAME', (r) => r.metadata?.name],
+      ['PARENTS', (r) => (r.spec?.parentRefs ?? []).map((p: Row) => p.name)],
+      ['METHODS', (r) => (r.spec?.rules ?? []).flatMap((rule: Row) => (rule.matches ?? [{}]).map(grpcMatchText))],
+      ['BACKENDS', (r) => (r.spec?.rules ?? []).flatMap((rule: Row) => (rule.backendRefs ?? []).map((b: Row) => `${b.name}:${b.weight ?? 1}`))],
+      ['ACCEPTED', (r) => (r.status?.accepted === undefined ? '-' : r.status.accepted ? 'True' : `False (${r.status.reason ?? 'unknown'})`)],
+    ],
+  },
   endpoints: {
     path: '/api/v1/endpoints',
     name: (r) => r.service,
@@ -74,7 +86,7 @@ const views: Record<string, { path: string; name: (r: Row) => string; columns: [
 };
 
 const aliases: Record<string, string> = {
-  service: 'services', svc: 'services', route: 'routes', httproute: 'routes', httproutes: 'routes',
+  service: 'services', svc: 'services', route: 'routes', httproute: 'routes', httproutes: 'routes', grpcroute: 'grpcroutes',
   endpoint: 'endpoints', ep: 'endpoints', proxy: 'proxies',
   policy: 'policies', resiliencepolicy: 'policies', resiliencepolicies: 'policies', rp: 'policies',
   authorizationpolicy: 'policies', authorizationpolicies: 'policies', authz: 'policies',
@@ -100,6 +112,14 @@ export async function getCommand(apiUrl: string, kind: string, name: string | un
   if (output === 'json') printJson(rows);
   else printTable(rows, view.columns);
   return 0;
+}
+
+/** A GRPCRoute match as `pkg.Svc/Method` (`*` for a part left out, `~` before a regular expression); `*` alone matches every call. */
+function grpcMatchText(m: Row): string {
+  const method = m.method as Row | undefined;
+  const text = method ? `${method.type === 'RegularExpression' ? '~' : ''}${method.service ?? '*'}/${method.method ?? '*'}` : '*';
+  const headers = (m.headers ?? []) as Row[];
+  return headers.length ? `${text}[${headers.map((h) => `${h.name}${h.type === 'RegularExpression' ? '~' : '='}${h.value}`).join(',')}]` : text;
 }
 
 /** "in 23h", "in 12m", "expired"; null (shown "-") without a certificate. */

@@ -118,21 +118,21 @@ withAuth(program.command('apply').description('create or update resources from Y
   .addOption(outputOption())
   ).action(run((o) => import('./command-apply.js').then((m) => m.applyCommand(api(), o.filename, { dryRun: o.dryRun, output: o.output, wait: o.wait, timeoutMs: o.timeout }))));
 
-withAuth(program.command('get').description('list services, routes, endpoints or proxies')
-  .argument('<kind>', 'services | routes | endpoints | proxies')
+withAuth(program.command('get').description('list services, routes, grpcroutes, policies, endpoints or proxies')
+  .argument('<kind>', 'services | routes | grpcroutes | policies | endpoints | proxies')
   .argument('[name]', 'only this one')
   .addOption(outputOption())
   ).action(run((kind, name, o) => import('./command-get.js').then((m) => m.getCommand(api(), kind, name, o.output))));
 
 withAuth(program.command('describe').description('show one resource or proxy in detail')
-  .argument('<kind>', 'service | route | proxy')
+  .argument('<kind>', 'service | route | grpcroute | policy | proxy')
   .argument('<name>', 'its name (a proxy: its id)')
   .option('-n, --namespace <ns>', 'namespace', 'default')
   .addOption(outputOption())
   ).action(run((kind, name, o) => import('./command-describe.js').then((m) => m.describeCommand(api(), kind, name, o.namespace, o.output))));
 
 withAuth(program.command('delete').description('delete a resource')
-  .argument('<kind>', 'Service | HTTPRoute | MeshConfig (or an alias such as svc, route)')
+  .argument('<kind>', 'Service | HTTPRoute | GRPCRoute | MeshConfig | ... (or an alias such as svc, route, grpcroute)')
   .argument('<name>')
   .option('-n, --namespace <ns>', 'namespace', 'default')
   ).action(run((kind, name, o) => import('./command-delete.js').then((m) => m.deleteCommand(api(), kind, name, o.namespace))));

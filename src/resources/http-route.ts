@@ -4,7 +4,7 @@ import { durationMs, durationSchema } from './resilience-policy.js';
 import { checkRe2 } from './http-route-regex.js';
 
 // The Gateway API's HTTPRoute in its mesh form: parentRefs name Services (GAMMA).
-const parentRefSchema = z.object({
+export const parentRefSchema = z.object({
   group: z.string().optional(),
   // an ExternalService parent routes mesh traffic to that outside service by its host names
   kind: z.enum(['Service', 'ExternalService']).default('Service'),
@@ -15,7 +15,7 @@ const parentRefSchema = z.object({
 
 // RE2 patterns, checked at apply time so a bad one is refused with its field path instead of
 // being NACKed by every sidecar later.
-const re2Schema = z.string().superRefine((v, ctx) => {
+export const re2Schema = z.string().superRefine((v, ctx) => {
   const c = checkRe2(v);
   if (!c.ok) ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${c.error}` });
 });
@@ -27,7 +27,7 @@ const pathMatchSchema = z.discriminatedUnion('type', [
 ]);
 
 // HTTP header names (RFC 9110 tokens); Gateway API compares them case-insensitively.
-const headerNameSchema = z.string().min(1).max(256).regex(/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/, 'must be an HTTP header name');
+export const headerNameSchema = z.string().min(1).max(256).regex(/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/, 'must be an HTTP header name');
 const headerValueSchema = z.string().max(4096).regex(/^[^\r\n\0]*$/, 'must not contain CR, LF or NUL');
 
 const valueMatchSchema = z.discriminatedUnion('type', [
@@ -35,7 +35,7 @@ const valueMatchSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('RegularExpression'), name: headerNameSchema, value: re2Schema }).strict(),
 ]);
 // Gateway API: type defaults to Exact
-const headerMatchSchema = z.preprocess((v) => (v && typeof v === 'object' && !('type' in v) ? { ...v, type: 'Exact' } : v), valueMatchSchema);
+export const headerMatchSchema = z.preprocess((v) => (v && typeof v === 'object' && !('type' in v) ? { ...v, type: 'Exact' } : v), valueMatchSchema);
 
 export const httpMethods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
 
@@ -56,7 +56,7 @@ const matchSchema = z.object({
   }
 });
 
-const backendRefSchema = z.object({
+export const backendRefSchema = z.object({
   group: z.string().optional(),
   kind: z.enum(['Service', 'ExternalService']).default('Service'),
   name: nameSchema,
@@ -68,7 +68,7 @@ const backendRefSchema = z.object({
 
 // ExtensionRef filters travel to the sidecar as typed extensions; a sidecar that does not
 // know the extension refuses (NACKs) the whole route configuration instead of ignoring it.
-const extensionRefFilterSchema = z.object({
+export const extensionRefFilterSchema = z.object({
   type: z.literal('ExtensionRef'),
   extensionRef: z.object({
     group: z.string().min(1),
@@ -78,7 +78,7 @@ const extensionRefFilterSchema = z.object({
 }).strict();
 
 const headerPairSchema = z.object({ name: headerNameSchema, value: headerValueSchema }).strict();
-const headerModifierSchema = z.object({
+export const headerModifierSchema = z.object({
   set: z.array(headerPairSchema).max(16).optional(),
   add: z.array(headerPairSchema).max(16).optional(),
   remove: z.array(headerNameSchema).max(16).optional(),
@@ -88,6 +88,22 @@ const pathModifierSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ReplaceFullPath'), replaceFullPath: z.string().startsWith('/', 'must start with "/"') }).strict(),
   z.object({ type: z.literal('ReplacePrefixMatch'), replacePrefixMatch: z.string().startsWith('/', 'must start with "/"') }).strict(),
 ]);
+
+export const requestMirrorFilterSchema = z.object({
+  type: z.literal('RequestMirror'),
+  requestMirror: z.object({
+    backendRef: z.object({
+      group: z.string().optional(),
+      kind: z.enum(['Service', 'ExternalService']).default('Service'),
+      name: nameSchema,
+      namespace: nameSchema.optional(),
+      port: z.number().int().min(1).max(65535).optional(),
+    }).strict(),
+    percent: z.number().int().min(0).max(100).optional(),
+    fraction: z.object({ numerator: z.number().int().min(0), denominator: z.number().int().min(1).default(100) }).strict()
+      .refine((f) => f.numerator <= f.denominator, 'numerator must not exceed denominator').optional(),
+  }).strict().refine((m) => m.percent === undefined || m.fraction === undefined, 'give percent or fraction, not both'),
+}).strict();
 
 const hostnameSchema = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be a DNS host name');
 
@@ -109,21 +125,7 @@ const filterSchema = z.discriminatedUnion('type', [
     type: z.literal('URLRewrite'),
     urlRewrite: z.object({ hostname: hostnameSchema.optional(), path: pathModifierSchema.optional() }).strict(),
   }).strict(),
-  z.object({
-    type: z.literal('RequestMirror'),
-    requestMirror: z.object({
-      backendRef: z.object({
-        group: z.string().optional(),
-        kind: z.enum(['Service', 'ExternalService']).default('Service'),
-        name: nameSchema,
-        namespace: nameSchema.optional(),
-        port: z.number().int().min(1).max(65535).optional(),
-      }).strict(),
-      percent: z.number().int().min(0).max(100).optional(),
-      fraction: z.object({ numerator: z.number().int().min(0), denominator: z.number().int().min(1).default(100) }).strict()
-        .refine((f) => f.numerator <= f.denominator, 'numerator must not exceed denominator').optional(),
-    }).strict().refine((m) => m.percent === undefined || m.fraction === undefined, 'give percent or fraction, not both'),
-  }).strict(),
+  requestMirrorFilterSchema,
 ]);
 
 export type HTTPRouteFilter = z.infer<typeof filterSchema>;
@@ -131,17 +133,27 @@ export type HTTPRouteMatch = z.infer<typeof matchSchema>;
 
 const validDuration = /^\d+(ms|s|m|h)$/;
 
+export const ruleTimeoutsSchema = z.object({
+  request: durationSchema.optional(),
+  // Gateway API: the timeout of each try to a backend (per-try timeout when retries are on)
+  backendRequest: durationSchema.optional(),
+}).strict();
+
+/** Gateway API: backendRequest must not exceed request when both are set. */
+export function checkRuleTimeouts(t: z.infer<typeof ruleTimeoutsSchema> | undefined, ctx: z.RefinementCtx): void {
+  if (t?.request && t.backendRequest && validDuration.test(t.request) && validDuration.test(t.backendRequest)
+    && durationMs(t.request) > 0 && durationMs(t.backendRequest) > durationMs(t.request)) {
+    ctx.addIssue({ code: 'custom', path: ['timeouts', 'backendRequest'], message: 'must not be longer than timeouts.request' });
+  }
+}
+
 const ruleSchema = z.object({
   name: nameSchema.optional(),
   matches: z.array(matchSchema).default([{ path: { type: 'PathPrefix', value: '/' } }]),
   filters: z.array(filterSchema).optional(),
   // empty only for a rule that redirects (it forwards nowhere)
   backendRefs: z.array(backendRefSchema).default([]),
-  timeouts: z.object({
-    request: durationSchema.optional(),
-    // Gateway API: the timeout of each try to a backend (per-try timeout when retries are on)
-    backendRequest: durationSchema.optional(),
-  }).strict().optional(),
+  timeouts: ruleTimeoutsSchema.optional(),
   // Gateway API GEP-1731: status codes to retry (connection failures and resets are retried too),
   // how many retries, and the base of the exponential backoff.
   retry: z.object({
@@ -170,12 +182,7 @@ const ruleSchema = z.object({
       }
     });
   });
-  const t = rule.timeouts;
-  // Gateway API: backendRequest must not exceed request when both are set
-  if (t?.request && t.backendRequest && validDuration.test(t.request) && validDuration.test(t.backendRequest)
-    && durationMs(t.request) > 0 && durationMs(t.backendRequest) > durationMs(t.request)) {
-    ctx.addIssue({ code: 'custom', path: ['timeouts', 'backendRequest'], message: 'must not be longer than timeouts.request' });
-  }
+  checkRuleTimeouts(rule.timeouts, ctx);
 });
 
 export const httpRouteSchema = z.object({

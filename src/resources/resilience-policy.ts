@@ -24,9 +24,9 @@ export const retryOnValues = [
 
 const targetRefSchema = z.object({
   group: z.string().optional(),
-  kind: z.enum(['Service', 'HTTPRoute'], { message: 'must be Service or HTTPRoute' }),
+  kind: z.enum(['Service', 'HTTPRoute', 'GRPCRoute'], { message: 'must be Service, HTTPRoute or GRPCRoute' }),
   name: nameSchema,
-  /** The name of one HTTPRoute rule (rules[].name); only with kind HTTPRoute. */
+  /** The name of one route rule (rules[].name); only with kind HTTPRoute or GRPCRoute. */
   sectionName: nameSchema.optional(),
 }).strict();
 
@@ -96,6 +96,8 @@ const faultsSchema = z.object({
 // faults belong to a route. The rest (request timeout, retries) can target either.
 const clusterOnly = ['loadBalancer', 'retryBudget', 'circuitBreaker', 'connectionPool', 'outlierDetection'] as const;
 
+const routeArticle = (kind: string): string => (kind === 'HTTPRoute' ? 'an HTTPRoute' : 'a GRPCRoute');
+
 const specSchema = z.object({
   targetRef: targetRefSchema,
   loadBalancer: loadBalancerSchema.optional(),
@@ -109,14 +111,14 @@ const specSchema = z.object({
 }).strict().superRefine((spec, ctx) => {
   const kind = spec.targetRef.kind;
   if (kind === 'Service') {
-    if (spec.targetRef.sectionName) ctx.addIssue({ code: 'custom', path: ['targetRef', 'sectionName'], message: 'sectionName names an HTTPRoute rule; it is only allowed with kind HTTPRoute' });
+    if (spec.targetRef.sectionName) ctx.addIssue({ code: 'custom', path: ['targetRef', 'sectionName'], message: 'sectionName names a route rule; it is only allowed with kind HTTPRoute or GRPCRoute' });
     if (spec.faults) ctx.addIssue({ code: 'custom', path: ['faults'], message: 'faults are route-level: target an HTTPRoute (optionally one rule with sectionName)' });
   } else {
     for (const field of clusterOnly) {
-      if (spec[field]) ctx.addIssue({ code: 'custom', path: [field], message: `${field} shapes a cluster: target the Service, not an HTTPRoute` });
+      if (spec[field]) ctx.addIssue({ code: 'custom', path: [field], message: `${field} shapes a cluster: target the Service, not ${routeArticle(kind)}` });
     }
     for (const field of ['connect', 'idle'] as const) {
-      if (spec.timeouts?.[field]) ctx.addIssue({ code: 'custom', path: ['timeouts', field], message: `timeouts.${field} applies to a cluster's connections: target the Service, not an HTTPRoute` });
+      if (spec.timeouts?.[field]) ctx.addIssue({ code: 'custom', path: ['timeouts', field], message: `timeouts.${field} applies to a cluster's connections: target the Service, not ${routeArticle(kind)}` });
     }
   }
   const od = spec.outlierDetection;

@@ -73,7 +73,7 @@ outlierDetection: { enabled: false }
 
   it('names the field of each error', () => {
     refusedAt(doc('loadBalancer: { type: Random }'), 'spec.targetRef', /expected object|Required|received undefined/i);
-    refusedAt(doc('targetRef: { kind: Deployment, name: api }'), 'spec.targetRef.kind', /Service or HTTPRoute/);
+    refusedAt(doc('targetRef: { kind: Deployment, name: api }'), 'spec.targetRef.kind', /Service, HTTPRoute or GRPCRoute/);
     refusedAt(doc('targetRef: { kind: Service, name: API }'), 'spec.targetRef.name', /DNS-1123/);
     refusedAt(doc('targetRef: { kind: Service, name: api }\nloadBalancer: { type: Random }'), 'spec.loadBalancer.type', /PeakEWMA, LeastRequest or RoundRobin/);
     refusedAt(doc('targetRef: { kind: Service, name: api }\ntimeouts: { request: 10 }'), 'spec.timeouts.request', /string|duration/);

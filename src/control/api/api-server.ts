@@ -6,7 +6,7 @@ import { parseResources } from '../../resources/validate.js';
 import type { Registry } from '../registry.js';
 import type { Store } from '../store/store.js';
 import { isStoreUnavailable } from '../store/store-unavailable.js';
-import { endpointRows, policyRows, proxyRows, routeRows, serviceRows } from './api-views.js';
+import { endpointRows, grpcRouteRows, policyRows, proxyRows, routeRows, serviceRows } from './api-views.js';
 import { EndpointStateCollector } from './endpoint-live-state.js';
 import { readBody } from './read-body.js';
 import { statsRoutes } from './api-stats.js';
@@ -66,6 +66,7 @@ export class ApiServer {
       { pattern: /^\/api\/v1\/resources\/([^/]+)\/([^/]+)\/([^/]+)$/, methods: { GET: (_r, _u, p) => this.getResource(p), DELETE: (_r, _u, p) => this.deleteResource(p) } },
       { pattern: /^\/api\/v1\/services$/, methods: { GET: async () => [200, serviceRows(await this.opts.store.list(), this.opts.registry.list())] } },
       { pattern: /^\/api\/v1\/routes$/, methods: { GET: async () => [200, routeRows(await this.opts.store.list(), this.opts.registry.list())] } },
+      { pattern: /^\/api\/v1\/grpcroutes$/, methods: { GET: async () => [200, grpcRouteRows(await this.opts.store.list(), this.opts.registry.list())] } },
       { pattern: /^\/api\/v1\/policies$/, methods: { GET: async () => [200, policyRows(await this.opts.store.list(), this.opts.registry.list())] } },
       { pattern: /^\/api\/v1\/endpoints$/, methods: { GET: () => this.endpoints() } },
       { pattern: /^\/api\/v1\/proxies$/, methods: { GET: async () => [200, proxyRows(this.opts.registry.list()).map((row) => ({ ...row, ...this.opts.identity?.issuer.certificateColumns(row.id as string) ?? { certExpiry: null } }))] } },

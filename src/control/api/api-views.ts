@@ -1,4 +1,5 @@
 import type { AuthorizationPolicy } from '../../resources/authorization-policy.js';
+import type { GRPCRoute } from '../../resources/grpc-route.js';
 import type { HTTPRoute } from '../../resources/http-route.js';
 import { authorizationStatus } from '../compiler/compile-authorization.js';
 import type { ResiliencePolicy } from '../../resources/resilience-policy.js';
@@ -105,4 +106,10 @@ export function serviceRows(resources: readonly StoredResource[], instances: rea
 export function routeRows(resources: readonly StoredResource[], instances: readonly Instance[]): Record<string, unknown>[] {
   const statuses = routeStatuses(resources, meshServices(resources, instances));
   return resources.filter((r): r is StoredResource & HTTPRoute => r.kind === 'HTTPRoute').map((r) => ({ ...r, status: statuses.get(r) ?? { accepted: true } }));
+}
+
+/** GRPCRoutes as applied, with their status (a conflict with an HTTPRoute is impossible: see routeStatuses). */
+export function grpcRouteRows(resources: readonly StoredResource[], instances: readonly Instance[]): Record<string, unknown>[] {
+  const statuses = routeStatuses(resources, meshServices(resources, instances));
+  return resources.filter((r): r is StoredResource & GRPCRoute => r.kind === 'GRPCRoute').map((r) => ({ ...r, status: statuses.get(r) ?? { accepted: true } }));
 }

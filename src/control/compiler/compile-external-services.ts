@@ -1,8 +1,8 @@
 import type { ExternalService } from '../../resources/external-service.js';
-import type { HTTPRoute } from '../../resources/http-route.js';
 import { clusterResilienceFields } from './compile-resilience.js';
 import { compileServiceRoutes, type RouteCompileOptions } from './compile-routes.js';
 import { serviceKey, type MeshService } from './mesh-services.js';
+import type { MeshRoute } from './route-status.js';
 import { clusterResilience } from './resilience-merge.js';
 import { socketAddress, type XdsObject } from './xds-object.js';
 
@@ -32,8 +32,8 @@ export function compileExternalCluster(ext: ExternalService, proxyless = false):
   return { ...base, ...clusterResilienceFields(clusterResilience(undefined)) };
 }
 
-/** The virtual host for its host names, with the HTTPRoutes attached to it or one catch-all. */
-export function compileExternalVirtualHost(ext: ExternalService, routes: readonly HTTPRoute[], opts: RouteCompileOptions): XdsObject {
+/** The virtual host for its host names, with the routes attached to it or one catch-all. */
+export function compileExternalVirtualHost(ext: ExternalService, routes: readonly MeshRoute[], opts: RouteCompileOptions): XdsObject {
   const svc = externalAsService(ext);
   return { name: svc.key, domains: [...ext.spec.hosts], routes: compileServiceRoutes(svc, routes, opts) };
 }

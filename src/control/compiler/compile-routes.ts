@@ -1,5 +1,6 @@
 import type { ExternalService } from '../../resources/external-service.js';
-import type { HTTPRoute, HTTPRouteMatch } from '../../resources/http-route.js';
+import type { GRPCRoute, GRPCRouteFilter } from '../../resources/grpc-route.js';
+import type { HTTPRoute, HTTPRouteFilter, HTTPRouteMatch } from '../../resources/http-route.js';
 import type { Resource } from '../../resources/kinds.js';
 import type { NodeInfo } from '../../xds/node.js';
 import { OUTBOUND_ROUTE_CONFIG } from './compile-listeners.js';
@@ -7,7 +8,8 @@ import { serviceKey, type MeshService } from './mesh-services.js';
 import { routeResilienceFields } from './compile-resilience.js';
 import { routeResilience } from './resilience-merge.js';
 import { indexPolicies, routeKey, type PolicyIndex } from './resilience-policies.js';
-import { externalServices, httpRoutes, routeStatuses } from './route-status.js';
+import { externalServices, meshRoutes, routeStatuses, type MeshRoute } from './route-status.js';
+import { compileGrpcMatch, grpcRouteEntries, grpcRouteName } from './compile-grpc-routes.js';
 import { compileExternalVirtualHost, externalAsService } from './compile-external-services.js';
 import { compareStrings, durationFromMs, type XdsObject } from './xds-object.js';
 
@@ -59,11 +61,11 @@ function trimSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.replace(/\/+$/, '') || '/' : path;
 }
 
-/** The accepted HTTPRoutes attached to each service, keyed by `<service>.<namespace>`. */
-export function routesByParent(resources: readonly Resource[], services: readonly MeshService[]): Map<string, HTTPRoute[]> {
-  const out = new Map<string, HTTPRoute[]>();
+/** The accepted HTTPRoutes and GRPCRoutes attached to each service, keyed by `<service>.<namespace>`. */
+export function routesByParent(resources: readonly Resource[], services: readonly MeshService[]): Map<string, MeshRoute[]> {
+  const out = new Map<string, MeshRoute[]>();
   const statuses = routeStatuses(resources, services);
-  for (const route of httpRoutes(resources)) {
+  for (const route of meshRoutes(resources)) {
     if (!statuses.get(route)?.accepted) continue;
     const ns = route.metadata.namespace ?? 'default';
     for (const p of route.spec.parentRefs) {
@@ -83,14 +85,21 @@ export interface RouteCompileOptions {
   proxyless?: boolean;
 }
 
-/** The Envoy routes of one service: its HTTPRoutes' rules in match order, or one catch-all to the service itself. */
-export function compileServiceRoutes(svc: MeshService, routes: readonly HTTPRoute[], opts: RouteCompileOptions = {}): XdsObject[] {
+/**
+ * The Envoy routes of one service: its GRPCRoutes' rules in GRPCRoute precedence (they take only
+ * gRPC requests), then its HTTPRoutes' rules in HTTPRoute precedence; or, without routes, one
+ * catch-all to the service itself. A request no rule takes gets 404 (no-route).
+ */
+export function compileServiceRoutes(svc: MeshService, routes: readonly MeshRoute[], opts: RouteCompileOptions = {}): XdsObject[] {
   if (routes.length === 0) {
     const route: XdsObject = { name: svc.key, match: { prefix: '/' }, route: { cluster: svc.key } };
     return [opts.proxyless ? route : withResilience(route, routeResilience([opts.policies?.services.get(svc.key)]))];
   }
+  const grpc = grpcRouteEntries(routes.filter((r): r is GRPCRoute => r.kind === 'GRPCRoute'))
+    .map((e) => compileRule(e.route, e.ruleIndex, grpcRouteName(e.route, e.ruleIndex), compileGrpcMatch(e.match), svc, opts));
   const entries: RouteEntry[] = [];
   for (const route of routes) {
+    if (route.kind !== 'HTTPRoute') continue;
     route.spec.rules.forEach((rule, ruleIndex) => {
       rule.matches.forEach((match, matchIndex) => {
         const path = match.path ?? { type: 'PathPrefix', value: '/' };
@@ -99,7 +108,7 @@ export function compileServiceRoutes(svc: MeshService, routes: readonly HTTPRout
     });
   }
   entries.sort(compareEntries);
-  return entries.map((e) => compileRule(e, svc, opts));
+  return [...grpc, ...entries.map((e) => compileRule(e.route, e.ruleIndex, `${e.route.metadata.name}.${e.ruleIndex}`, compileMatch(e), svc, opts))];
 }
 
 function withResilience(route: XdsObject, r: ReturnType<typeof routeResilience>): XdsObject {
@@ -109,14 +118,15 @@ function withResilience(route: XdsObject, r: ReturnType<typeof routeResilience>)
   return out;
 }
 
-function compileRule(e: RouteEntry, parent: MeshService, opts: RouteCompileOptions): XdsObject {
-  const rule = e.route.spec.rules[e.ruleIndex];
-  const ns = e.route.metadata.namespace ?? 'default';
-  const filters = rule.filters ?? [];
-  let out: XdsObject = { name: `${e.route.metadata.name}.${e.ruleIndex}`, match: compileMatch(e) };
+/** One rule (reached through one of its matches) → one Envoy route; the filters GRPCRoute has mean the same as HTTPRoute's. */
+function compileRule(route: MeshRoute, ruleIndex: number, name: string, match: XdsObject, parent: MeshService, opts: RouteCompileOptions): XdsObject {
+  const rule = route.spec.rules[ruleIndex];
+  const ns = route.metadata.namespace ?? 'default';
+  const filters: readonly (HTTPRouteFilter | GRPCRouteFilter)[] = rule.filters ?? [];
+  let out: XdsObject = { name, match };
   const redirect = filters.find((f) => f.type === 'RequestRedirect');
   if (redirect) {
-    out.redirect = compileRedirect(redirect.requestRedirect, e);
+    out.redirect = compileRedirect(redirect.requestRedirect);
   } else {
     const clusters = rule.backendRefs.map((b) => ({ name: serviceKey(b.name, b.namespace ?? ns), weight: b.weight }));
     const action: XdsObject = clusters.length === 1
@@ -124,7 +134,7 @@ function compileRule(e: RouteEntry, parent: MeshService, opts: RouteCompileOptio
       : { weighted_clusters: { clusters: clusters.map((c) => ({ name: c.name, weight: { value: c.weight } })) } };
     if (opts.proxyless && rule.timeouts?.request) action.timeout = durationFromMs(parseDurationMs(rule.timeouts.request));
     for (const f of filters) {
-      if (f.type === 'URLRewrite') Object.assign(action, compileRewrite(f.urlRewrite, e));
+      if (f.type === 'URLRewrite') Object.assign(action, compileRewrite(f.urlRewrite));
       else if (f.type === 'RequestMirror') {
         const m = f.requestMirror;
         const millionths = m.fraction ? Math.round((m.fraction.numerator * 1_000_000) / m.fraction.denominator) : (m.percent ?? 100) * 10_000;
@@ -159,9 +169,9 @@ function compileRule(e: RouteEntry, parent: MeshService, opts: RouteCompileOptio
     const p = opts.policies;
     out = withResilience(out, routeResilience([
       p?.services.get(parent.key),
-      p?.routes.get(routeKey(ns, e.route.metadata.name)),
-      rule.name ? p?.routes.get(routeKey(ns, e.route.metadata.name, rule.name)) : undefined,
-    ], rule));
+      p?.routes.get(routeKey(ns, route.metadata.name, undefined, route.kind)),
+      rule.name ? p?.routes.get(routeKey(ns, route.metadata.name, rule.name, route.kind)) : undefined,
+    ], route.kind === 'GRPCRoute' ? { kind: 'GRPCRoute', rule: route.spec.rules[ruleIndex] } : { kind: 'HTTPRoute', rule: route.spec.rules[ruleIndex] }));
   }
   return out;
 }
@@ -194,7 +204,7 @@ type PathModifier = { type: 'ReplaceFullPath'; replaceFullPath: string } | { typ
 // ReplaceFullPath as Envoy Gateway sends it: a regex rewrite of the whole path
 const wholePath = '^/.*$';
 
-function compileRewrite(r: { hostname?: string; path?: PathModifier }, _e: RouteEntry): XdsObject {
+function compileRewrite(r: { hostname?: string; path?: PathModifier }): XdsObject {
   const out: XdsObject = {};
   if (r.hostname) out.host_rewrite_literal = r.hostname;
   if (r.path?.type === 'ReplaceFullPath') out.regex_rewrite = { pattern: { regex: wholePath }, substitution: r.path.replaceFullPath };
@@ -204,7 +214,7 @@ function compileRewrite(r: { hostname?: string; path?: PathModifier }, _e: Route
 
 const redirectCodes: Record<number, string> = { 301: 'MOVED_PERMANENTLY', 302: 'FOUND', 303: 'SEE_OTHER', 307: 'TEMPORARY_REDIRECT', 308: 'PERMANENT_REDIRECT' };
 
-function compileRedirect(r: { scheme?: string; hostname?: string; port?: number; path?: PathModifier; statusCode: number }, _e: RouteEntry): XdsObject {
+function compileRedirect(r: { scheme?: string; hostname?: string; port?: number; path?: PathModifier; statusCode: number }): XdsObject {
   const out: XdsObject = {};
   if (r.scheme) out.scheme_redirect = r.scheme;
   if (r.hostname) out.host_redirect = r.hostname;
@@ -253,7 +263,7 @@ export interface OutboundRouteInputs {
   services: readonly MeshService[];
   /** The ExternalServices in force that it covers. */
   externals: readonly ExternalService[];
-  attached: ReadonlyMap<string, HTTPRoute[]>;
+  attached: ReadonlyMap<string, MeshRoute[]>;
   opts: RouteCompileOptions;
   /** Makes (or finds already made) a service's virtual host; default: compiles it. */
   virtualHost?: (svc: MeshService) => XdsObject;
@@ -268,7 +278,7 @@ export function compileOutboundRoutes(services: readonly MeshService[], resource
 }
 
 /** The virtual host of a mesh service as seen from `node` (its namespace decides the bare name). */
-export function compileVirtualHost(svc: MeshService, node: NodeInfo, attached: ReadonlyMap<string, HTTPRoute[]>, opts: RouteCompileOptions): XdsObject {
+export function compileVirtualHost(svc: MeshService, node: NodeInfo, attached: ReadonlyMap<string, MeshRoute[]>, opts: RouteCompileOptions): XdsObject {
   return { name: svc.key, domains: serviceDomains(svc, node), routes: compileServiceRoutes(svc, attached.get(svc.key) ?? [], opts) };
 }
 

@@ -1,6 +1,5 @@
 import type { AuthorizationPolicy } from '../../resources/authorization-policy.js';
 import type { ExternalService } from '../../resources/external-service.js';
-import type { HTTPRoute } from '../../resources/http-route.js';
 import type { Instance } from '../registry.js';
 import { meshConfigOf } from './compile-authorization.js';
 import type { MeshState } from './compile-snapshot.js';
@@ -10,7 +9,7 @@ import { externalAsService } from './compile-external-services.js';
 import { routesByParent } from './compile-routes.js';
 import { meshServices, serviceKey, type MeshService } from './mesh-services.js';
 import { indexPolicies, routeKey, type PolicyIndex } from './resilience-policies.js';
-import { externalServices } from './route-status.js';
+import { externalServices, type MeshRoute } from './route-status.js';
 import type { XdsObject } from './xds-object.js';
 
 /**
@@ -25,8 +24,8 @@ export interface MeshIndex {
   readonly externals: readonly ExternalService[];
   readonly externalByKey: ReadonlyMap<string, ExternalService>;
   readonly policies: PolicyIndex;
-  /** Accepted HTTPRoutes by parent service key. */
-  readonly attached: ReadonlyMap<string, HTTPRoute[]>;
+  /** Accepted HTTPRoutes and GRPCRoutes by parent service key. */
+  readonly attached: ReadonlyMap<string, MeshRoute[]>;
   readonly telemetry: XdsObject;
   readonly authorizationPolicies: readonly AuthorizationPolicy[];
   readonly cache: CompileCache;
@@ -91,7 +90,7 @@ export function indexMesh(state: MeshState, cache = new CompileCache()): MeshInd
     routesPrint: (key) => print(`r\0${key}`, () => {
       const routes = attached.get(key) ?? [];
       const routePolicies = routes.map((r) => {
-        const prefix = routeKey(r.metadata.namespace ?? 'default', r.metadata.name);
+        const prefix = routeKey(r.metadata.namespace ?? 'default', r.metadata.name, undefined, r.kind);
         return [...policies.routes].filter(([k]) => k === prefix || k.startsWith(`${prefix}/`));
       });
       return JSON.stringify([policies.services.get(key) ?? null, routes, routePolicies]);

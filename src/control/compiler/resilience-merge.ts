@@ -1,7 +1,8 @@
 // Policies over defaults: the typed values a sidecar must end up with for one cluster or one route.
+import type { GRPCRouteRule } from '../../resources/grpc-route.js';
 import type { HTTPRouteRule } from '../../resources/http-route.js';
 import { durationMs, type ResiliencePolicy } from '../../resources/resilience-policy.js';
-import type { LbPolicy, RetryPolicy } from '../../proxy/config/proxy-config.js';
+import type { GrpcRetryOn, LbPolicy, RetryOn, RetryPolicy } from '../../proxy/config/proxy-config.js';
 import { grpcStatusesOf } from '../../proxy/config/grpc-retry-on.js';
 import {
   defaultClusterResilience, defaultLeastRequestChoices, defaultOutlierDetection, defaultPeakEwma, defaultRouteResilience, defaultSuccessRate,
@@ -60,12 +61,20 @@ function lbPolicy(lb: NonNullable<ResiliencePolicy['spec']['loadBalancer']>): Lb
   }
 }
 
+/** A rule's own resilience fields, by the kind of its route (a GRPCRoute retries gRPC statuses). */
+export type RuleResilienceFields =
+  | { kind: 'HTTPRoute'; rule: Pick<HTTPRouteRule, 'timeouts' | 'retry'> }
+  | { kind: 'GRPCRoute'; rule: Pick<GRPCRouteRule, 'timeouts' | 'retry'> };
+
 /**
  * A route's settings, from the least to the most specific: defaults, the policy of the Service
- * the client called (the route's parent), a policy on the whole HTTPRoute, a policy on the rule
- * (sectionName), and last the rule's own Gateway API fields.
+ * the client called (the route's parent), a policy on the whole route, a policy on the rule
+ * (sectionName), and last the rule's own fields (an HTTPRoute rule may be given bare).
  */
-export function routeResilience(policies: readonly (ResiliencePolicy | undefined)[], rule?: HTTPRouteRule): RouteResilience {
+export function routeResilience(policies: readonly (ResiliencePolicy | undefined)[], ruleOrFields?: HTTPRouteRule | RuleResilienceFields): RouteResilience {
+  const fields: RuleResilienceFields | undefined = ruleOrFields === undefined ? undefined
+    : 'kind' in ruleOrFields ? ruleOrFields : { kind: 'HTTPRoute', rule: ruleOrFields };
+  const rule = fields?.rule;
   const out = defaultRouteResilience();
   let retry: RetryPolicy = out.retry!;
   for (const p of policies) {
@@ -98,9 +107,16 @@ export function routeResilience(policies: readonly (ResiliencePolicy | undefined
   }
   if (rule?.timeouts?.request) out.timeoutMs = durationMs(rule.timeouts.request);
   if (rule?.timeouts?.backendRequest) retry.perTryTimeoutMs = durationMs(rule.timeouts.backendRequest);
+  if (fields?.kind === 'GRPCRoute' && fields.rule.retry) {
+    const codes = fields.rule.retry.codes;
+    // gRPC calls are POSTs: retries on a GRPCRoute rule declare its methods safe to repeat
+    retry = { ...retry, nonIdempotent: true };
+    if (codes) retry = { ...retry, retryOn: [...new Set<RetryOn>(['connect-failure', 'reset', ...codes.map(grpcRetryOn)])], retriableStatusCodes: [] };
+  } else if (fields?.kind === 'HTTPRoute' && fields.rule.retry?.codes) {
+    retry = { ...retry, retryOn: ['connect-failure', 'reset', 'retriable-status-codes'], retriableStatusCodes: fields.rule.retry.codes };
+  }
   if (rule?.retry) {
     const g = rule.retry;
-    if (g.codes) retry = { ...retry, retryOn: ['connect-failure', 'reset', 'retriable-status-codes'], retriableStatusCodes: g.codes };
     if (g.attempts !== undefined) retry.maxRetries = g.attempts;
     if (g.backoff !== undefined) {
       retry.backoffBaseMs = durationMs(g.backoff);
@@ -118,4 +134,9 @@ export function routeResilience(policies: readonly (ResiliencePolicy | undefined
   // a per-try timeout still bounds the one try when retries are off, so such a policy is kept
   out.retry = retry.maxRetries === 0 && retry.perTryTimeoutMs === 0 ? undefined : retry;
   return out;
+}
+
+/** UNAVAILABLE → unavailable, DEADLINE_EXCEEDED → deadline-exceeded: gRPC's spelling to Envoy's. */
+function grpcRetryOn(code: NonNullable<NonNullable<GRPCRouteRule['retry']>['codes']>[number]): GrpcRetryOn {
+  return code.toLowerCase().replace(/_/g, '-') as GrpcRetryOn;
 }

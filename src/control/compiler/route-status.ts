@@ -1,5 +1,6 @@
 import type { ExternalService } from '../../resources/external-service.js';
 import { checkRe2 } from '../../resources/http-route-regex.js';
+import { grpcPathRegex, type GRPCRoute, type GRPCRouteMatch } from '../../resources/grpc-route.js';
 import type { HTTPRoute, HTTPRouteMatch } from '../../resources/http-route.js';
 import type { Resource } from '../../resources/kinds.js';
 import { serviceKey, type MeshService } from './mesh-services.js';
@@ -12,8 +13,15 @@ export type RouteStatus =
   | { accepted: true }
   | { accepted: false; reason: RouteStatusReason; message: string };
 
+/** The route kinds that attach to a Service (GAMMA): their rules become the service's Envoy routes. */
+export type MeshRoute = HTTPRoute | GRPCRoute;
+
 export function httpRoutes(resources: readonly Resource[]): HTTPRoute[] {
   return resources.filter((r): r is HTTPRoute => r.kind === 'HTTPRoute');
+}
+
+export function meshRoutes(resources: readonly Resource[]): MeshRoute[] {
+  return resources.filter((r): r is MeshRoute => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute');
 }
 
 /** The ExternalServices that are in force: a mesh service of the same name and namespace wins. */
@@ -30,7 +38,7 @@ type Ref = { kind?: string; name: string; namespace?: string };
  * snapshot as a whole, so traffic keeps its previous path instead of going half to a service
  * that is not there. `externals` are the keys of the ExternalServices in force.
  */
-export function routeStatus(route: HTTPRoute, services: readonly MeshService[], externals: ReadonlySet<string> = new Set()): RouteStatus {
+export function routeStatus(route: MeshRoute, services: readonly MeshService[], externals: ReadonlySet<string> = new Set()): RouteStatus {
   const known = new Set(services.map((s) => s.key));
   const ns = route.metadata.namespace ?? 'default';
   const exists = (ref: Ref) => (ref.kind === 'ExternalService' ? externals : known).has(serviceKey(ref.name, ref.namespace ?? ns));
@@ -52,7 +60,7 @@ export function routeStatus(route: HTTPRoute, services: readonly MeshService[], 
     }
     // The schema checks regexes at apply time; this catches routes stored before it did.
     for (const [j, m] of rule.matches.entries()) {
-      const bad = invalidRegex(m);
+      const bad = route.kind === 'GRPCRoute' ? invalidGrpcRegex(m as GRPCRouteMatch) : invalidRegex(m as HTTPRouteMatch);
       if (bad) return { accepted: false, reason: 'InvalidRegex', message: `spec.rules[${i}].matches[${j}].${bad}` };
     }
   }
@@ -74,36 +82,57 @@ function invalidRegex(m: HTTPRouteMatch): string | undefined {
   return undefined;
 }
 
+function invalidGrpcRegex(m: GRPCRouteMatch): string | undefined {
+  if (m.method?.type === 'RegularExpression') {
+    const c = checkRe2(grpcPathRegex(m.method.service, m.method.method));
+    if (!c.ok) return `method: invalid regular expression: ${c.error}`;
+  }
+  for (const [k, h] of (m.headers ?? []).entries()) {
+    if (h.type !== 'RegularExpression') continue;
+    const c = checkRe2(h.value);
+    if (!c.ok) return `headers[${k}].value: invalid regular expression: ${c.error}`;
+  }
+  return undefined;
+}
+
+const headerPairs = (list: { type: string; name: string; value: string }[] | undefined, lower: boolean) =>
+  (list ?? []).map((h) => `${lower ? h.name.toLowerCase() : h.name}\u0000${h.type}\u0000${h.value}`).sort().join('\u0001');
+
+/** A GRPCRoute match as a comparable key; it never equals an HTTPRoute's (the kinds do not conflict). */
+function grpcMatchKey(m: GRPCRouteMatch): string {
+  const method = m.method;
+  return ['grpc', method?.type ?? '', method?.service ?? '', method?.method ?? '', headerPairs(m.headers, true)].join('\u0002');
+}
+
 /** A match as a comparable key: two routes with the same key on one parent conflict. */
 function matchKey(m: HTTPRouteMatch): string {
   const path = m.path ?? { type: 'PathPrefix', value: '/' };
   const value = path.type === 'PathPrefix' && path.value.length > 1 ? path.value.replace(/\/+$/, '') || '/' : path.value;
-  const pairs = (list: { type: string; name: string; value: string }[] | undefined, lower: boolean) =>
-    (list ?? []).map((h) => `${lower ? h.name.toLowerCase() : h.name}\u0000${h.type}\u0000${h.value}`).sort().join('\u0001');
-  return [path.type, value, m.method ?? '', pairs(m.headers, true), pairs(m.queryParams, false)].join('\u0002');
+  return [path.type, value, m.method ?? '', headerPairs(m.headers, true), headerPairs(m.queryParams, false)].join('\u0002');
 }
 
-function createdAt(route: HTTPRoute): string {
+function createdAt(route: MeshRoute): string {
   return (route.metadata as { creationTimestamp?: string }).creationTimestamp ?? '';
 }
 
-function olderFirst(a: HTTPRoute, b: HTTPRoute): number {
+function olderFirst(a: MeshRoute, b: MeshRoute): number {
   return compareStrings(createdAt(a), createdAt(b))
     || compareStrings(a.metadata.namespace ?? 'default', b.metadata.namespace ?? 'default')
     || compareStrings(a.metadata.name, b.metadata.name);
 }
 
 /**
- * The status of every HTTPRoute. Besides each route's own checks, two routes that attach to one
- * parent with an identical match conflict: as Gateway API resolves ties, the older route (then
- * namespace/name) keeps it, and the newer is not accepted (reason Conflicted) as a whole, so a
- * change never half-applies.
+ * The status of every HTTPRoute and GRPCRoute. Besides each route's own checks, two routes of one
+ * kind that attach to one parent with an identical match conflict: as Gateway API resolves ties,
+ * the older route (then namespace/name) keeps it, and the newer is not accepted (reason
+ * Conflicted) as a whole, so a change never half-applies. An HTTPRoute and a GRPCRoute on one
+ * parent do not conflict: the GRPCRoute's rules take gRPC requests first (docs/xds.md, "GRPCRoute").
  */
-export function routeStatuses(resources: readonly Resource[], services: readonly MeshService[]): Map<HTTPRoute, RouteStatus> {
+export function routeStatuses(resources: readonly Resource[], services: readonly MeshService[]): Map<MeshRoute, RouteStatus> {
   const externals = new Set(externalServices(resources, services).map((e) => serviceKey(e.metadata.name, e.metadata.namespace ?? 'default')));
-  const out = new Map<HTTPRoute, RouteStatus>();
-  const claimed = new Map<string, { route: HTTPRoute; where: string }>();
-  for (const route of httpRoutes(resources).sort(olderFirst)) {
+  const out = new Map<MeshRoute, RouteStatus>();
+  const claimed = new Map<string, { route: MeshRoute; where: string }>();
+  for (const route of meshRoutes(resources).sort(olderFirst)) {
     const own = routeStatus(route, services, externals);
     if (!own.accepted) {
       out.set(route, own);
@@ -114,8 +143,8 @@ export function routeStatuses(resources: readonly Resource[], services: readonly
     let conflict: RouteStatus | undefined;
     for (const p of route.spec.parentRefs) {
       const parent = serviceKey(p.name, p.namespace ?? ns);
-      route.spec.rules.forEach((rule, i) => rule.matches.forEach((m, j) => {
-        const key = `${parent}\u0003${matchKey(m)}`;
+      (route.spec.rules as readonly { matches: readonly (HTTPRouteMatch | GRPCRouteMatch)[] }[]).forEach((rule, i) => rule.matches.forEach((m, j) => {
+        const key = `${parent}\u0003${route.kind === 'GRPCRoute' ? grpcMatchKey(m as GRPCRouteMatch) : matchKey(m as HTTPRouteMatch)}`;
         const other = claimed.get(key);
         if (other && other.route !== route && !conflict) {
           conflict = {
