@@ -250,11 +250,13 @@ export function serviceDomains(svc: MeshService, node: NodeInfo): string[] {
 
 /**
  * The virtual IP as a Host (`http://10.96.0.5:8080/`), and `ip:port` per HTTP port: as in Istio,
- * those name the destinations an intercepting sidecar routes by Host (intercept-listener.ts).
+ * those name the destinations an intercepting sidecar routes by Host (intercept-listener.ts). The
+ * bare address is there for every service, tcp-only ones included: it tells the sidecar which
+ * service a connection to that address is for.
  */
 function virtualIpDomains(svc: MeshService, address: string): string[] {
   const http = (svc.ports ?? []).filter((p) => p.protocol !== 'tcp');
-  return http.length === 0 ? [] : [address, ...http.map((p) => `${address}:${p.port}`)];
+  return [address, ...http.map((p) => `${address}:${p.port}`)];
 }
 
 /** What the `outbound` RouteConfiguration of a node is built from. */

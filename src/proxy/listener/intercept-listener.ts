@@ -57,8 +57,8 @@ export class InterceptMetrics {
 export interface MeshDestinations {
   /** `ip:port` of every HTTP port of every service's virtual IP. */
   ports: ReadonlySet<string>;
-  /** The virtual IPs themselves. */
-  addresses: ReadonlySet<string>;
+  /** Each virtual IP → its service's virtual host name, which is also its cluster's name. */
+  addresses: ReadonlyMap<string, string>;
 }
 
 /** What the outbound route table's domains say about the services' virtual IPs (compile-routes.ts). */
@@ -68,14 +68,12 @@ export function meshDestinations(table: RouteTable): MeshDestinations {
   let found = destinationsByTable.get(table);
   if (found === undefined) {
     const ports = new Set<string>();
-    const addresses = new Set<string>();
+    const addresses = new Map<string, string>();
     for (const vh of table.virtualHosts) {
       for (const d of vh.domains) {
         const i = d.lastIndexOf(':');
-        if (i > 0 && isIP(d.slice(0, i)) === 4 && /^\d+$/.test(d.slice(i + 1))) {
-          ports.add(d);
-          addresses.add(d.slice(0, i));
-        }
+        if (isIP(d) === 4) addresses.set(d, vh.name);
+        else if (i > 0 && isIP(d.slice(0, i)) === 4 && /^\d+$/.test(d.slice(i + 1))) ports.add(d);
       }
     }
     found = { ports, addresses };
@@ -95,8 +93,10 @@ export class InterceptListener {
   constructor(private readonly opts: InterceptListenerOptions) {
     this.metrics = new InterceptMetrics(opts.registry);
     this.originalDst = opts.originalDestination ?? originalDestination;
-    // the kernel already accepted the connection; pauseOnConnect keeps its bytes until a path is chosen
-    this.server = net.createServer({ pauseOnConnect: true, noDelay: true }, this.onConnection);
+    // the kernel already accepted the connection; pauseOnConnect keeps its bytes until a path is
+    // chosen, and half-open lets a client's FIN end only its direction (the HTTP server and the
+    // passthrough pipe both handle it)
+    this.server = net.createServer({ pauseOnConnect: true, noDelay: true, allowHalfOpen: true }, this.onConnection);
   }
 
   listen(): Promise<AddressInfo> {
@@ -168,6 +168,7 @@ export class InterceptListener {
   /** Plain TCP to where the app was going: the sidecar's uid is not intercepted, so this leaves. */
   private passthrough(client: Socket, dst: OriginalDestination): void {
     const upstream = net.connect({ host: dst.address, port: dst.port, family: dst.family, noDelay: true, allowHalfOpen: true });
+    // each side's FIN is passed on by pipe(); the connection ends when both sides have ended
     this.passthroughs.add(client);
     let connected = false;
     let localPort = -1;

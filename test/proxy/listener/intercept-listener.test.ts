@@ -21,7 +21,7 @@ const table: RouteTable = {
 describe('meshDestinations', () => {
   it('is the ip:port domains of the route table and their addresses', () => {
     assert.deepEqual([...meshDestinations(table).ports], ['10.200.240.9:8080']);
-    assert.deepEqual([...meshDestinations(table).addresses], ['10.200.240.9']);
+    assert.deepEqual([...meshDestinations(table).addresses], [['10.200.240.9', 'api.default'], ['10.200.240.10', 'db.default']]);
   });
 });
 
@@ -40,6 +40,15 @@ describe('InterceptListener', () => {
     elsewhere.listen(0, host);
     await once(elsewhere, 'listening');
     const elsewherePort = (elsewhere.address() as net.AddressInfo).port;
+    // one that answers only once the client has half-closed (the FIN must pass through)
+    const afterEnd = net.createServer({ allowHalfOpen: true }, (s) => {
+      let got = '';
+      s.on('data', (c: Buffer) => { got += c.toString(); });
+      s.on('end', () => s.end(`got ${got}`));
+    });
+    afterEnd.listen(0, host);
+    await once(afterEnd, 'listening');
+    const afterEndPort = (afterEnd.address() as net.AddressInfo).port;
     // the destination the next client "was going to" (dials run one after another)
     let next: OriginalDestination | null | Error = null;
     const registry = new Registry();
@@ -51,7 +60,7 @@ describe('InterceptListener', () => {
       },
     });
     const { port } = await listener.listen();
-    cleanup.push(() => listener.close(), () => meshServer.close(), () => elsewhere.close());
+    cleanup.push(() => listener.close(), () => meshServer.close(), () => elsewhere.close(), () => afterEnd.close());
 
     const dial = async (dst: OriginalDestination | null | Error, payload: string): Promise<string> => {
       next = dst;
@@ -67,6 +76,7 @@ describe('InterceptListener', () => {
     assert.match(await dial({ address: '10.200.240.9', port: 8080, family: 4 }, get), /mesh api:8080/);
     assert.match(await dial(null, get), /mesh api:8080/);
     assert.equal(await dial({ address: host, port: elsewherePort, family: 4 }, 'hi'), 'elsewhere\n');
+    assert.equal(await dial({ address: host, port: afterEndPort, family: 4 }, 'ping'), 'got ping');
     // an unreachable passthrough destination resets the client, as a refused connect would
     assert.equal(await dial({ address: host, port: 1, family: 4 }, 'x'), '');
     // a service address on a port it does not serve: reset at once, never passed through
@@ -76,7 +86,7 @@ describe('InterceptListener', () => {
     const text = await registry.metrics();
     assert.match(text, /trellis_intercepted_connections_total\{path="mesh"\} 1/);
     assert.match(text, /trellis_intercepted_connections_total\{path="direct"\} 1/);
-    assert.match(text, /trellis_intercepted_connections_total\{path="passthrough"\} 2/);
+    assert.match(text, /trellis_intercepted_connections_total\{path="passthrough"\} 3/);
     assert.match(text, /trellis_intercepted_connections_total\{path="error"\} 1/);
     assert.match(text, /trellis_intercepted_connections_total\{path="refused"\} 1/);
     assert.match(text, /trellis_passthrough_connect_failures_total 1/);
