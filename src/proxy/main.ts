@@ -179,6 +179,7 @@ async function interceptListener(opts: StartProxyOptions, address: string, runti
     address: '127.0.0.1',
     port,
     outbound: () => runtime.httpListener('outbound'),
+    tcp: (cluster, port) => runtime.tcpListenerFor(cluster, port),
     registry: runtime.metrics.registry,
     logger,
   });

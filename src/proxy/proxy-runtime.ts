@@ -85,6 +85,14 @@ export class ProxyRuntime {
     return l instanceof HttpListener ? l : undefined;
   }
 
+  /** The outbound TCP listener of a cluster's port (a Service's tcp port), for interception. */
+  tcpListenerFor(cluster: string, port: number): TcpListener | undefined {
+    for (const l of this.listeners.values()) {
+      if (l instanceof TcpListener && l.config.port === port && l.config.tcpProxy?.cluster === cluster) return l;
+    }
+    return undefined;
+  }
+
   applyConfig(config: ProxyConfig, source: ConfigSource = 'xds'): void {
     if (this.draining) return;
     // Clusters first, so routes never point at a cluster that is not there yet.

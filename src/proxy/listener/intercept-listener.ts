@@ -4,6 +4,7 @@
 //   - a mesh service's address and port (its virtual IP, a domain of the outbound route table) →
 //     the outbound HTTP listener, which routes by Host like any outbound request;
 //   - the listener itself (an app that calls 127.0.0.1:15001 directly) → the same;
+//   - a service's address at one of its tcp ports → that port's outbound TCP listener (tcp_proxy);
 //   - a service's address on a port it does not serve → refused at once (there is nothing there);
 //   - anything else → passthrough: a plain TCP connection to the original destination.
 import net, { type AddressInfo, type Socket } from 'node:net';
@@ -26,6 +27,8 @@ export interface InterceptListenerOptions {
   port: number;
   /** The outbound HTTP listener of the current config (undefined before the first config). */
   outbound: () => InterceptTarget | undefined;
+  /** The outbound TCP listener of a cluster's tcp port, if the config has one. */
+  tcp?: (cluster: string, port: number) => { acceptConnection(socket: Socket): void } | undefined;
   registry: Registry;
   logger?: Logger;
   /** How long a passthrough connection may take to connect. */
@@ -149,7 +152,15 @@ export class InterceptListener {
       this.metrics.mesh.inc();
       return this.toMesh(outbound, socket);
     }
-    if (mesh !== null && mesh.addresses.has(dst.address)) {
+    const cluster = mesh?.addresses.get(dst.address);
+    if (cluster !== undefined) {
+      const tcp = this.opts.tcp?.(cluster, dst.port);
+      if (tcp !== undefined) {
+        this.metrics.mesh.inc();
+        socket.removeListener('error', noop);
+        tcp.acceptConnection(socket);
+        return;
+      }
       // a virtual IP exists only in the mesh: passing it through would wait for a connect timeout
       this.metrics.refused.inc();
       socket.resetAndDestroy();

@@ -89,6 +89,11 @@ export class TcpListener implements ProxyListener {
     return this.drain(0);
   }
 
+  /** A connection accepted elsewhere (the interception listener, paused) proxied as if accepted here. */
+  acceptConnection(socket: Socket): void {
+    this.onConnection(socket);
+  }
+
   private readonly onConnection = (socket: Socket): void => {
     this.downstream.track(socket);
     socket.on('error', ignore);

@@ -52,8 +52,15 @@ describe('InterceptListener', () => {
     // the destination the next client "was going to" (dials run one after another)
     let next: OriginalDestination | null | Error = null;
     const registry = new Registry();
+    // the "TCP listener" of db's tcp port 5432: echoes what it gets, prefixed
+    const tcpServer = net.createServer({ allowHalfOpen: true }, (s) => {
+      s.resume();
+      s.on('data', (c: Buffer) => s.write(`tcp ${c.toString()}`));
+      s.on('end', () => s.end());
+    });
     const listener = new InterceptListener({
       address: host, port: 0, outbound: () => target, registry,
+      tcp: (cluster, p) => (cluster === 'db.default' && p === 5432 ? { acceptConnection: (s: Socket) => tcpServer.emit('connection', s) } : undefined),
       originalDestination: () => {
         if (next instanceof Error) throw next;
         return next;
@@ -79,12 +86,14 @@ describe('InterceptListener', () => {
     assert.equal(await dial({ address: host, port: afterEndPort, family: 4 }, 'ping'), 'got ping');
     // an unreachable passthrough destination resets the client, as a refused connect would
     assert.equal(await dial({ address: host, port: 1, family: 4 }, 'x'), '');
+    // a service's tcp port goes to that port's TCP listener
+    assert.equal(await dial({ address: '10.200.240.10', port: 5432, family: 4 }, 'select 1'), 'tcp select 1');
     // a service address on a port it does not serve: reset at once, never passed through
     assert.equal(await dial({ address: '10.200.240.9', port: 9999, family: 4 }, 'x'), '');
     assert.equal(await dial(Object.assign(new Error('gone'), { code: 'EBADF' }), 'x'), '');
 
     const text = await registry.metrics();
-    assert.match(text, /trellis_intercepted_connections_total\{path="mesh"\} 1/);
+    assert.match(text, /trellis_intercepted_connections_total\{path="mesh"\} 2/);
     assert.match(text, /trellis_intercepted_connections_total\{path="direct"\} 1/);
     assert.match(text, /trellis_intercepted_connections_total\{path="passthrough"\} 3/);
     assert.match(text, /trellis_intercepted_connections_total\{path="error"\} 1/);
