@@ -22,7 +22,7 @@ spec: { ports: [{ port: 8000 }] }
 /** Requests from the client to `reviews` one after another until stopped, counting who answered. */
 class Load {
   readonly byPod = new Map<string, number>();
-  readonly failures: { status: number; pod?: string; error?: string }[] = [];
+  readonly failures: { status: number; pod?: string; error?: string; body?: string; at: string }[] = [];
   count = 0;
   private running = true;
   private readonly loops: Promise<void>[];
@@ -37,9 +37,9 @@ class Load {
         try { pod = (JSON.parse(r.body) as { pod?: string }).pod; } catch { /* an error body */ }
         this.count++;
         if (pod) this.byPod.set(pod, (this.byPod.get(pod) ?? 0) + 1);
-        if (r.status !== 200) this.failures.push({ status: r.status, pod, error: r.headers['x-trellis-error'] as string | undefined });
+        if (r.status !== 200) this.failures.push({ status: r.status, pod, error: r.headers['x-trellis-error'] as string | undefined, body: r.body.slice(0, 200), at: new Date().toISOString() });
       } catch (err) {
-        this.failures.push({ status: 0, error: (err as Error).message });
+        this.failures.push({ status: 0, error: (err as Error).message, at: new Date().toISOString() });
       }
       await new Promise((r) => setTimeout(r, 2));
     }
@@ -143,7 +143,9 @@ describe('canary and blue/green rollouts', () => {
       return s.stepIndex >= 1 ? s : undefined;
     }, 30_000, 'the second step');
     await mesh.killControl();
-    await mesh.startControl();
+    // sidecars reconnect within their backoff cap (5 s): a grace shorter than that would let the
+    // restarted control plane drop endpoints of sidecars still waiting to reconnect
+    await mesh.startControl({ grace: '10s' });
     const resumed = await status();
     assert.equal(resumed.phase, 'progressing');
     assert.ok(resumed.events.some((e) => /^resumed at step [23]\/3/.test(e.message)), JSON.stringify(resumed.events));

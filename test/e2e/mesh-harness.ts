@@ -147,11 +147,15 @@ export class Mesh {
   /** Waits until every connected proxy has ACKed the latest config sent to it. */
   async waitInSync(timeoutMs = 15_000, expectProxies?: number): Promise<Record<string, any>[]> {
     return waitFor(async () => {
+      // the stored revision first: a change still in the control plane's debounce window is not
+      // pushed yet, and proxies that ACKed the previous push must not count as in sync with it
+      const { revision } = (await (await fetch(`${this.apiUrl}/api/v1/health`)).json()) as { revision: number };
       const res = await fetch(`${this.apiUrl}/api/v1/proxies`);
       const proxies = (await res.json()) as Record<string, any>[];
       const connected = proxies.filter((p) => p.connected);
       if (expectProxies !== undefined && connected.length < expectProxies) return undefined;
-      return connected.every((p) => p.ackedVersion !== null && p.ackedVersion === p.sentVersion) ? proxies : undefined;
+      const inSync = (p: Record<string, any>) => p.ackedVersion !== null && p.ackedVersion === p.sentVersion && (p.ackedRevision ?? 0) >= revision;
+      return connected.every(inSync) ? proxies : undefined;
     }, timeoutMs, 'every proxy to ACK its latest config');
   }
 

@@ -157,7 +157,8 @@ export class ApiServer {
     // degraded still answers 200: the replica serves xDS and reads from its last state
     const state = store.writable ? { status: 'ok' } : { status: 'degraded', reason: `store unavailable: read-only (${store.reason ?? 'unknown'})` };
     const replica = this.opts.replica ? { replica: this.opts.replica } : {};
-    return [200, { ...state, version: trellisVersion(), pid: process.pid, proxies, resources: resources.length, ...replica }];
+    // the store revision lets a client wait until every proxy reflects everything stored so far
+    return [200, { ...state, version: trellisVersion(), pid: process.pid, proxies, resources: resources.length, revision: this.opts.store.revision, ...replica }];
   }
 
   private async listResources(url: URL): Promise<[number, unknown]> {

@@ -67,6 +67,8 @@ export class AdsServer implements StreamHost {
   private nonce = 0;
   private readonly cache = new CompileCache();
   private index: MeshIndex | undefined;
+  /** The store revision the index was built from (not the store's latest: a debounced change is not in it yet). */
+  private indexRevision = 0;
   private readonly debouncer: PushDebouncer;
   private readonly counts = { passes: 0, changes: 0, lastPassMs: 0, pushes: 0, responses: 0, resources: 0, bytes: 0, held: 0 };
 
@@ -124,8 +126,8 @@ export class AdsServer implements StreamHost {
    * passes gets that state; the pass a change scheduled brings it up to date with the others.
    */
   compile(node: NodeInfo, listenerNames: readonly string[], opts: SnapshotOptions): EncodedSnapshot {
-    this.index ??= indexMesh(this.meshState(), this.cache);
-    return encodeSnapshot(compileProxySnapshot(this.index, node, listenerNames, opts));
+    const index = this.index ?? this.rebuildIndex();
+    return encodeSnapshot(compileProxySnapshot(index, node, listenerNames, opts));
   }
 
   countHeld(): void {
@@ -141,8 +143,17 @@ export class AdsServer implements StreamHost {
     return { connected: this.streams.size, ...this.counts, compiled: this.cache.compiled, cached: this.cache.size, debounce: this.debouncer.options };
   }
 
+  /** The store revision of the mesh index streams compile from: what a proxy's snapshot reflects. */
   storeRevision(): number {
-    return this.opts.revision?.() ?? 0;
+    return this.indexRevision;
+  }
+
+  private rebuildIndex(): MeshIndex {
+    // read before the state: the state holds at least this revision
+    const revision = this.opts.revision?.() ?? 0;
+    this.index = indexMesh(this.meshState(), this.cache);
+    this.indexRevision = revision;
+    return this.index;
   }
 
   nextNonce(): string {
@@ -169,7 +180,7 @@ export class AdsServer implements StreamHost {
     this.debouncer.cancel();
     const started = performance.now();
     try {
-      this.index = indexMesh(this.meshState(), this.cache);
+      this.rebuildIndex();
     } catch (err) {
       // a compiler bug must not take the control plane down; proxies keep their last config
       this.logger.error({ err }, 'cannot index the mesh state; nothing pushed');

@@ -65,7 +65,7 @@ describe('HTTP API', () => {
     const { status, json } = await call('GET', '/api/v1/health');
     assert.equal(status, 200);
     assert.deepEqual(json, {
-      status: 'ok', version: '0.1.0', pid: process.pid, proxies: 0, resources: 0,
+      status: 'ok', version: '0.1.0', pid: process.pid, proxies: 0, resources: 0, revision: 0,
       replica: json.replica,
     });
     assert.match(json.replica, /-127\.0\.\d+\.\d+-\d+$/, 'the replica is named after its host, address and xDS port');
