@@ -30,6 +30,8 @@ export interface PhaseResult {
   allAckedMs: number;
   /** Until the first sidecar had. */
   firstAckedMs: number;
+  /** How long making the change took (the API's apply, or telling a sidecar to join or leave). */
+  changeMs: number;
   controlCpuSeconds: number;
   controlRssPeakBytes: number;
   pushedBytes: number;
@@ -46,6 +48,8 @@ export interface ScaleSummaryRow {
   runs: number;
   medianMs: number;
   maxMs: number;
+  /** Median of (all ACKed − the change's own duration): from the control plane accepting it. */
+  medianAfterChangeMs: number;
   medianCpuSeconds: number;
   medianBytes: number;
   medianResponses: number;
@@ -157,10 +161,12 @@ export async function runScale(options: ScaleOptions, progress: (line: string) =
       }));
       const start = await phaseStart(api, sampler);
       const t = Date.now();
+      let changeMs = 0;
       const seen = Promise.all(sims.map((s) => s.wait('seen', options.timeoutMs, () => `every sidecar of process ${s.index} to hold ${JSON.stringify(expectation)}`)));
       seen.catch(() => undefined); // awaited below; this only keeps a failing act() from leaving it unhandled
       await act();
-      return phaseEnd(kind, round, changes, t, await seen, start, api, sampler);
+      changeMs = Date.now() - t;
+      return { ...(await phaseEnd(kind, round, changes, t, await seen, start, api, sampler)), changeMs };
     }
   } finally {
     await Promise.all(sims.map((s) => s.stop()));
@@ -184,6 +190,7 @@ async function phaseEnd(kind: PhaseKind, round: number, changes: number, t0: num
   const configs = seen.flatMap((s) => s.configs);
   return {
     kind, round, changes,
+    changeMs: 0,
     allAckedMs: Math.max(...seen.map((s) => s.lastAt)) - t0,
     firstAckedMs: Math.min(...seen.map((s) => s.firstAt)) - t0,
     controlCpuSeconds: (cpuTicks - start.cpuTicks) / sampler.ticksPerSecond,
@@ -205,6 +212,7 @@ function summarize(phases: readonly PhaseResult[]): ScaleSummaryRow[] {
       kind, runs: runs.length,
       medianMs: median(runs.map((r) => r.allAckedMs)) ?? 0,
       maxMs: Math.max(...runs.map((r) => r.allAckedMs)),
+      medianAfterChangeMs: median(runs.map((r) => r.allAckedMs - r.changeMs)) ?? 0,
       medianCpuSeconds: median(runs.map((r) => r.controlCpuSeconds)) ?? 0,
       medianBytes: median(runs.map((r) => r.pushedBytes)) ?? 0,
       medianResponses: median(runs.map((r) => r.responses)) ?? 0,
@@ -214,7 +222,7 @@ function summarize(phases: readonly PhaseResult[]): ScaleSummaryRow[] {
 }
 
 function report(progress: (line: string) => void, p: PhaseResult): void {
-  progress(`${p.kind}${p.round ? ` #${p.round}` : ''}: every sidecar ACKed in ${p.allAckedMs} ms (first ${p.firstAckedMs} ms); control plane ${p.controlCpuSeconds.toFixed(2)} CPU-s, `
+  progress(`${p.kind}${p.round ? ` #${p.round}` : ''}: every sidecar ACKed in ${p.allAckedMs} ms (first ${p.firstAckedMs} ms; making the change took ${p.changeMs} ms); control plane ${p.controlCpuSeconds.toFixed(2)} CPU-s, `
     + `RSS ${(p.controlRssPeakBytes / 2 ** 20).toFixed(0)} MB, pushed ${(p.pushedBytes / 1024).toFixed(0)} KiB in ${p.responses} responses over ${p.passes} passes; configs per sidecar ${p.configsMin}–${p.configsMax}`);
 }
 
@@ -228,7 +236,8 @@ async function settle(api: ControlApi, debounceMs: number): Promise<void> {
   for (;;) {
     await new Promise((r) => setTimeout(r, debounceMs + 300));
     const now = (await api.xds()).passes;
-    if (now === passes || Date.now() > deadline) return;
+    // quiet, and every proxy has ACKed what it was sent (a busy simulation may lag behind)
+    if ((now === passes && await api.inSync()) || Date.now() > deadline) return;
     passes = now;
   }
 }
@@ -253,6 +262,12 @@ class ControlApi {
     const token = readFileSync(this.tokenFile, 'utf8').trim();
     const res = await fetch(`${this.base}/api/v1/resources`, { method: 'POST', body: yaml, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/yaml' } });
     if (!res.ok) throw new Error(`apply failed: HTTP ${res.status}: ${await res.text()}`);
+  }
+
+  async inSync(): Promise<boolean> {
+    const res = await fetch(`${this.base}/api/v1/proxies`);
+    const rows = (await res.json()) as { connected: boolean; sentVersion: string | null; ackedVersion: string | null }[];
+    return rows.every((p) => !p.connected || p.ackedVersion === p.sentVersion);
   }
 
   async xds(): Promise<XdsStats> {

@@ -57,7 +57,7 @@ export function buildTopology(sizes: ScaleSizes): ScaleTopology {
     nodes.push({
       id: `sim-${i}`, service, namespace: 'default', address, inboundPort: port, outboundPort: 15001, adminPort: 15000,
       app: { address, port: 8080 }, labels, zone: zones[i % zones.length], region: 'r1', version: 'scale',
-      egress: egressOf(i, sizes),
+      egress: egressOf(Number(labels.g0) * g, sizes),
     });
   }
   const docs: string[] = [];
@@ -73,7 +73,10 @@ export function hotRouteYaml(change: number): string {
   return `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: ${hotRoute} }\nspec:\n  parentRefs: [{ name: ${hotService} }]\n  rules:\n    - matches: [{ path: { type: PathPrefix, value: /change-${change} } }]\n      backendRefs: [{ name: ${hotService} }]\n`;
 }
 
-/** The hot service, then egress − 1 others picked pseudo-randomly per sidecar. */
+/**
+ * The hot service, then egress − 1 others picked pseudo-randomly per registered service: the
+ * replicas of a service call the same services, as in a real mesh.
+ */
 function egressOf(i: number, sizes: ScaleSizes): string[] {
   const picked = new Set([hotService]);
   const want = Math.min(sizes.egress, sizes.services);

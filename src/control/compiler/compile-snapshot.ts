@@ -11,7 +11,7 @@ import { compileExternalCluster } from './compile-external-services.js';
 import type { XdsObject } from './xds-object.js';
 import { expectedIdentities, hasCertifiedMember, secureCluster, secureEndpoints, secureInboundListener, type SecurityInput } from './compile-mesh-security.js';
 import { indexMesh, type MeshIndex } from './mesh-index.js';
-import { egressScope } from './egress-scope.js';
+import { egressScope, type EgressScope } from './egress-scope.js';
 import { digestKey } from './compile-cache.js';
 import { compileTcpListeners, inboundTcpCluster, inboundTcpPorts, tcpPlan, type TcpPlan } from './compile-tcp.js';
 import { nodeInService } from './compile-authorization.js';
@@ -49,12 +49,9 @@ export function compileSnapshot(state: MeshState, node: NodeInfo, listenerNames:
  */
 export function compileProxySnapshot(index: MeshIndex, node: NodeInfo, listenerNames: readonly string[] = [], opts: SnapshotOptions = {}): Snapshot {
   const proxyless = opts.proxyless ?? false;
-  const { cache, policies, attached } = index;
-  const scope = egressScope(index, node);
-  const security: SecurityInput = {
-    resources: index.state.resources, instances: index.state.instances, services: index.services, certified: index.certified, members: index.members,
-  };
-  const routeOpts: RouteCompileOptions = { policies, proxyless };
+  const { policies, attached } = index;
+  const security = securityInput(index);
+  const view = sharedView(index, node, proxyless, security);
 
   // raw TCP (compile-tcp.ts): not for proxyless clients, which speak gRPC only
   const tcp = proxyless ? null : tcpPlanOf(index);
@@ -65,14 +62,52 @@ export function compileProxySnapshot(index: MeshIndex, node: NodeInfo, listenerN
   const listeners = new Map<string, XdsObject>();
   for (const l of nodeListeners(index, node, proxyless, security, tcpInbound)) listeners.set(l.name as string, l);
   if (tcp !== null) {
-    const reachable = new Set(scope.services.map((s) => s.key));
+    const reachable = new Set(view.scope.services.map((s) => s.key));
     for (const l of compileTcpListeners(tcp, node, reachable, tcpInbound)) listeners.set(l.name as string, l);
   }
   for (const name of listenerNames) {
     if (listeners.has(name)) continue;
     const svc = serviceForTarget(name, index.services, node.namespace);
-    if (svc) listeners.set(name, compileApiListener(name, compileServiceRoutes(svc, attached.get(svc.key) ?? [], routeOpts)));
+    if (svc) listeners.set(name, compileApiListener(name, compileServiceRoutes(svc, attached.get(svc.key) ?? [], { policies, proxyless })));
   }
+  let clusters = view.clusters;
+  if (node.app) {
+    const [local] = compileClusters([], node, policies, proxyless);
+    clusters = new Map(clusters);
+    clusters.set(local.name as string, index.cache.get(`cds-local\0${JSON.stringify(local)}`, () => local));
+    for (const port of tcpInbound) {
+      const c = inboundTcpCluster(node.app, port, durationFromMs(1000));
+      clusters.set(c.name as string, index.cache.get(`cds-tcp\0${JSON.stringify(c)}`, () => c));
+    }
+  }
+  return new Map([
+    [typeUrls.cluster, clusters],
+    [typeUrls.clusterLoadAssignment, view.endpoints],
+    [typeUrls.listener, listeners],
+    [typeUrls.routeConfiguration, view.routes],
+  ]);
+}
+
+/** What every proxy of one view holds alike: mesh clusters, endpoints as seen from its locality, its route table. */
+interface SharedView {
+  scope: EgressScope;
+  clusters: Map<string, XdsObject>;
+  endpoints: Map<string, XdsObject>;
+  routes: Map<string, XdsObject>;
+}
+
+/**
+ * The part of a snapshot that depends only on the proxy's view: its namespace, locality, egress
+ * list, ingress target and kind (sidecar or proxyless), not on its own address or ports.
+ * Computed once per view and pass; proxies of one service and locality share it.
+ */
+function sharedView(index: MeshIndex, node: NodeInfo, proxyless: boolean, security: SecurityInput): SharedView {
+  const viewKey = [proxyless, node.namespace, node.region, node.zone, node.ingressFor ?? '', node.egress ? [...node.egress].sort().join(',') : '*'].join('\0');
+  const known = index.views.get(viewKey) as SharedView | undefined;
+  if (known) return known;
+  const { cache, policies, attached } = index;
+  const scope = egressScope(index, node);
+  const routeOpts: RouteCompileOptions = { policies, proxyless };
 
   const clusters = new Map<string, XdsObject>();
   for (const svc of scope.services) {
@@ -85,14 +120,6 @@ export function compileProxySnapshot(index: MeshIndex, node: NodeInfo, listenerN
   for (const ext of scope.externals) {
     const c = cache.get(`cds-ext\0${proxyless}\0${digestKey(JSON.stringify(ext))}`, () => compileExternalCluster(ext, proxyless));
     clusters.set(c.name as string, c);
-  }
-  if (node.app) {
-    const [local] = compileClusters([], node, policies, proxyless);
-    clusters.set(local.name as string, cache.get(`cds-local\0${JSON.stringify(local)}`, () => local));
-    for (const port of tcpInbound) {
-      const c = inboundTcpCluster(node.app, port, durationFromMs(1000));
-      clusters.set(c.name as string, c);
-    }
   }
 
   const endpoints = new Map<string, XdsObject>();
@@ -116,12 +143,18 @@ export function compileProxySnapshot(index: MeshIndex, node: NodeInfo, listenerN
     virtualHost: (svc) => cache.get(vhostKeys.get(svc)!, () => compileVirtualHost(svc, node, attached, routeOpts)),
   }, node));
 
-  return new Map([
-    [typeUrls.cluster, clusters],
-    [typeUrls.clusterLoadAssignment, endpoints],
-    [typeUrls.listener, listeners],
-    [typeUrls.routeConfiguration, new Map([[routes.name as string, routes]])],
-  ]);
+  const view: SharedView = { scope, clusters, endpoints, routes: new Map([[routes.name as string, routes]]) };
+  index.views.set(viewKey, view);
+  return view;
+}
+
+function securityInput(index: MeshIndex): SecurityInput {
+  let input = index.views.get('\0security') as SecurityInput | undefined;
+  if (!input) {
+    input = { resources: index.state.resources, instances: index.state.instances, services: index.services, certified: index.certified, members: index.members };
+    index.views.set('\0security', input);
+  }
+  return input;
 }
 
 const tcpPlans = new WeakMap<MeshIndex, TcpPlan>();
@@ -140,12 +173,24 @@ function tcpPlanOf(index: MeshIndex): TcpPlan {
 function nodeListeners(index: MeshIndex, node: NodeInfo, proxyless: boolean, security: SecurityInput, tcpInbound: readonly number[]): XdsObject[] {
   const authz = proxyless || !node.app ? [] : index.authorizationPolicies.filter((p) => (p.metadata.namespace ?? 'default') === node.namespace
     && (!p.spec.targetRef || nodeInTarget(index, node, p.spec.targetRef.name)));
-  const key = `lds\0${proxyless}\0${index.meshPrint}\0${digestKey(JSON.stringify([node, authz, tcpInbound]))}`;
+  const key = `lds\0${proxyless}\0${index.meshPrint}\0${nodePrint(node)}\0${tcpInbound.join(',')}\0${authz.length ? digestKey(JSON.stringify(authz)) : ''}`;
   return index.cache.get(key, () => {
     const listeners = compileListeners(node, proxyless ? {} : index.telemetry, tcpInbound);
     if (proxyless || !node.app) return listeners;
     return listeners.map((l) => (l.name === 'inbound' ? secureInboundListener(l, security, node) : l));
   });
+}
+
+// a stream's node never changes: its fingerprint is worked out once
+const nodePrints = new WeakMap<NodeInfo, string>();
+
+function nodePrint(node: NodeInfo): string {
+  let p = nodePrints.get(node);
+  if (p === undefined) {
+    p = digestKey(JSON.stringify(node));
+    nodePrints.set(node, p);
+  }
+  return p;
 }
 
 function nodeInTarget(index: MeshIndex, node: NodeInfo, name: string): boolean {

@@ -37,6 +37,8 @@ export interface MeshIndex {
   routesPrint(key: string): string;
   /** Fingerprint of the mesh-wide settings every listener carries (MeshConfig). */
   readonly meshPrint: string;
+  /** What proxies with the same view share within this pass (compile-snapshot.ts), by view key. */
+  readonly views: Map<string, unknown>;
 }
 
 export function indexMesh(state: MeshState, cache = new CompileCache()): MeshIndex {
@@ -96,5 +98,6 @@ export function indexMesh(state: MeshState, cache = new CompileCache()): MeshInd
       return JSON.stringify([policies.services.get(key) ?? null, routes, routePolicies]);
     }),
     meshPrint: digestKey(JSON.stringify(meshConfig ?? null)),
+    views: new Map(),
   };
 }
