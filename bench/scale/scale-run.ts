@@ -341,12 +341,15 @@ class SimProcess {
   wait<T extends ChildMessage['type']>(type: T, timeoutMs: number, what: () => string): Promise<Extract<ChildMessage, { type: T }>> {
     const queued = this.queued.get(type)?.shift();
     if (queued) return Promise.resolve(queued as Extract<ChildMessage, { type: T }>);
-    return new Promise((resolve, reject) => {
+    const waiting = new Promise<Extract<ChildMessage, { type: T }>>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`)), timeoutMs);
       const list = this.waiters.get(type) ?? [];
       list.push({ resolve: (m) => { clearTimeout(timer); resolve(m); }, reject: (e) => { clearTimeout(timer); reject(e); } });
       this.waiters.set(type, list);
     });
+    // a wait abandoned after another process failed must not end the bench as an unhandled rejection
+    waiting.catch(() => undefined);
+    return waiting;
   }
 
   async stop(): Promise<void> {
