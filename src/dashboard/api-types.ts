@@ -30,14 +30,23 @@ export interface ServiceRow {
 
 export interface BackendRef { name: string; namespace?: string; weight?: number }
 
+export interface RouteMatch {
+  /** HTTPRoute */
+  path?: { type?: string; value?: string };
+  /** GRPCRoute: a gRPC service and/or method (Exact or RegularExpression) */
+  method?: { type?: string; service?: string; method?: string };
+  headers?: { type?: string; name: string; value: string }[];
+}
+
 export interface RouteRule {
   name?: string;
-  matches?: { path?: { type?: string; value?: string } }[];
+  matches?: RouteMatch[];
   backendRefs: BackendRef[];
 }
 
+/** An HTTPRoute (topic routes) or a GRPCRoute (topic grpcroutes): the service page shows both. */
 export interface RouteRow {
-  kind: 'HTTPRoute';
+  kind: 'HTTPRoute' | 'GRPCRoute';
   metadata: { name: string; namespace?: string };
   spec: { parentRefs: { name: string; namespace?: string }[]; rules: RouteRule[] };
   status: { accepted: boolean; reason?: string; message?: string };
@@ -73,6 +82,7 @@ export interface Topics {
   proxies: ProxyRow[];
   services: ServiceRow[];
   routes: RouteRow[];
+  grpcroutes: RouteRow[];
   endpoints: EndpointRow[];
   policies: PolicyRow[];
   stats: StatsRow[];

@@ -3,7 +3,7 @@
 // resilience and authorization policies aimed at it, and who calls it and whom it calls.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, apiGet } from './api-client.js';
-import type { HistoryPoint, PolicyRow, RouteRow, StatsRow } from './api-types.js';
+import type { HistoryPoint, PolicyRow, RouteMatch, RouteRow, StatsRow } from './api-types.js';
 import { serviceHref } from './hash-route.js';
 import { fmtLabels, fmtMs, fmtPct, fmtRps, health, none } from './format.js';
 import { useNow, useTopic } from './live-store.js';
@@ -64,8 +64,17 @@ function Charts({ name }: { name: string }) {
   );
 }
 
-function matchText(m: { path?: { type?: string; value?: string } }): string {
+function matchText(kind: RouteRow['kind'], m: RouteMatch): string {
+  if (kind === 'GRPCRoute') {
+    const method = m.method ? `${m.method.type === 'RegularExpression' ? 'RegularExpression ' : ''}${m.method.service ?? '*'}/${m.method.method ?? '*'}` : 'any gRPC call';
+    return m.headers?.length ? `${method} [${m.headers.map((h) => `${h.name}${h.type === 'RegularExpression' ? ' ~ ' : '='}${h.value}`).join(', ')}]` : method;
+  }
   return `${m.path?.type ?? 'PathPrefix'} ${m.path?.value ?? '/'}`;
+}
+
+/** The route name the sidecars' metrics carry for a rule (docs/xds.md: GRPCRoute rules are prefixed). */
+function ruleLabel(r: RouteRow, i: number): string {
+  return r.kind === 'GRPCRoute' ? `grpc:${r.metadata.name}.${i}` : `${r.metadata.name}.${i}`;
 }
 
 function Routes({ name, routes, stats }: { name: string; routes: RouteRow[]; stats: StatsRow[] }) {
@@ -76,7 +85,7 @@ function Routes({ name, routes, stats }: { name: string; routes: RouteRow[]; sta
     return (
       <section aria-labelledby="routes-h">
         <h2 id="routes-h">Routes</h2>
-        <p class="muted">No HTTPRoute names {name} as its parent: every request to {name} goes to its own endpoints
+        <p class="muted">No HTTPRoute or GRPCRoute names {name} as its parent: every request to {name} goes to its own endpoints
           {own.length > 0 && <> ({own.map((o) => `${fmtRps(o.rps)} in the last minute`).join(', ')})</>}.</p>
       </section>
     );
@@ -85,15 +94,15 @@ function Routes({ name, routes, stats }: { name: string; routes: RouteRow[]; sta
     <section aria-labelledby="routes-h">
       <h2 id="routes-h">Routes</h2>
       {mine.map((r) => (
-        <div key={r.metadata.name} class="route" data-route={r.metadata.name}>
-          <h3>{r.metadata.name} {!r.status.accepted && <span class="badge bad" title={r.status.message}>not accepted: {r.status.reason}</span>}</h3>
+        <div key={`${r.kind}/${r.metadata.name}`} class="route" data-route={r.metadata.name} data-kind={r.kind}>
+          <h3>{r.metadata.name} <span class="muted small">{r.kind}</span> {!r.status.accepted && <span class="badge bad" title={r.status.message}>not accepted: {r.status.reason}</span>}</h3>
           {!r.status.accepted && <p class="error">{r.status.message}</p>}
           <table>
             <thead><tr><th>Rule</th><th>Matches</th><th>Backend</th><th class="num">Weight</th><th class="num">Share set</th><th class="num">Actual RPS</th><th class="num">Actual share</th><th class="num">Success</th></tr></thead>
             <tbody>
               {r.spec.rules.map((rule, i) => {
                 const total = rule.backendRefs.reduce((a, b) => a + (b.weight ?? 1), 0);
-                const label = `${r.metadata.name}.${i}`;
+                const label = ruleLabel(r, i);
                 const actual = rule.backendRefs.map((b) => routeRps(label, b.name));
                 const actualTotal = actual.reduce((a, s) => a + (s?.rps ?? 0), 0);
                 return rule.backendRefs.map((b, j) => {
@@ -102,7 +111,7 @@ function Routes({ name, routes, stats }: { name: string; routes: RouteRow[]; sta
                   return (
                     <tr key={`${i}/${b.name}`} data-rule={i} data-backend={b.name}>
                       {j === 0 && <td rowSpan={rule.backendRefs.length}>{rule.name ?? `#${i}`}</td>}
-                      {j === 0 && <td rowSpan={rule.backendRefs.length}>{(rule.matches ?? [{}]).map((m) => <div key={matchText(m)}><code>{matchText(m)}</code></div>)}</td>}
+                      {j === 0 && <td rowSpan={rule.backendRefs.length}>{(rule.matches ?? [{}]).map((m) => <div key={matchText(r.kind, m)}><code>{matchText(r.kind, m)}</code></div>)}</td>}
                       <td><a href={serviceHref(b.name)}>{b.name}</a></td>
                       <td class="num" data-field="weight">{weight}</td>
                       <td class="num">{total > 0 ? fmtPct(weight / total, 0) : none}</td>
@@ -154,11 +163,11 @@ function Endpoints({ name }: { name: string }) {
 }
 
 function Policies({ name, routes, policies }: { name: string; routes: RouteRow[]; policies: PolicyRow[] | undefined }) {
-  const myRoutes = new Set(routes.filter((r) => r.spec.parentRefs.some((p) => p.name === name)).map((r) => r.metadata.name));
+  const myRoutes = new Set(routes.filter((r) => r.spec.parentRefs.some((p) => p.name === name)).map((r) => `${r.kind}/${r.metadata.name}`));
   const all = policies ?? [];
   const mine = all.filter((p) => p.kind === 'ResiliencePolicy' && p.spec.targetRef
     && ((p.spec.targetRef.kind === 'Service' && p.spec.targetRef.name === name)
-      || (p.spec.targetRef.kind === 'HTTPRoute' && myRoutes.has(p.spec.targetRef.name))));
+      || myRoutes.has(`${p.spec.targetRef.kind}/${p.spec.targetRef.name}`)));
   // an AuthorizationPolicy without a target covers every service of its namespace
   const authz = all.filter((p) => p.kind === 'AuthorizationPolicy'
     && (!p.spec.targetRef || (p.spec.targetRef.kind === 'Service' && p.spec.targetRef.name === name)));
@@ -252,7 +261,10 @@ function Neighbours({ name, stats, routes }: { name: string; stats: StatsRow[]; 
 
 export function PageService({ name }: { name: string }) {
   const [services] = useTopic('services');
-  const [routes] = useTopic('routes');
+  const [httpRoutes] = useTopic('routes');
+  const [grpcRoutes] = useTopic('grpcroutes');
+  // gRPC calls go by the GRPCRoutes first (docs/xds.md), so they are listed first
+  const routes = useMemo(() => (httpRoutes || grpcRoutes ? [...(grpcRoutes ?? []), ...(httpRoutes ?? [])] : undefined), [httpRoutes, grpcRoutes]);
   const [stats] = useTopic('stats');
   const [policies] = useTopic('policies');
   const svc = services?.find((s) => s.metadata.name === name);

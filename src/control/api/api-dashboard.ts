@@ -14,6 +14,7 @@ export const dashboardTopics = {
   proxies: '/api/v1/proxies',
   services: '/api/v1/services',
   routes: '/api/v1/routes',
+  grpcroutes: '/api/v1/grpcroutes',
   endpoints: '/api/v1/endpoints',
   policies: '/api/v1/policies',
   stats: '/api/v1/stats?window=1m',
