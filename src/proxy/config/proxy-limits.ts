@@ -63,7 +63,7 @@ export function proxyLimits(overrides: Partial<ProxyLimits> = {}): ProxyLimits {
   if (l.maxHeaders < 1) throw new Error('limits.maxHeaders: at least 1 (Host) is needed');
   if (l.maxRequestLineBytes < 64) throw new Error(`limits.maxRequestLineBytes: ${l.maxRequestLineBytes} is below 64 bytes`);
   if (l.maxRequestLineBytes > l.maxHeaderBytes) {
-    throw new Error(`limits.maxRequestLineBytes (${l.maxRequestLineBytes}) must not exceed maxHeaderBytes (${l.maxHeaderBytes}): the request line counts in the head`);
+    throw new Error(`limits.maxRequestLineBytes (${l.maxRequestLineBytes}) must not exceed limits.maxHeaderBytes (${l.maxHeaderBytes}): the request line counts in the head`);
   }
   return l;
 }
