@@ -102,7 +102,7 @@ spec: { ports: [{ port: 8080, protocol: http }] }
 apiVersion: trellis.dev/v1alpha1
 kind: Service
 metadata: { name: api }
-spec: { ports: [{ port: 8080, protocol: http }] }
+spec: { ports: [{ port: 8080, protocol: http }, { port: 7000, protocol: tcp }] }
 ---
 apiVersion: trellis.dev/v1alpha1
 kind: ResiliencePolicy
@@ -125,7 +125,7 @@ spec:
       rulesBefore.set(pod.host, await natRules(pod.host));
       const init = await fabric.exec(pod.host, node, [cli, 'init', '--proxy-uid', String(PROXY_UID)]);
       assert.equal(init.code, 0, init.stderr);
-      fabric.spawn(pod.host, 'app', node, [appScript, '--name', `${pod.service}-${pod.host}`, '--port', '8080', ...(pod.call ? ['--call', pod.call] : [])]);
+      fabric.spawn(pod.host, 'app', node, [appScript, '--name', `${pod.service}-${pod.host}`, '--port', '8080', ...(pod.call ? ['--call', pod.call] : ['--tcp-port', '7000'])]);
       const token = (JSON.parse(await trellis(['token', 'create', '--service', pod.service, '-o', 'json'])) as { token: string }).token;
       const stateDir = path.join(work, `state-${pod.host}`);
       mkdirSync(stateDir);
@@ -163,6 +163,20 @@ spec:
       // the service's address works as well as its name
       const byAddress = await requests('h1', `http://${vips.api}:8080/`, 2);
       assert.ok(byAddress.every((o) => 'status' in o && o.status === 200 && /"name":"api-h[23]"/.test(o.body)), JSON.stringify(byAddress));
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  });
+
+  it('takes a tcp service port through the TCP proxy: raw bytes to either api host, by name', { timeout: 60_000 }, async () => {
+    try {
+      const answers = await until('api:7000 answered over TCP by both hosts', 30_000, async () => {
+        const outcomes = await requests('h1', 'tcp://api:7000', 8);
+        const who = outcomes.map((o) => ('body' in o ? /^(api-h[23]) hello/.exec(o.body)?.[1] ?? null : null));
+        return who.every((w) => w !== null) && new Set(who).size === 2 ? who : null;
+      });
+      assert.deepEqual(new Set(answers), new Set(['api-h2', 'api-h3']));
     } catch (err) {
       failed = true;
       throw err;

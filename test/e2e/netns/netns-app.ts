@@ -1,6 +1,7 @@
 // An app that knows nothing of the mesh, run inside a namespace host: answers GET / with its name,
 // and with --call URL first calls that URL (by service name, `http://api:8080/`) and nests the answer.
 import http from 'node:http';
+import net from 'node:net';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -10,6 +11,15 @@ const flag = (name: string): string | undefined => {
 const name = flag('--name') ?? 'app';
 const port = Number(flag('--port') ?? 8080);
 const call = flag('--call');
+// --tcp-port P: a TCP service on 127.0.0.1 (beside the sidecar, which reaches it there) that
+// answers every line with "<name> <line>"
+const tcpPort = flag('--tcp-port');
+if (tcpPort) {
+  net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.on('data', (c: Buffer) => s.write(`${name} ${c.toString()}`));
+  }).listen(Number(tcpPort), '127.0.0.1');
+}
 
 const server = http.createServer((req, res) => {
   const reply = (status: number, body: unknown) => {
