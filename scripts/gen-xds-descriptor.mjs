@@ -32,6 +32,7 @@ const entryFiles = [
   'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
   'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
   'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'xds/type/v3/typed_struct.proto',
   'google/protobuf/struct.proto',
   'google/protobuf/wrappers.proto',
@@ -60,6 +61,8 @@ const roots = [
   // raw TCP and protocol detection (docs/protocols.md)
   'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
   'envoy.extensions.filters.listener.http_inspector.v3.HttpInspector',
+  // the HTTP version a cluster's endpoints speak (docs/xds.md, "Upstream protocol")
+  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
   'google.protobuf.Struct',
   'google.protobuf.Any',
   'google.protobuf.Duration',

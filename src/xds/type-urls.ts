@@ -13,7 +13,12 @@ export const typeUrls = {
   tcpProxy: `${prefix}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`,
   /** Protocol detection: the listener filter that sniffs HTTP/1 and h2c. */
   httpInspector: `${prefix}envoy.extensions.filters.listener.http_inspector.v3.HttpInspector`,
+  /** Cluster typed_extension_protocol_options: which HTTP version the cluster's endpoints speak. */
+  httpProtocolOptions: `${prefix}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
 } as const;
+
+/** The key of HttpProtocolOptions in a Cluster's typed_extension_protocol_options (Envoy's name). */
+export const httpProtocolOptionsKey = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
 /** The order a server sends, and a client subscribes: clusters before endpoints, listeners before routes (Envoy's ADS rule). */
 export const adsOrder = [typeUrls.cluster, typeUrls.clusterLoadAssignment, typeUrls.listener, typeUrls.routeConfiguration] as const;

@@ -14,7 +14,9 @@ const appPort = 8000;
 
 /** `control`: the address of the control-plane replica the sidecar connects to (default the mesh's first), or a full `--control` value (`a:15010,b:15010`). */
 /** `sidecarArgs`: extra `trellis proxy` flags for this pod's sidecar (kept across restarts). */
-export interface Pod { id: string; service: string; address: string; labels: Record<string, string>; app: http.Server; sidecar?: Started; control?: string; token?: string; sidecarArgs?: string[] }
+export interface Pod { id: string; service: string; address: string; labels: Record<string, string>; app: http.Server; sidecar?: Started; control?: string; token?: string; sidecarArgs?: string[]; stopApp?: () => Promise<void> }
+/** Starts a pod's own app (e.g. a gRPC server) on its address and port; resolves to how to stop it. */
+export type AppStarter = (address: string, port: number) => Promise<() => Promise<void>>;
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 export interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }
 
@@ -66,8 +68,16 @@ export class Mesh {
   }
 
   /** An app that answers JSON naming itself, and a sidecar beside it. */
-  async addPod(id: string, service: string, labels: Record<string, string> = {}, opts: { wait?: boolean; control?: string; token?: string; sidecarArgs?: string[] } = {}): Promise<Pod> {
+  async addPod(id: string, service: string, labels: Record<string, string> = {}, opts: { wait?: boolean; control?: string; token?: string; sidecarArgs?: string[]; app?: AppStarter } = {}): Promise<Pod> {
     const address = `${this.net}.${this.nextHost++}`;
+    if (opts.app) {
+      // an app of the test's own (never listening: `app` is a placeholder then)
+      const stopApp = await opts.app(address, appPort);
+      const pod: Pod = { id, service, address, labels, app: http.createServer(), control: opts.control, token: opts.token, sidecarArgs: opts.sidecarArgs, stopApp };
+      this.pods.set(id, pod);
+      await this.startSidecar(pod, opts.wait ?? true);
+      return pod;
+    }
     // `/slow/<ms>` answers after that many milliseconds, to hold a request in flight.
     const app = http.createServer((req, res) => {
       req.resume();
@@ -162,7 +172,7 @@ export class Mesh {
   async close(): Promise<void> {
     this.agent.destroy();
     await this.group.stopAll(5000);
-    await Promise.all([...this.pods.values()].map((p) => new Promise<void>((resolve) => { p.app.closeAllConnections(); p.app.close(() => resolve()); })));
+    await Promise.all([...this.pods.values()].map((p) => p.stopApp ? p.stopApp() : new Promise<void>((resolve) => { p.app.closeAllConnections(); p.app.close(() => resolve()); })));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -4,23 +4,27 @@ import { clusterResilienceFields } from './compile-resilience.js';
 import { clusterResilience } from './resilience-merge.js';
 import type { PolicyIndex } from './resilience-policies.js';
 import { adsConfigSource, durationFromMs, socketAddress, type XdsObject } from './xds-object.js';
+import { appProtocol, speaksHttp2, withHttp2 } from './compile-upstream-protocol.js';
+import { serviceKey } from './mesh-services.js';
 
 export const INBOUND_LOCAL_CLUSTER = 'inbound|local';
 const CONNECT_TIMEOUT_MS = 1000;
 
 /**
- * One EDS cluster per mesh service, with its resilience settings, plus the local app's static
- * cluster for a node that fronts one. A proxyless gRPC client gets plain round-robin clusters:
+ * One EDS cluster per mesh service, with its resilience settings and HTTP/2 to the peer
+ * sidecars, plus the local app's static cluster for a node that fronts one (HTTP/2 when its
+ * Service port says http2 or grpc). A proxyless gRPC client gets plain round-robin clusters:
  * grpc-js-xds refuses any other lb_policy and knows none of Trellis's extensions.
  */
 export function compileClusters(services: readonly MeshService[], node: NodeInfo, policies?: PolicyIndex, proxyless = false): XdsObject[] {
   const clusters: XdsObject[] = services.map((svc) => {
     const base: XdsObject = { name: svc.key, type: 'EDS', eds_cluster_config: { eds_config: adsConfigSource, service_name: svc.key } };
     if (proxyless) return { ...base, connect_timeout: durationFromMs(CONNECT_TIMEOUT_MS), lb_policy: 'ROUND_ROBIN' };
-    return { ...base, ...clusterResilienceFields(clusterResilience(policies?.services.get(svc.key))) };
+    return withHttp2({ ...base, ...clusterResilienceFields(clusterResilience(policies?.services.get(svc.key))) });
   });
   if (node.app) {
-    clusters.push({
+    const own = services.find((s) => s.key === serviceKey(node.service, node.namespace))?.resource;
+    const local: XdsObject = {
       name: INBOUND_LOCAL_CLUSTER,
       type: 'STATIC',
       connect_timeout: durationFromMs(CONNECT_TIMEOUT_MS),
@@ -29,7 +33,8 @@ export function compileClusters(services: readonly MeshService[], node: NodeInfo
         cluster_name: INBOUND_LOCAL_CLUSTER,
         endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(node.app.address, node.app.port) } }] }],
       },
-    });
+    };
+    clusters.push(speaksHttp2(appProtocol(node, own)) ? withHttp2(local) : local);
   }
   return clusters;
 }

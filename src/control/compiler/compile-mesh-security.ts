@@ -16,7 +16,7 @@ import { serviceMembers, type MeshService } from './mesh-services.js';
 import { packMessage } from './pack.js';
 import type { XdsObject } from './xds-object.js';
 
-export const meshAlpn = ['http/1.1'];
+export const meshAlpn = ['h2', 'http/1.1'];
 
 const tlsParams = { tls_minimum_protocol_version: 'TLSv1_3' };
 

@@ -133,6 +133,7 @@ export class Cluster {
       h.pool.idleTimeoutMs = idleMs;
       h.pool.maxRequestsPerConnection = config.maxRequestsPerConnection ?? 0;
       h.pool.tls = h.endpoint.tls === true ? this.tlsPolicy : null;
+      h.pool.setProtocol(config.upstreamProtocol ?? 'http1', config.http2);
     }
     this.rebuild();
   }
@@ -159,6 +160,8 @@ export class Cluster {
           maxRequestsPerConnection: this.config.maxRequestsPerConnection,
           stats: this.opts.stats,
           responseLimits: this.opts.responseLimits,
+          protocol: this.config.upstreamProtocol,
+          http2: this.config.http2,
         });
         host = new ClusterEndpoint(e, pool, key);
       }

@@ -192,6 +192,27 @@ export interface ClusterConfig {
   staticEndpoints?: EndpointConfig[];
   /** mTLS to endpoints marked `tls` (transport_socket_matches): the peer must hold one of these SPIFFE ids. */
   upstreamTls?: { subjectAltNames: string[]; alpn: string[]; sni: string };
+  /**
+   * How requests travel to the endpoints (typed_extension_protocol_options' HttpProtocolOptions,
+   * docs/xds.md "Upstream protocol"): HTTP/1.1 keep-alive sockets, or HTTP/2 streams multiplexed
+   * on a few sessions (over mTLS with ALPN h2, else h2c). Absent = 'http1'.
+   */
+  upstreamProtocol?: UpstreamProtocol;
+  /** Settings of the HTTP/2 sessions when upstreamProtocol is 'h2'; absent = the defaults. */
+  http2?: Http2Options;
+}
+
+export type UpstreamProtocol = 'http1' | 'h2';
+
+export interface Http2Options {
+  /** Cap on streams per session (the peer's SETTINGS may lower it). */
+  maxConcurrentStreams: number;
+  initialStreamWindowSize: number;
+  initialConnectionWindowSize: number;
+  /** PING a session this often; 0 = never. */
+  keepaliveIntervalMs: number;
+  /** A PING not answered within this declares the session dead. */
+  keepaliveTimeoutMs: number;
 }
 
 export interface EndpointConfig {

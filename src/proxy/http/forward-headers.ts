@@ -39,11 +39,17 @@ export function buildRequestHead(req: IncomingMessage, defaultHost: string): Req
   let framing: BodyFraming = 'none';
   let sawHost = false;
   let xff: string | null = null;
+  let authority: string | null = null;
   let extra: Set<string> | null | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
     const len = name.length;
+    if (name.charCodeAt(0) === 0x3a) {
+      // An HTTP/2 request's pseudo-headers: only :authority has an HTTP/1.1 form (Host).
+      if (name === ':authority') authority = value;
+      continue;
+    }
     if (isHopCandidate(len) || len === 4) {
       const lower = name.toLowerCase();
       if (lower === 'host') sawHost = true;
@@ -72,7 +78,7 @@ export function buildRequestHead(req: IncomingMessage, defaultHost: string): Req
     head = stripContentLength(head);
     head += 'transfer-encoding: chunked\r\n';
   }
-  if (!sawHost) head += 'host: ' + defaultHost + '\r\n';
+  if (!sawHost) head += 'host: ' + (authority ?? defaultHost) + '\r\n';
   const remote = remoteAddress(req);
   head += 'x-forwarded-for: ' + (xff === null ? remote : xff + ', ' + remote) + '\r\n\r\n';
   return { head, framing };
@@ -128,11 +134,12 @@ export function trailerObject(raw: string[]): Record<string, string> {
   return out;
 }
 
-/** The Host header from raw headers, without building Node's lazy headers object. */
+/** The Host header (or HTTP/2's :authority) from raw headers, without building Node's lazy headers object. */
 export function hostOf(raw: string[]): string | undefined {
   for (let i = 0; i < raw.length; i += 2) {
     const n = raw[i];
     if (n.length === 4 && (n === 'Host' || n === 'host' || n.toLowerCase() === 'host')) return raw[i + 1];
+    if (n === ':authority') return raw[i + 1];
   }
   return undefined;
 }

@@ -2,7 +2,8 @@
 // dropped. The copy never slows the original: it is sent on its own connection, outside the
 // cluster's breaker and balancer bookkeeping, and is cut as soon as its socket pushes back.
 import type { ProxyError } from '../errors.js';
-import type { BodyFraming, ResponseSink, UpstreamConnection } from '../cluster/pool/upstream-client.js';
+import type { BodyFraming, ResponseSink } from '../cluster/pool/upstream-client.js';
+import type { UpstreamStream } from '../cluster/pool/upstream-stream.js';
 import { isPickError, type Cluster } from '../cluster/cluster.js';
 
 /** Mirrors in flight over all routes; beyond this a copy is skipped rather than queued. */
@@ -10,10 +11,10 @@ const maxInFlight = 256;
 let inFlight = 0;
 
 export class RequestMirror implements ResponseSink {
-  private conn: UpstreamConnection | null;
+  private conn: UpstreamStream | null;
   private done = false;
 
-  private constructor(conn: UpstreamConnection) {
+  private constructor(conn: UpstreamStream) {
     this.conn = conn;
     inFlight++;
   }
@@ -23,7 +24,7 @@ export class RequestMirror implements ResponseSink {
     if (inFlight >= maxInFlight) return null;
     const p = cluster.pick();
     if (isPickError(p)) return null;
-    const conn = p.pool.acquire(false);
+    const conn = p.pool.acquireStream(false);
     const m = new RequestMirror(conn);
     conn.send(shadowHead(head), m, isHead, framing);
     return m;

@@ -16,7 +16,8 @@
 //            back to 5 with a fresh pick.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errors, type ProxyError } from '../errors.js';
-import { connectTimeoutDetail, type BodyFraming, type ResponseSink, type UpstreamConnection } from '../cluster/pool/upstream-client.js';
+import { connectTimeoutDetail, type BodyFraming, type ResponseSink } from '../cluster/pool/upstream-client.js';
+import type { UpstreamStream } from '../cluster/pool/upstream-stream.js';
 import { isPickError, type AttemptOutcome, type Cluster, type PickedEndpoint } from '../cluster/cluster.js';
 import type { ClusterResilience } from '../cluster/resilience/cluster-resilience.js';
 import type { RouteResilience } from '../cluster/resilience/route-resilience.js';
@@ -29,7 +30,11 @@ import type { RequestRecord } from '../telemetry/request-telemetry.js';
 import { responseHeaders, trailerObject } from '../http/forward-headers.js';
 import type { HeaderMutation } from '../config/proxy-config.js';
 import { applyHeaderMutation } from '../http/header-mutation.js';
+import { respondHeadersOnly } from '../http/h2-headers.js';
 import type { RequestMirror } from '../http/request-mirror.js';
+import {
+  formatGrpcTimeout, grpcStatusForError, grpcStatusMissing, grpcStatusOf, grpcToHttpStatus, httpToGrpcStatus, isGrpcRequest, parseGrpcTimeout,
+} from '../http/grpc.js';
 
 export const kExchange = Symbol('trellis.exchange');
 
@@ -59,7 +64,7 @@ export interface ExchangeTarget {
 export const downstreamClosedStatus = 499;
 
 export class HttpExchange implements ResponseSink, PendingWaiter {
-  private conn: UpstreamConnection | null = null;
+  private conn: UpstreamStream | null = null;
   /** The open try's endpoint: set from pick to attemptEnded, so each try ends exactly once. */
   private picked: PickedEndpoint | null = null;
   private lastPicked: PickedEndpoint | null = null;
@@ -94,6 +99,16 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
   private heldMessage = '';
   private heldHeaders: string[] | null = null;
   private readonly isHead: boolean;
+  /** The downstream speaks HTTP/2 (compat request and response). */
+  private readonly h2: boolean;
+  /** A gRPC call: its grpc-status classifies it, grpc-timeout is its deadline, errors are gRPC errors. */
+  private readonly grpc: boolean;
+  /** Clock time the call's grpc-timeout runs out; 0 without one. */
+  private grpcDeadline = 0;
+  /** A gRPC response whose status comes in the trailers: the try stays open until they do. */
+  private grpcPending = false;
+  /** The call's grpc-status once known (-1: not yet). */
+  private grpcCode = -1;
   /** Copies of this request (RequestMirror) that still take its body; null when none. */
   private mirrors: RequestMirror[] | null = null;
   /** Tap, access log and tracing state; null (and never allocated) while all are off. */
@@ -109,11 +124,13 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
     private readonly startNs: bigint,
   ) {
     this.isHead = req.method === 'HEAD';
+    this.h2 = (req as any).stream !== undefined;
+    this.grpc = isGrpcRequest(req);
     (req as any)[kExchange] = this;
     (res as any)[kExchange] = this;
     res.on('close', onResClose);
     const retry = target.route.retry;
-    this.retryable = retry !== null && retry.allowsMethod(req.method);
+    this.retryable = retry !== null && retry.allowsMethod(req.method, this.grpc);
     if (this.retryable && framing !== 'none') {
       const declared = framing === 'length' ? Number(req.headers['content-length']) : 0;
       // Buffer the body only when a retry may need it, and give up retries up front when it is
@@ -129,6 +146,10 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
   }
 
   start(): void {
+    if (this.grpc) {
+      const ms = parseGrpcTimeout(this.req.headers['grpc-timeout']);
+      if (ms !== null) this.grpcDeadline = this.host.clock.now() + ms;
+    }
     const observer = this.target.stats.observer;
     if (observer.on) {
       this.record = observer.begin(this.req, this.head);
@@ -166,7 +187,13 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
     this.admitted = true;
     const route = this.target.route;
     if (this.retryable) r.budget.recordRequest(this.target.cluster.config.retryBudget, this.host.clock.now());
-    if (route.timeoutMs > 0) this.routeTimer = this.host.clock.setTimer(onRouteTimeout, route.timeoutMs, this);
+    let timeoutMs = route.timeoutMs;
+    if (this.grpcDeadline > 0) {
+      // the caller's deadline bounds the call like the route timeout, whichever ends first
+      const left = Math.max(1, Math.ceil(this.grpcDeadline - this.host.clock.now()));
+      if (timeoutMs === 0 || left < timeoutMs) timeoutMs = left;
+    }
+    if (timeoutMs > 0) this.routeTimer = this.host.clock.setTimer(onRouteTimeout, timeoutMs, this);
     this.attempt();
   }
 
@@ -212,9 +239,9 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
     this.acquire(false);
   }
 
-  private send(conn: UpstreamConnection): void {
+  private send(conn: UpstreamStream): void {
     this.conn = conn;
-    conn.send(this.head, this, this.isHead, this.framing);
+    conn.send(this.grpcDeadline > 0 ? this.headWithTimeLeft() : this.head, this, this.isHead, this.framing);
     if (this.framing === 'none') return;
     if (!this.reading) {
       this.reading = true;
@@ -229,12 +256,32 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
     else this.req.resume();
   }
 
+  /** The head as built, with grpc-timeout lowered to what is left of the deadline (propagated downstream). */
+  private headWithTimeLeft(): string {
+    const left = formatGrpcTimeout(this.grpcDeadline - this.host.clock.now());
+    return this.head.replace(/\r\ngrpc-timeout:[^\r]*/i, `\r\ngrpc-timeout: ${left}`);
+  }
+
   onUpstreamHead(status: number, statusMessage: string, rawHeaders: string[]): void {
     if (this.finished) return;
-    this.endAttempt(status >= 500 ? 'http-5xx' : 'success');
+    let grpcCode = -1;
+    if (this.grpc && status === 200) {
+      grpcCode = grpcStatusOf(rawHeaders);
+      if (grpcCode < 0) {
+        // the status comes in the trailers: the try (outlier detection, EWMA) ends there
+        this.grpcPending = true;
+        this.stopTryTimer();
+      } else {
+        // trailers-only: the status is in the headers, and a retry is still possible
+        this.grpcCode = grpcCode;
+        this.endAttempt(grpcToHttpStatus(grpcCode) >= 500 ? 'http-5xx' : 'success');
+      }
+    } else {
+      this.endAttempt(status >= 500 ? 'http-5xx' : 'success');
+    }
     const retry = this.target.route.retry;
     if (this.retryable && retry !== null) {
-      const reason = retry.reasonForStatus(status);
+      const reason = grpcCode >= 0 ? retry.reasonForGrpcStatus(grpcCode) : this.grpcPending ? null : retry.reasonForStatus(status);
       if (reason !== null && this.mayRetry(reason)) {
         // The failed answer is dropped with its socket; a retry that also fails is relayed as is.
         this.abortUpstream();
@@ -246,7 +293,8 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
     this.retryable = false;
     this.body = null;
     const mutation = this.target.responseHeaders;
-    const headers = responseHeaders(rawHeaders, this.host.draining);
+    // HTTP/2 has no Connection header (a draining session says GOAWAY)
+    const headers = responseHeaders(rawHeaders, this.host.draining && !this.h2);
     this.heldStatus = status;
     this.heldMessage = statusMessage;
     this.heldHeaders = mutation === null ? headers : applyHeaderMutation(headers, mutation);
@@ -257,7 +305,9 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
     const status = this.heldStatus;
     this.heldStatus = 0;
     try {
-      this.res.writeHead(status, this.heldMessage, this.heldHeaders as any);
+      // HTTP/2 has no reason phrase
+      if (this.h2) this.res.writeHead(status, this.heldHeaders as any);
+      else this.res.writeHead(status, this.heldMessage, this.heldHeaders as any);
       this.heldHeaders = null;
       return true;
     } catch {
@@ -313,6 +363,29 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
   onUpstreamEnd(rawTrailers: string[] | null): void {
     if (this.finished) return;
     this.conn = null;
+    if (this.grpcPending) {
+      this.grpcPending = false;
+      const code = grpcStatusOf(rawTrailers);
+      this.grpcCode = code < 0 ? grpcStatusMissing : code;
+      this.endAttempt(code < 0 || grpcToHttpStatus(code) >= 500 ? 'http-5xx' : 'success');
+    }
+    if (this.heldStatus !== 0 && this.h2 && this.pending === null && (rawTrailers === null || rawTrailers.length === 0)) {
+      // Nothing but a head: over HTTP/2 one HEADERS frame with END_STREAM (a gRPC trailers-only
+      // response; headers and then an empty DATA frame would leave a gRPC client without a status).
+      const status = this.heldStatus;
+      const headers = this.heldHeaders!;
+      this.heldStatus = 0;
+      this.heldHeaders = null;
+      try {
+        respondHeadersOnly(this.res, status, headers);
+      } catch {
+        this.host.refusedResponse('response-invalid-header');
+        this.fail(errors.upstreamProtocol);
+        return;
+      }
+      this.finish(status, null);
+      return;
+    }
     if (this.heldStatus !== 0 && !this.sendHead()) return;
     const res = this.res;
     if (rawTrailers !== null && rawTrailers.length > 0) {
@@ -462,7 +535,7 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
     if (conn !== null) this.endBodyOn(conn);
   }
 
-  private endBodyOn(conn: UpstreamConnection): void {
+  private endBodyOn(conn: UpstreamStream): void {
     conn.endBody(this.framing === 'chunked' && this.req.rawTrailers.length > 0 ? this.req.rawTrailers : null);
   }
 
@@ -502,16 +575,20 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
     this.fail(errors.upstreamReset);
   }
 
+  private stopTryTimer(): void {
+    if (this.tryTimer !== null) {
+      this.host.clock.clearTimer(this.tryTimer);
+      this.tryTimer = null;
+    }
+  }
+
   private endAttempt(outcome: AttemptOutcome): void {
     const p = this.picked;
     if (p === null) return;
     this.picked = null;
     this.lastPicked = p;
     const clock = this.host.clock;
-    if (this.tryTimer !== null) {
-      clock.clearTimer(this.tryTimer);
-      this.tryTimer = null;
-    }
+    this.stopTryTimer();
     this.leavePending();
     if (this.holdsRetry) {
       this.holdsRetry = false;
@@ -544,11 +621,30 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
     const res = this.res;
     if (!res.headersSent) {
       this.host.respondError(res, error, close);
+    } else if (this.grpc && this.h2 && !res.writableEnded) {
+      // mid-call: the status still fits in the trailers (a gRPC client reads them, not a reset)
+      try {
+        res.addTrailers({ 'grpc-status': String(grpcStatusForError(error)), 'grpc-message': encodeURIComponent(error.body.trimEnd()), 'x-trellis-error': error.name });
+        const pending = this.pending;
+        this.pending = null;
+        if (pending !== null) res.end(pending);
+        else res.end();
+      } catch {
+        res.destroy();
+      }
     } else {
       // Mid-response there is no way to signal an error in HTTP/1.1 but to cut the connection.
       res.destroy();
     }
     this.finish(error.status, error);
+  }
+
+  /** The grpc-status the call ended with, as its client saw it. */
+  private finalGrpcStatus(status: number, error: ProxyError | null): number {
+    if (error !== null) return grpcStatusForError(error);
+    if (this.grpcCode >= 0) return this.grpcCode;
+    if (status === downstreamClosedStatus) return 1; // CANCELLED
+    return status === 200 ? grpcStatusMissing : httpToGrpcStatus(status);
   }
 
   private finish(status: number, error: ProxyError | null): void {
@@ -581,7 +677,7 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
       this.req.removeListener('end', onReqEnd);
     }
     const seconds = Number(process.hrtime.bigint() - this.startNs) / 1e9;
-    this.target.stats.record(status, error, seconds, this.req);
+    this.target.stats.record(status, error, seconds, this.req, this.grpc ? this.finalGrpcStatus(status, error) : -1);
     const rec = this.record;
     if (rec !== null) {
       this.record = null;

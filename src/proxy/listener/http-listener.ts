@@ -1,9 +1,11 @@
 // The part both listeners share: a node:http server (it validates requests and handles
-// timeouts, 100-continue and HTTP/1.0) whose requests go router → cluster → balancer → pool.
+// timeouts, 100-continue and HTTP/1.0) and a node:http2 one (h2-listener.ts; connections reach
+// it by ALPN or the h2c preface, protocol-split.ts), whose requests go router → cluster →
+// balancer → pool.
 // The route table is swapped by reference, so a new config applies to the next request while
 // requests in flight keep the route and connection they started with.
 import http from 'node:http';
-import type { AddressInfo, Server, Socket } from 'node:net';
+import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import type { HeaderMutation, ListenerConfig, RouteTable } from '../config/proxy-config.js';
 import type { ClusterManager } from '../cluster/cluster-manager.js';
 import type { Cluster } from '../cluster/cluster.js';
@@ -21,7 +23,7 @@ import type { CounterFamily } from '../telemetry/metric-families.js';
 import type { ConnectionTracker } from '../telemetry/connection-metrics.js';
 import { InboundTlsFront } from '../tls/inbound-tls.js';
 import type { MeshTls } from '../tls/mesh-tls.js';
-import { peerIdentity } from '../tls/peer-identity.js';
+import { connectionOf, peerIdentity } from '../tls/peer-identity.js';
 import { tlsMetricsFor } from '../tls/tls-metrics.js';
 import { UpgradeStreams } from './http-upgrade.js';
 import { ConnectTerminator } from './connect-terminator.js';
@@ -31,6 +33,11 @@ import { defaultProxyLimits, type ProxyLimits } from '../config/proxy-limits.js'
 import type { OverloadGuard } from '../overload/overload-guard.js';
 import { refusalMetricsFor } from '../telemetry/refusal-metrics.js';
 import { HttpLimits } from './http-limits.js';
+import { H2Listener } from './h2-listener.js';
+import { h2RefusalsFor } from './h2-hardening.js';
+import { ProtocolSplit } from './protocol-split.js';
+import { respondHeadersOnly, withH2Framing } from '../http/h2-headers.js';
+import { grpcErrorHead, grpcStatusForError, isGrpcRequest } from '../http/grpc.js';
 
 /** The sidecar-wide protection a listener applies (both optional: Envoy's defaults, no cap). */
 export interface ListenerProtection {
@@ -84,8 +91,12 @@ export class HttpListener implements ExchangeHost, ProxyListener {
   /** Compiled from config.authz when the config changes; null = no authorization. */
   private authorizer: Authorizer | null = null;
   private denied: CounterFamily | null = null;
-  /** Inbound only: TLS termination and plaintext sniffing in front of the HTTP server. */
+  /** Inbound only: TLS termination and plaintext sniffing in front of the HTTP servers. */
   private readonly front: InboundTlsFront | null = null;
+  /** Outbound: the socket that accepts and hands connections to the split. */
+  private readonly plainFront: Server | null = null;
+  private readonly h2: H2Listener;
+  private readonly split: ProtocolSplit;
   readonly direction: Direction;
   draining = false;
   private router: Router | null = null;
@@ -123,12 +134,17 @@ export class HttpListener implements ExchangeHost, ProxyListener {
     this.limits.attach(this.server);
     this.upgrades = new UpgradeStreams(this.direction, streamMetricsFor(this.metrics.registry));
     this.server.on('upgrade', this.onUpgrade);
+    this.h2 = new H2Listener({ onRequest: this.onRequest, refusals: h2RefusalsFor(this.metrics.registry).cells(this.direction) });
+    this.split = new ProtocolSplit(this.server, this.h2);
     if (this.direction === 'inbound') {
       this.connects = new ConnectTerminator(this.clusters, this.metrics, streamMetricsFor(this.metrics.registry));
       this.server.on('connect', this.onConnect);
     }
     if (this.direction === 'inbound') {
-      this.front = new InboundTlsFront(this.server, () => this.listenerConfig.tls, opts.meshTls ?? null, tlsMetricsFor(this.metrics.registry));
+      this.front = new InboundTlsFront(this.split.accept, () => this.listenerConfig.tls, opts.meshTls ?? null, tlsMetricsFor(this.metrics.registry));
+    } else {
+      // half-open like node:http's own server: a tunnelled stream (CONNECT, an upgrade) may go on one way after a FIN
+      this.plainFront = net.createServer({ noDelay: true, allowHalfOpen: true }, this.split.accept);
     }
     this.config = opts.config;
     // before the TLS front's own handler, so a connection over the cap goes no further
@@ -155,9 +171,9 @@ export class HttpListener implements ExchangeHost, ProxyListener {
     if (this.authorizer) this.denied ??= authzDeniedFor(this.metrics.registry);
   }
 
-  /** The socket that accepts: the TLS front for an inbound listener, else the HTTP server. */
+  /** The socket that accepts: the TLS front for an inbound listener, else the plain front. */
   private get acceptor(): Server {
-    return this.front?.server ?? this.server;
+    return this.front?.server ?? this.plainFront!;
   }
 
   /** Swaps the route table for new requests. */
@@ -193,6 +209,9 @@ export class HttpListener implements ExchangeHost, ProxyListener {
       acceptor.once('error', onError);
       acceptor.listen(this.config.port, this.config.address, () => {
         acceptor.removeListener('error', onError);
+        // The HTTP server never binds (its front does): 'listening' starts its connection
+        // tracking, which its request/header timeouts and closeIdleConnections() rely on.
+        this.server.emit('listening');
         resolve(acceptor.address() as AddressInfo);
       });
     });
@@ -213,12 +232,13 @@ export class HttpListener implements ExchangeHost, ProxyListener {
   async drain(ms: number): Promise<void> {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.acceptor.close(() => resolve()));
-    // With a front, the HTTP server never listened; close() only stops its timers.
-    if (this.front !== null) {
-      this.front.close();
-      this.server.close();
-    }
+    // The HTTP servers never listened; close() only stops their timers.
+    this.front?.close();
+    this.server.close();
+    this.split.close();
     this.server.closeIdleConnections();
+    // HTTP/2 clients hear GOAWAY: streams in flight finish, new ones go to a new connection.
+    this.h2.drain();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.whenIdle(),
@@ -231,6 +251,7 @@ export class HttpListener implements ExchangeHost, ProxyListener {
     // upgraded connections left the HTTP server; they are cut with the rest
     this.upgrades.destroyAll();
     this.connects?.destroyAll();
+    this.h2.closeAll();
     await closed;
   }
 
@@ -240,8 +261,15 @@ export class HttpListener implements ExchangeHost, ProxyListener {
   }
 
   respondError(res: http.ServerResponse, error: ProxyError, close = false): void {
+    // HTTP/2 has no Connection header: draining sessions say GOAWAY instead.
+    const closing = (this.draining || close) && !isH2Response(res);
+    if (isGrpcRequest(res.req)) {
+      // a gRPC client reads the status from a trailers-only response, not from HTTP
+      respondHeadersOnly(res, 200, closing ? [...grpcErrorHead(error), 'connection', 'close'] : grpcErrorHead(error));
+      return;
+    }
     const heads = headsOf(error);
-    res.writeHead(error.status, this.draining || close ? heads.closing : heads.open);
+    res.writeHead(error.status, closing ? heads.closing : heads.open);
     res.end(error.body);
   }
 
@@ -272,7 +300,7 @@ export class HttpListener implements ExchangeHost, ProxyListener {
     res.sendDate = false;
     const authz = this.authorizer;
     if (authz !== null) {
-      const peer = peerIdentity(req.socket);
+      const peer = peerIdentity(connectionOf(req));
       const reason = authz.check(peer, req.method ?? '', req.url ?? '/');
       if (reason !== null) {
         this.denied!.cell(peer ?? 'plaintext', reason).inc();
@@ -299,7 +327,7 @@ export class HttpListener implements ExchangeHost, ProxyListener {
       return;
     }
     const target = this.targetFor(route, clusterName, cluster);
-    const { head, framing } = filters === null ? buildRequestHead(req, target.defaultHost) : filters.requestHead(req, target.defaultHost);
+    const { head, framing } = withH2Framing(req, filters === null ? buildRequestHead(req, target.defaultHost) : filters.requestHead(req, target.defaultHost));
     this.inFlight++;
     const ex = new HttpExchange(this, req, res, target, head, framing, start);
     if (filters !== null && filters.mirrors !== null) ex.mirrorTo(filters.startMirrors(this.clusters, head, framing, req.method === 'HEAD', this.random));
@@ -394,7 +422,7 @@ export class HttpListener implements ExchangeHost, ProxyListener {
     const rec = observer.on ? observer.begin(res.req, '') : null;
     this.respondError(res, error);
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    stats.record(error.status, error, seconds, res.req);
+    stats.record(error.status, error, seconds, res.req, isGrpcRequest(res.req) ? grpcStatusForError(error) : -1);
     if (rec !== null) observer.end(rec, stats, error.status, error, seconds, null, 0);
   }
 }
@@ -423,3 +451,6 @@ function statsFor(metrics: ProxyMetrics, direction: Direction, route: CompiledRo
 }
 
 function ignore(): void {}
+function isH2Response(res: http.ServerResponse): boolean {
+  return (res as any).stream !== undefined;
+}

@@ -9,7 +9,8 @@ import { CounterFamily, GaugeFamily, HistogramFamily, type CounterCell, type His
 import { ClusterResilienceStats, FaultStats, type ResilienceFamilies } from './resilience-stats.js';
 import { ProxyTelemetry, type DirectionTelemetry, type LocalWorkload } from './request-telemetry.js';
 import { ConnectionFamilies, type ConnectionTracker } from './connection-metrics.js';
-import { peerIdentity } from '../tls/peer-identity.js';
+import { connectionOf, peerIdentity } from '../tls/peer-identity.js';
+import { grpcStatusLabels } from '../http/grpc.js';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -58,6 +59,8 @@ function clusterService(cluster: string): string {
  */
 class PeerCells {
   readonly byStatus = new Map<number, Array<CounterCell | undefined>>();
+  /** gRPC failures under a non-failing HTTP status (200 with grpc-status ≠ 0): their own cells. */
+  readonly byStatusGrpcFailed = new Map<number, Array<CounterCell | undefined>>();
   readonly byError = new Map<ProxyError, Array<CounterCell | undefined>>();
   readonly duration: Array<HistogramCell | undefined> = new Array(methodCount * 2).fill(undefined);
   constructor(
@@ -78,6 +81,8 @@ export class RouteStats {
   private readonly inboundPeers = new Map<string | null, PeerCells>();
   /** Outbound: the SPIFFE id the cluster's upstream TLS requires (one SAN), else null. */
   destinationIdentity: string | null = null;
+  /** trellis_grpc_requests_total cells by grpc-status (grpcStatusLabels), bound on first use. */
+  private grpcCells: Array<CounterCell | undefined> | null = null;
 
   constructor(
     private readonly metrics: ProxyMetrics,
@@ -92,14 +97,17 @@ export class RouteStats {
    * `seconds` < 0 skips the duration (e.g. a request that never reached a cluster). `req` gives
    * the method and, inbound, the caller's verified identity; without it both are unknown.
    */
-  record(status: number, error: ProxyError | null, seconds: number, req?: IncomingMessage): void {
-    const peer = this.peerCells(req === undefined ? null : req.socket);
+  record(status: number, error: ProxyError | null, seconds: number, req?: IncomingMessage, grpcStatus = -1): void {
+    const peer = this.peerCells(req === undefined ? null : connectionOf(req));
     const mi = req === undefined ? methodCount - 1 : methodIndex(req.method);
-    const failed = error !== null || status >= 500;
+    // A gRPC call fails by its grpc-status, whatever the HTTP status (Linkerd's classification).
+    const failed = error !== null || status >= 500 || grpcStatus > 0;
+    if (grpcStatus >= 0) this.recordGrpc(grpcStatus);
     let row: Array<CounterCell | undefined> | undefined;
     if (error === null) {
-      row = peer.byStatus.get(status);
-      if (row === undefined) peer.byStatus.set(status, (row = new Array<CounterCell | undefined>(methodCount).fill(undefined)));
+      const byStatus = failed && status < 500 ? peer.byStatusGrpcFailed : peer.byStatus;
+      row = byStatus.get(status);
+      if (row === undefined) byStatus.set(status, (row = new Array<CounterCell | undefined>(methodCount).fill(undefined)));
     } else {
       row = peer.byError.get(error);
       if (row === undefined) peer.byError.set(error, (row = new Array<CounterCell | undefined>(methodCount).fill(undefined)));
@@ -122,6 +130,14 @@ export class RouteStats {
       }
       h.observe(seconds);
     }
+  }
+
+  /** `code`: the grpc-status, or grpcStatusMissing for a gRPC response that carried none. */
+  private recordGrpc(code: number): void {
+    const cells = (this.grpcCells ??= new Array<CounterCell | undefined>(grpcStatusLabels.length).fill(undefined));
+    let cell = cells[code];
+    if (cell === undefined) cells[code] = cell = this.metrics.grpcRequests.cell(this.direction, this.route, this.cluster, grpcStatusLabels[code]);
+    cell.value++;
   }
 
   private peerCells(socket: Socket | null): PeerCells {
@@ -184,6 +200,9 @@ export class ProxyMetrics implements ResilienceFamilies {
   );
   readonly timeouts = new CounterFamily('trellis_timeouts_total', 'Expired timeouts, by kind (request, per-try, connect).', ['cluster', 'kind']);
   readonly faultsInjected = new CounterFamily('trellis_faults_injected_total', 'Requests delayed or aborted by fault injection.', ['route', 'kind']);
+  readonly grpcRequests = new CounterFamily('trellis_grpc_requests_total',
+    'gRPC calls by their grpc-status (from the trailers, a trailers-only response, or the error the mesh answered with; "missing" when none came).',
+    ['direction', 'route', 'cluster', 'grpc_status']);
   private readonly routeStats = new Map<string, RouteStats>();
   private readonly clusterResilience = new Map<string, ClusterResilienceStats>();
   private readonly faultStats = new Map<string, FaultStats>();
@@ -195,7 +214,7 @@ export class ProxyMetrics implements ResilienceFamilies {
     this.telemetry = opts.telemetry ?? new ProxyTelemetry();
     for (const m of [
       this.requests, this.duration, this.configVersion,
-      this.retries, this.retryBudgetExhausted, this.circuitBreakerRejections, this.timeouts, this.faultsInjected,
+      this.retries, this.retryBudgetExhausted, this.circuitBreakerRejections, this.timeouts, this.faultsInjected, this.grpcRequests,
       ...this.upstreamConnections.families, ...this.downstreamConnections.families,
     ]) {
       this.registry.registerMetric(m as any);

@@ -3,7 +3,8 @@
 // first used, so the request path only bumps numbers.
 import type { CounterCell, CounterFamily } from './metric-families.js';
 
-export type RetryReasonLabel = 'connect-failure' | 'reset' | 'gateway-error' | '5xx' | 'retriable-status-code' | 'per-try-timeout';
+export type RetryReasonLabel = 'connect-failure' | 'reset' | 'gateway-error' | '5xx' | 'retriable-status-code' | 'per-try-timeout'
+  | 'cancelled' | 'deadline-exceeded' | 'internal' | 'resource-exhausted' | 'unavailable';
 export type BreakerLimitLabel = 'connections' | 'pending' | 'requests' | 'retries';
 export type TimeoutKind = 'request' | 'per-try' | 'connect';
 
@@ -29,6 +30,12 @@ export class ClusterResilienceStats {
       '5xx': f.retries.cell(cluster, '5xx'),
       'retriable-status-code': f.retries.cell(cluster, 'retriable-status-code'),
       'per-try-timeout': f.retries.cell(cluster, 'per-try-timeout'),
+      // gRPC: the grpc-status of a trailers-only answer (Envoy's retry_on names)
+      cancelled: f.retries.cell(cluster, 'cancelled'),
+      'deadline-exceeded': f.retries.cell(cluster, 'deadline-exceeded'),
+      internal: f.retries.cell(cluster, 'internal'),
+      'resource-exhausted': f.retries.cell(cluster, 'resource-exhausted'),
+      unavailable: f.retries.cell(cluster, 'unavailable'),
     };
     this.budgetExhausted = f.retryBudgetExhausted.cell(cluster);
     this.rejections = {

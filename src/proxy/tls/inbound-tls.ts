@@ -1,9 +1,9 @@
 // The inbound listener's front door when mTLS is on: it reads the first byte of each connection
 // (0x16 opens a TLS handshake), terminates TLS with the workload certificate (client certificate
 // required and verified against the trust bundle), and hands the decrypted socket, or in
-// permissive mode the plaintext one, to the HTTP server. The mode is read per connection, so a
-// new MeshConfig applies to the next connection without rebinding.
-import type http from 'node:http';
+// permissive mode the plaintext one, to the listener's HTTP servers (listener/protocol-split.ts
+// picks HTTP/1.1 or HTTP/2 by ALPN or preface). The mode is read per connection, so a new
+// MeshConfig applies to the next connection without rebinding.
 import net from 'node:net';
 import tls from 'node:tls';
 import type { ListenerConfig } from '../config/proxy-config.js';
@@ -22,7 +22,8 @@ export class InboundTlsFront {
   private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly http: http.Server,
+    /** Takes a connection (TLS already terminated) to the HTTP servers. */
+    private readonly accept: (socket: net.Socket) => void,
     private readonly tlsConfig: () => ListenerConfig['tls'],
     private readonly meshTls: MeshTls | null,
     private readonly metrics: TlsMetrics,
@@ -68,7 +69,7 @@ export class InboundTlsFront {
 
   private readonly onSecure = (socket: tls.TLSSocket): void => {
     (socket.isSessionReused() ? this.metrics.inboundResumed : this.metrics.inboundFull).inc();
-    this.http.emit('connection', socket);
+    this.accept(socket);
   };
 
   private readonly onTlsError = (_err: Error, socket: tls.TLSSocket): void => {
@@ -78,7 +79,7 @@ export class InboundTlsFront {
 
   private readonly onConnection = (socket: net.Socket): void => {
     if (!this.tlsConfig()) {
-      this.http.emit('connection', socket);
+      this.accept(socket);
       return;
     }
     socket.on('error', ignore);
@@ -113,7 +114,7 @@ export class InboundTlsFront {
       this.plaintext.add(socket);
       socket.once('close', () => this.plaintext.delete(socket));
     }
-    this.http.emit('connection', socket);
+    this.accept(socket);
     socket.resume();
   }
 }

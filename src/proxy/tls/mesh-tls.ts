@@ -10,8 +10,8 @@ export interface IdentitySource {
   onChange(listener: (m: IdentityMaterial) => void): () => void;
 }
 
-/** ALPN for sidecar-to-sidecar traffic; h2 joins once the inbound side speaks it. */
-export const meshAlpn = ['http/1.1'];
+/** ALPN for sidecar-to-sidecar traffic: h2 (streams multiplexed on few connections), HTTP/1.1 for peers without it. */
+export const meshAlpn = ['h2', 'http/1.1'];
 
 export class MeshTls {
   private context: tls.SecureContext | null = null;

@@ -16,3 +16,12 @@ export function peerIdentity(socket: Socket): string | null {
   }
   return id;
 }
+
+/**
+ * The connection a request came on: for HTTP/2 the session's socket (one object per
+ * connection, so the cache above holds), not the per-stream view compat requests give.
+ */
+export function connectionOf(req: { socket: Socket }): Socket {
+  const session = (req as any).stream?.session;
+  return session?.socket ?? req.socket;
+}

@@ -52,9 +52,12 @@ export interface TlsSessionSlot {
  * A TLS connection to a peer, or null when this sidecar holds no certificate yet (the caller
  * then speaks plaintext, which a permissive peer accepts). `tunnel`: a connection that will carry
  * a byte stream (an upgrade, a TCP tunnel): it offers ALPN http/1.1 only, whatever the cluster
- * says, and keeps its write side open when the peer half-closes.
+ * says, and keeps its write side open when the peer half-closes. `alpn`: what to offer instead
+ * of the cluster's list (an HTTP/1.1 connection offers http/1.1 only, an HTTP/2 session h2).
  */
-export function connectTls(policy: UpstreamTlsPolicy, slot: TlsSessionSlot, host: string, port: number, tunnel = false): tls.TLSSocket | null {
+export function connectTls(
+  policy: UpstreamTlsPolicy, slot: TlsSessionSlot, host: string, port: number, tunnel = false, alpn: string[] = tunnel ? tunnelAlpn : policy.alpn,
+): tls.TLSSocket | null {
   const context = policy.mesh.secureContext;
   if (context === null) return null;
   if (slot.generation !== policy.mesh.generation) {
@@ -66,7 +69,7 @@ export function connectTls(policy: UpstreamTlsPolicy, slot: TlsSessionSlot, host
   const socket = tls.connect({
     host, port,
     secureContext: context,
-    ALPNProtocols: tunnel ? tunnelAlpn : policy.alpn,
+    ALPNProtocols: alpn,
     allowHalfOpen: tunnel,
     servername: policy.sni,
     checkServerIdentity: policy.checkPeer,

@@ -6,6 +6,8 @@ import type { CircuitBreakers, ClusterConfig, LbPolicy, OutlierDetection, RetryB
 import { trellisStructs } from '../../xds/trellis-extensions.js';
 import { decodeEndpoints } from './cluster-load-assignment-decoder.js';
 import { decodeUpstreamTls } from './cluster-security-decoder.js';
+import { decodeUpstreamProtocol } from './cluster-protocol-decoder.js';
+import { httpProtocolOptionsKey } from '../../xds/type-urls.js';
 import { durationMs, findUnknownTypedExtension, structNumber, trellisStruct, wrapped } from './xds-decode-fields.js';
 import { decoded, refused, type DecodeResult, type ProtoObject } from './xds-decode-result.js';
 
@@ -38,6 +40,8 @@ function decodeNamedCluster(name: string, c: ProtoObject): DecodeResult<ClusterC
   if (!outlier.ok) return outlier;
   const retryBudget = decodeRetryBudget(c.typed_extension_protocol_options);
   if (!retryBudget.ok) return retryBudget;
+  const protocol = decodeUpstreamProtocol(c.typed_extension_protocol_options);
+  if (!protocol.ok) return protocol;
   const idleTimeoutMs = durationMs(c.common_http_protocol_options?.idle_timeout) ?? defaultIdleTimeoutMs;
   if (idleTimeoutMs < 0) return refused('common_http_protocol_options.idle_timeout must not be negative');
   // Envoy's deprecated cluster-level field still counts when the protocol options leave it out
@@ -48,6 +52,10 @@ function decodeNamedCluster(name: string, c: ProtoObject): DecodeResult<ClusterC
   };
   if (maxRequestsPerConnection > 0) base.maxRequestsPerConnection = maxRequestsPerConnection;
   if (outlier.value) base.outlierDetection = outlier.value;
+  if (protocol.value.protocol !== 'http1') {
+    base.upstreamProtocol = protocol.value.protocol;
+    if (protocol.value.http2) base.http2 = protocol.value.http2;
+  }
   const upstreamTls = decodeUpstreamTls(c);
   if (!upstreamTls.ok) return upstreamTls;
   if (upstreamTls.value) base.upstreamTls = upstreamTls.value;
@@ -167,6 +175,7 @@ function decodeOutlierDetection(od: ProtoObject | undefined): DecodeResult<Outli
 function decodeRetryBudget(options: ProtoObject | undefined): DecodeResult<RetryBudget> {
   const out = { ...defaultRetryBudget };
   for (const [key, any] of Object.entries(options ?? {})) {
+    if (key === httpProtocolOptionsKey) continue; // cluster-protocol-decoder.ts
     if (key !== trellisStructs.retryBudget.name) {
       return refused(`unknown typed extension ${(any as ProtoObject)?.type_url || '(empty type_url)'} in typed_extension_protocol_options["${key}"]`);
     }

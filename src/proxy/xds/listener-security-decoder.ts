@@ -79,7 +79,7 @@ export function commonTls(common: ProtoObject | undefined, allowValidation = fal
     if (Object.keys(other).length || (min !== undefined && min !== 'TLSv1_3')) return refused('common_tls_context.tls_params: only tls_minimum_protocol_version TLSv1_3 is supported');
   }
   const list = (alpn ?? []) as string[];
-  if (list.some((p) => p !== 'http/1.1')) return refused(`common_tls_context.alpn_protocols: only http/1.1 is supported, got ${list.join(',')}`);
+  if (list.some((p) => p !== 'http/1.1' && p !== 'h2')) return refused(`common_tls_context.alpn_protocols: only h2 and http/1.1 are supported, got ${list.join(',')}`);
   return decoded(list.length ? list : ['http/1.1']);
 }
 

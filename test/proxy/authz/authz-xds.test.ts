@@ -45,10 +45,10 @@ metadata: { name: web }
 
 test('inbound listener: permissive by default (TLS and plaintext chains), strict from MeshConfig', () => {
   const permissive = decode<ListenerConfig>(listenerKind, { resources: services, instances: [] }, typeUrls.listener, 'inbound');
-  assert.deepEqual(permissive.tls, { mode: 'permissive', alpn: ['http/1.1'] });
+  assert.deepEqual(permissive.tls, { mode: 'permissive', alpn: ['h2', 'http/1.1'] });
   assert.equal(permissive.authz, undefined);
   const strict = decode<ListenerConfig>(listenerKind, { resources: [...services, ...parse('apiVersion: trellis.dev/v1alpha1\nkind: MeshConfig\nmetadata: { name: mesh }\nspec: { mtls: { mode: strict } }\n')], instances: [] }, typeUrls.listener, 'inbound');
-  assert.deepEqual(strict.tls, { mode: 'strict', alpn: ['http/1.1'] });
+  assert.deepEqual(strict.tls, { mode: 'strict', alpn: ['h2', 'http/1.1'] });
   const outbound = decode<ListenerConfig>(listenerKind, { resources: services, instances: [] }, typeUrls.listener, 'outbound');
   assert.equal(outbound.tls, undefined);
 });
@@ -58,7 +58,7 @@ test('clusters carry the peers\' SPIFFE ids; endpoints of certified proxies are 
   const b = instance({ service: 'api', address: '127.0.33.4', proxyId: 'api-b' } as never);
   const state: MeshState = { resources: services, instances: [a, b], certified: new Set(['api-a']) };
   const cluster = decode<ClusterConfig>(clusterKind, state, typeUrls.cluster, 'api.default', { ...node, service: 'web', id: 'web-1' });
-  assert.deepEqual(cluster.upstreamTls, { subjectAltNames: ['spiffe://cluster.local/ns/default/svc/api'], alpn: ['http/1.1'], sni: 'api.default' });
+  assert.deepEqual(cluster.upstreamTls, { subjectAltNames: ['spiffe://cluster.local/ns/default/svc/api'], alpn: ['h2', 'http/1.1'], sni: 'api.default' });
   const cla = decode<ClusterLoadAssignment>(assignmentKind, state, typeUrls.clusterLoadAssignment, 'api.default', { ...node, service: 'web', id: 'web-1' });
   const byAddr = new Map(cla.endpoints.map((e) => [e.address, e.tls === true]));
   assert.deepEqual([...byAddr], [['127.0.33.3', true], ['127.0.33.4', false]]);

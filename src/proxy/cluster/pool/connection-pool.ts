@@ -1,10 +1,15 @@
-// Keep-alive connections to one endpoint. Idle sockets are reused newest first (the warmest,
-// least likely to have been closed by the peer), capped in number and closed after an idle
-// time shorter than Node's default server keep-alive (5 s) to avoid most close races.
+// Connections to one endpoint. HTTP/1.1: keep-alive sockets, idle ones reused newest first (the
+// warmest, least likely to have been closed by the peer), capped in number and closed after an
+// idle time shorter than Node's default server keep-alive (5 s) to avoid most close races.
+// HTTP/2 (the cluster's upstreamProtocol 'h2'): streams on a few multiplexed sessions
+// (h2-session-pool.ts). Either way the caller gets an UpstreamStream.
 import net, { type Socket } from 'node:net';
 import { UpstreamConnection, type ConnectionOwner, type ResponseLimits } from './upstream-client.js';
 import type { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import { connectTls, type TlsSessionSlot, type UpstreamTlsPolicy } from '../../tls/upstream-tls.js';
+import type { Http2Options, UpstreamProtocol } from '../../config/proxy-config.js';
+import { H2SessionPool, defaultHttp2Options, type H2PoolHost } from './h2-session-pool.js';
+import type { UpstreamStream } from './upstream-stream.js';
 
 /** Told of each socket the pool opens and closes (bytes are read from it at scrape time). */
 export interface ConnectionStats {
@@ -26,12 +31,15 @@ export interface ConnectionPoolOptions {
   maxRequestsPerConnection?: number;
   /** Size and count limits of response heads; Envoy's defaults without. */
   responseLimits?: ResponseLimits;
+  /** 'h2': requests are HTTP/2 streams; absent = HTTP/1.1. */
+  protocol?: UpstreamProtocol;
+  http2?: Http2Options;
 }
 
 const defaultMaxIdle = 128;
 export const poolDefaultIdleTimeoutMs = 4000;
 
-export class ConnectionPool implements ConnectionOwner {
+export class ConnectionPool implements ConnectionOwner, H2PoolHost {
   readonly key: string;
   connectTimeoutMs: number;
   private readonly idle: UpstreamConnection[] = [];
@@ -45,10 +53,14 @@ export class ConnectionPool implements ConnectionOwner {
   private onEmpty: (() => void) | null = null;
   /** The cluster's breaker once a request went through acquireWithin; counts our sockets. */
   private breaker: CircuitBreaker | null = null;
-  private tlsTarget: { policy: UpstreamTlsPolicy; slot: TlsSessionSlot } | null = null;
+  tlsTarget: { policy: UpstreamTlsPolicy; slot: TlsSessionSlot } | null = null;
   /** Applies to the next request of every socket, new or idle (a lowered limit closes a busy one after its exchange). */
   maxRequestsPerConnection: number;
   private readonly responseLimits: ResponseLimits | undefined;
+  protocol: UpstreamProtocol;
+  h2Options: Http2Options;
+  /** Created on the first HTTP/2 request. */
+  private h2: H2SessionPool | null = null;
 
   constructor(readonly address: string, readonly port: number, opts: ConnectionPoolOptions) {
     this.key = `${address}:${port}`;
@@ -60,6 +72,18 @@ export class ConnectionPool implements ConnectionOwner {
     this.tls = opts.tls ?? null;
     this.maxRequestsPerConnection = opts.maxRequestsPerConnection ?? 0;
     this.responseLimits = opts.responseLimits;
+    this.protocol = opts.protocol ?? 'http1';
+    this.h2Options = opts.http2 ?? defaultHttp2Options;
+  }
+
+  /** Protocol and HTTP/2 settings from a new cluster config; sessions on the old footing take no new streams. */
+  setProtocol(protocol: UpstreamProtocol, http2: Http2Options | undefined): void {
+    const h2Options = http2 ?? defaultHttp2Options;
+    if (protocol === this.protocol && JSON.stringify(h2Options) === JSON.stringify(this.h2Options)) return;
+    this.protocol = protocol;
+    this.h2Options = h2Options;
+    this.h2?.closeAll();
+    this.closeIdle();
   }
 
   get tls(): UpstreamTlsPolicy | null {
@@ -74,6 +98,7 @@ export class ConnectionPool implements ConnectionOwner {
     if (policy === (this.tlsTarget?.policy ?? null)) return;
     this.tlsTarget = policy === null ? null : { policy, slot: { session: undefined, generation: policy.mesh.generation } };
     this.closeIdle();
+    this.h2?.closeAll();
   }
 
   /**
@@ -85,7 +110,16 @@ export class ConnectionPool implements ConnectionOwner {
     return t !== null && t.policy.mesh.secureContext !== null;
   }
 
-  /** An idle connection, or a new one (writes are buffered until it connects). */
+  private get sessions(): H2SessionPool {
+    return (this.h2 ??= new H2SessionPool(this));
+  }
+
+  /** A stream for one request outside the breaker's accounting (mirrors), whatever the protocol. */
+  acquireStream(fresh = false): UpstreamStream {
+    return this.protocol === 'h2' ? this.sessions.acquire(null, fresh)! : this.acquire(fresh);
+  }
+
+  /** An idle HTTP/1.1 connection, or a new one (writes are buffered until it connects). */
   acquire(fresh = false): UpstreamConnection {
     if (!fresh) {
       const idle = this.idle;
@@ -125,7 +159,11 @@ export class ConnectionPool implements ConnectionOwner {
    * Like acquire, but a new socket counts against the cluster's connection limit: null when the
    * limit is reached and no idle socket is left to close, and the caller waits as pending.
    */
-  acquireWithin(breaker: CircuitBreaker, fresh = false): UpstreamConnection | null {
+  acquireWithin(breaker: CircuitBreaker, fresh = false): UpstreamStream | null {
+    if (this.protocol === 'h2') {
+      this.trackBreaker(breaker);
+      return this.sessions.acquire(breaker, fresh);
+    }
     if (!fresh) {
       const idle = this.idle;
       while (idle.length > 0) {
@@ -138,11 +176,7 @@ export class ConnectionPool implements ConnectionOwner {
         conn.destroy();
       }
     }
-    if (this.breaker !== breaker) {
-      this.breaker?.untrack(this);
-      this.breaker = breaker;
-      breaker.track(this);
-    }
+    this.trackBreaker(breaker);
     if (!breaker.tryOpenConnection()) return null;
     const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs, this.tlsTarget, this.responseLimits);
     conn.maxRequests = this.maxRequestsPerConnection;
@@ -150,6 +184,26 @@ export class ConnectionPool implements ConnectionOwner {
     this.all.add(conn);
     this.stats.opened(conn.socket);
     return conn;
+  }
+
+  private trackBreaker(breaker: CircuitBreaker): void {
+    if (this.breaker !== breaker) {
+      this.breaker?.untrack(this);
+      this.breaker = breaker;
+      breaker.track(this);
+    }
+  }
+
+  socketOpened(socket: Socket): void {
+    this.stats.opened(socket);
+  }
+
+  socketClosed(socket: Socket): void {
+    this.stats.closed(socket);
+  }
+
+  sessionsGone(): void {
+    if (this.all.size === 0) this.emptied();
   }
 
   release(conn: UpstreamConnection): void {
@@ -166,9 +220,9 @@ export class ConnectionPool implements ConnectionOwner {
     if (conn.limiter !== null) conn.limiter.connectionIdle();
   }
 
-  /** Closes the idle socket that waited longest; false when none is idle. */
+  /** Closes the idle socket (or HTTP/2 session) that waited longest; false when none is idle. */
   closeOldestIdle(): boolean {
-    if (this.idle.length === 0) return false;
+    if (this.idle.length === 0) return this.h2 !== null && this.h2.closeOldestIdle();
     this.idle.shift()!.destroy();
     return true;
   }
@@ -181,18 +235,28 @@ export class ConnectionPool implements ConnectionOwner {
     if (i !== -1) this.idle.splice(i, 1);
     if (this.all.size === 0) {
       this.stopSweep();
-      if (this.retired && this.breaker !== null) {
-        this.breaker.untrack(this);
-        this.breaker = null;
-      }
-      const cb = this.onEmpty;
-      this.onEmpty = null;
-      if (cb) cb();
+      if (this.h2 === null || this.h2.size === 0) this.emptied();
     }
   }
 
+  private emptied(): void {
+    if (this.retired && this.breaker !== null) {
+      this.breaker.untrack(this);
+      this.breaker = null;
+    }
+    const cb = this.onEmpty;
+    this.onEmpty = null;
+    if (cb) cb();
+  }
+
+  /** Open HTTP/1.1 sockets plus HTTP/2 sessions. */
   get size(): number {
-    return this.all.size;
+    return this.all.size + (this.h2?.size ?? 0);
+  }
+
+  /** Open HTTP/2 sessions (tests, admin). */
+  get h2Sessions(): number {
+    return this.h2?.size ?? 0;
   }
 
   get idleCount(): number {
@@ -206,7 +270,8 @@ export class ConnectionPool implements ConnectionOwner {
   retire(): Promise<void> {
     this.retired = true;
     this.closeIdle();
-    if (this.all.size === 0) return Promise.resolve();
+    this.h2?.closeAll();
+    if (this.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.onEmpty = resolve;
     });
@@ -214,12 +279,14 @@ export class ConnectionPool implements ConnectionOwner {
 
   closeIdle(): void {
     while (this.idle.length > 0) this.idle.pop()!.destroy();
+    this.h2?.closeIdle();
   }
 
   /** Closes everything at once, in-flight exchanges included (they fail with upstream-reset). */
   destroy(): void {
     this.retired = true;
     for (const conn of [...this.all]) conn.destroy();
+    this.h2?.destroy();
     this.stopSweep();
   }
 

@@ -8,6 +8,7 @@ import { errors, type ProxyError } from '../../errors.js';
 import type { ConnectionLimiter } from '../resilience/circuit-breaker.js';
 import { connectTls, type TlsSessionSlot, type UpstreamTlsPolicy } from '../../tls/upstream-tls.js';
 import { parseErrorReason } from '../../http/http1-parse-errors.js';
+import type { UpstreamStream } from './upstream-stream.js';
 
 const require = createRequire(import.meta.url);
 // Undocumented but stable since Node 12; Node 20's callbacks: kOnHeaders(headers, url),
@@ -25,7 +26,8 @@ const kOnMessageComplete: number = HTTPParser.kOnMessageComplete;
 
 /** Receives one response; implemented by the proxy's per-request exchange. */
 export interface ResponseSink {
-  onUpstreamHead(status: number, statusMessage: string, rawHeaders: string[]): void;
+  /** `endsStream`: nothing follows the head (an HTTP/2 HEADERS frame with END_STREAM). */
+  onUpstreamHead(status: number, statusMessage: string, rawHeaders: string[], endsStream?: boolean): void;
   /** Returns false to ask the connection to pause until `resume()`. */
   onUpstreamData(chunk: Buffer): boolean;
   onUpstreamEnd(rawTrailers: string[] | null): void;
@@ -89,7 +91,9 @@ export interface ConnectionOwner {
 
 const enum State { Connecting, Ready, Closed }
 
-export class UpstreamConnection {
+const http1Alpn = ['http/1.1'];
+
+export class UpstreamConnection implements UpstreamStream {
   readonly socket: net.Socket;
   /** Used from the idle pool at least once: a failure may be a keep-alive race. */
   reused = false;
@@ -146,7 +150,8 @@ export class UpstreamConnection {
     this.parser = parser;
 
     // mTLS to a peer sidecar once this one holds a certificate; plaintext otherwise
-    const secure = tls === null ? null : connectTls(tls.policy, tls.slot, host, port);
+    // HTTP/1.1 only: a peer offered h2 goes through the session pool instead
+    const secure = tls === null ? null : connectTls(tls.policy, tls.slot, host, port, false, http1Alpn);
     const socket = secure ?? net.connect({ host, port, noDelay: true });
     this.socket = socket;
     this.secure = secure !== null;

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnectionPool } from '../../../../src/proxy/cluster/pool/connection-pool.js';
-import type { ResponseSink } from '../../../../src/proxy/cluster/pool/upstream-client.js';
+import type { ResponseSink, UpstreamConnection } from '../../../../src/proxy/cluster/pool/upstream-client.js';
+import type { UpstreamStream } from '../../../../src/proxy/cluster/pool/upstream-stream.js';
 import { CircuitBreaker } from '../../../../src/proxy/cluster/resilience/circuit-breaker.js';
 import type { ProxyError } from '../../../../src/proxy/errors.js';
 import { httpUpstream, withTimeout } from '../../proxy-test-support.js';
@@ -29,7 +30,7 @@ class Sink implements ResponseSink {
   onUpstreamDrain(): void {}
 }
 
-async function roundTrip(conn: ReturnType<ConnectionPool['acquire']>): Promise<void> {
+async function roundTrip(conn: UpstreamStream): Promise<void> {
   const sink = new Sink();
   conn.send('GET / HTTP/1.1\r\nhost: x\r\n\r\n', sink, false, 'none');
   await sink.done;
@@ -81,7 +82,7 @@ test('acquireWithin: the cluster connection limit holds across pools; an idle so
     assert.equal(pa.size, 0);
     assert.equal(breaker.connections, 1);
     await roundTrip(c2);
-    c2.destroy();
+    (c2 as UpstreamConnection).destroy();
     assert.equal(breaker.connections, 0);
   } finally {
     pa.destroy();
