@@ -16,14 +16,18 @@ const CONNECT_TIMEOUT_MS = 1000;
  * Service port says http2 or grpc). A proxyless gRPC client gets plain round-robin clusters:
  * grpc-js-xds refuses any other lb_policy and knows none of Trellis's extensions.
  */
-export function compileClusters(services: readonly MeshService[], node: NodeInfo, policies?: PolicyIndex, proxyless = false): XdsObject[] {
+export function compileClusters(
+  services: readonly MeshService[], node: NodeInfo, policies?: PolicyIndex, proxyless = false,
+  /** The node's own Service, when `services` does not hold it: its port protocol says how to speak to the app. */
+  ownService?: MeshService,
+): XdsObject[] {
   const clusters: XdsObject[] = services.map((svc) => {
     const base: XdsObject = { name: svc.key, type: 'EDS', eds_cluster_config: { eds_config: adsConfigSource, service_name: svc.key } };
     if (proxyless) return { ...base, connect_timeout: durationFromMs(CONNECT_TIMEOUT_MS), lb_policy: 'ROUND_ROBIN' };
     return withHttp2({ ...base, ...clusterResilienceFields(clusterResilience(policies?.services.get(svc.key))) });
   });
   if (node.app) {
-    const own = services.find((s) => s.key === serviceKey(node.service, node.namespace))?.resource;
+    const own = (ownService ?? services.find((s) => s.key === serviceKey(node.service, node.namespace)))?.resource;
     const local: XdsObject = {
       name: INBOUND_LOCAL_CLUSTER,
       type: 'STATIC',

@@ -72,7 +72,8 @@ export function compileProxySnapshot(index: MeshIndex, node: NodeInfo, listenerN
   }
   let clusters = view.clusters;
   if (node.app) {
-    const [local] = compileClusters([], node, policies, proxyless);
+    const own = index.services.find((s) => s.key === serviceKey(node.service, node.namespace));
+    const [local] = compileClusters([], node, policies, proxyless, own);
     clusters = new Map(clusters);
     clusters.set(local.name as string, index.cache.get(`cds-local\0${JSON.stringify(local)}`, () => local));
     for (const port of tcpInbound) {
