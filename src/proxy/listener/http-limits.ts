@@ -217,7 +217,9 @@ export class HttpLimits {
     if ((req.socket as any)[kRefused] === true) return refusals.pipelinedAfterRefusal;
     const o = this.opts.overload;
     if (o !== null && o.shedding !== null) return o.shedding === 'memory' ? refusals.overloadMemory : refusals.overloadHeap;
-    if (req.httpVersionMajor !== 1) return refusals.httpVersion;
+    // HTTP/2 requests come from the h2 server (h2-listener.ts): nghttp2 framed them, its limits
+    // (h2-hardening.ts) bounded their header lists
+    if (req.httpVersionMajor !== 1 && !(req.httpVersionMajor === 2 && (req as any).stream !== undefined)) return refusals.httpVersion;
     if (req.url!.length + req.method!.length > this.limits.maxRequestLineBytes) return refusals.uriTooLong;
     const raw = req.rawHeaders;
     if (raw.length > this.maxRawHeaders) return refusals.tooManyHeaders;
@@ -240,7 +242,8 @@ export class HttpLimits {
     if (r === refusals.pipelinedAfterRefusal) return;
     const e = r.error;
     res.sendDate = false;
-    if (r.close) {
+    // an HTTP/2 stream is refused alone: its connection carries other streams, and has no Connection header
+    if (r.close && (req as any).stream === undefined) {
       (req.socket as any)[kRefused] = true;
       res.writeHead(e.status, closingHead(e));
       res.end(e.body);
