@@ -7,8 +7,8 @@ import type tls from 'node:tls';
 import { matchPreface } from './h2-preface.js';
 import type { H2Listener } from './h2-listener.js';
 
-/** A client that connects and sends nothing is cut after this long. */
-const firstBytesTimeoutMs = 10_000;
+/** Without a header timeout on the HTTP/1 server, a client that sends nothing is cut after this long. */
+const defaultFirstBytesTimeoutMs = 10_000;
 
 export class ProtocolSplit {
   /** Plaintext connections still being read, closed with the listener. */
@@ -27,7 +27,12 @@ export class ProtocolSplit {
     socket.on('data', sniff.onData);
     socket.on('error', sniff.onGone);
     socket.on('close', sniff.onGone);
-    socket.setTimeout(firstBytesTimeoutMs, sniff.onTimeout);
+    // the listener's sockets are half-open (for tunnels): a client that leaves before saying
+    // anything would otherwise hold its socket, and its connection slot, for good
+    socket.on('end', sniff.onEnd);
+    // a silent client meets the HTTP/1 server's header timeout, as if it had been handed over at once
+    socket.setTimeout(this.http1.headersTimeout > 0 ? this.http1.headersTimeout : defaultFirstBytesTimeoutMs);
+    socket.on('timeout', sniff.onTimeout);
   };
 
   decided(sniff: Sniff, h2: boolean): void {
@@ -36,6 +41,8 @@ export class ProtocolSplit {
     socket.removeListener('data', sniff.onData);
     socket.removeListener('error', sniff.onGone);
     socket.removeListener('close', sniff.onGone);
+    socket.removeListener('end', sniff.onEnd);
+    socket.removeListener('timeout', sniff.onTimeout);
     socket.setTimeout(0);
     socket.pause();
     const read = sniff.read!;
@@ -50,6 +57,19 @@ export class ProtocolSplit {
 
   forget(socket: net.Socket): void {
     this.sniffing.delete(socket);
+  }
+
+  /** Nothing came within the header timeout: the HTTP/1 server answers it (408) and counts it. */
+  timedOut(sniff: Sniff): void {
+    const socket = sniff.socket;
+    this.sniffing.delete(socket);
+    socket.removeListener('data', sniff.onData);
+    socket.removeListener('end', sniff.onEnd);
+    socket.removeListener('timeout', sniff.onTimeout);
+    socket.setTimeout(0);
+    const err = Object.assign(new Error('no request before the header timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
+    if (this.http1.listenerCount('clientError') > 0) this.http1.emit('clientError', err, socket);
+    else socket.destroy();
   }
 
   /** Cuts connections that have not said what they speak yet. */
@@ -71,6 +91,11 @@ class Sniff {
   };
 
   readonly onTimeout = (): void => {
+    this.split.timedOut(this);
+  };
+
+  readonly onEnd = (): void => {
+    this.split.forget(this.socket);
     this.socket.destroy();
   };
 
