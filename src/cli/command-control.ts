@@ -6,7 +6,7 @@ import { onShutdown } from './shutdown.js';
 
 export interface ControlFlags {
   dataDir: string; listen: string; xdsPort: number; apiPort: number; grace: number; logLevel: LogLevel; store?: string;
-  caCert?: string; caKey?: string; certTtl?: number; apiAuth?: ApiAuthMode; xdsAuth?: XdsAuthMode;
+  caCert?: string; caKey?: string; caKeyPassphraseFile?: string; certTtl?: number; apiAuth?: ApiAuthMode; xdsAuth?: XdsAuthMode;
   debounce?: number; debounceMax?: number;
 }
 
@@ -14,7 +14,7 @@ export async function controlCommand(flags: ControlFlags): Promise<void> {
   const cp = await startControlPlane({
     dataDir: flags.dataDir, listen: flags.listen, xdsPort: flags.xdsPort, apiPort: flags.apiPort,
     graceMs: flags.grace, logLevel: flags.logLevel, store: flags.store,
-    caCertFile: flags.caCert, caKeyFile: flags.caKey, certTtlMs: flags.certTtl, apiAuth: flags.apiAuth, xdsAuth: flags.xdsAuth,
+    caCertFile: flags.caCert, caKeyFile: flags.caKey, caKeyPassphraseFile: flags.caKeyPassphraseFile, certTtlMs: flags.certTtl, apiAuth: flags.apiAuth, xdsAuth: flags.xdsAuth,
     debounce: { quietMs: flags.debounce, maxMs: flags.debounceMax },
   });
   process.stderr.write(`trellis control: xDS on ${flags.listen}:${cp.xdsPort}, API and dashboard on http://${flags.listen}:${cp.apiPort}/, data in ${flags.dataDir}${flags.store ? `, store ${flags.store}` : ''}\n`);

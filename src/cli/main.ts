@@ -67,6 +67,7 @@ program.command('control').description('run the control plane (xDS, registry, CA
   .option('--store <url>', 'share resources and connected proxies with other replicas in etcd: etcd://HOST:PORT[,HOST:PORT][/prefix] (default: a file in the data dir)')
   .option('--ca-cert <path>', 'the CA certificate to sign with (PEM; an intermediate followed by its issuers up to the root); default: a root created in the data dir')
   .option('--ca-key <path>', 'the private key of --ca-cert (ECDSA P-256, PEM)')
+  .option('--ca-key-passphrase-file <path>', 'with --store etcd://: encrypt the generated CA key kept in etcd with this passphrase (every replica needs the same file)')
   .option('--cert-ttl <duration>', 'lifetime of sidecar certificates (at least 1m)', asParser((v) => parseDuration(v, '--cert-ttl')), 24 * 3_600_000)
   .addOption(new Option('--api-auth <mode>', 'API requests that need the admin token: writes, or reads too (default: writes on loopback, reads elsewhere)').choices(['writes', 'reads']))
   .addOption(new Option('--xds-auth <mode>', 'sidecars on the xDS port: required (a join token or mesh certificate), or optional (credentials checked when present)').choices(['required', 'optional']).default('optional'))
@@ -75,7 +76,7 @@ program.command('control').description('run the control plane (xDS, registry, CA
   .addOption(logLevelOption())
   .action(run((o) => import('./command-control.js').then((m) => m.controlCommand({
     dataDir: o.dataDir, listen: o.listen, xdsPort: o.xdsPort, apiPort: o.apiPort, grace: o.grace, store: o.store, logLevel: o.logLevel as LogLevel,
-    caCert: o.caCert, caKey: o.caKey, certTtl: o.certTtl, apiAuth: o.apiAuth, xdsAuth: o.xdsAuth, debounce: o.debounce, debounceMax: o.debounceMax,
+    caCert: o.caCert, caKey: o.caKey, caKeyPassphraseFile: o.caKeyPassphraseFile, certTtl: o.certTtl, apiAuth: o.apiAuth, xdsAuth: o.xdsAuth, debounce: o.debounce, debounceMax: o.debounceMax,
   }))));
 
 program.command('proxy').description('run a sidecar proxy beside one service instance')

@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { openSharedIdentity } from './identity-etcd.js';
 import { createLogger, type LogLevel } from '../common/log.js';
 import { ports } from '../common/ports.js';
 import { ApiServer } from './api/api-server.js';
@@ -35,6 +37,8 @@ export interface ControlPlaneOptions {
   /** An operator's CA (PEM: the CA certificate, then its issuers up to the root) instead of a generated root. */
   caCertFile?: string;
   caKeyFile?: string;
+  /** With an etcd store: a file holding the passphrase that encrypts the generated CA key in etcd (every replica needs the same). */
+  caKeyPassphraseFile?: string;
   /** Lifetime of workload certificates; default 24 h. */
   certTtlMs?: number;
   /** Which API requests need the admin token; default: writes only on a loopback address, everything else elsewhere. */
@@ -98,10 +102,20 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   });
   const unsubscribeRegistry = registry.onChange(() => ads.scheduleRefresh());
   const telemetry = new ControlTelemetry({ registry, logger, dataDir: opts.dataDir });
-  const ca = await CertificateAuthority.open({ dataDir: opts.dataDir, certFile: opts.caCertFile, keyFile: opts.caKeyFile });
-  const tokens = await JoinTokenStore.open(opts.dataDir);
+  // with etcd, the CA root, trust bundle, join tokens, admin token hash and issued certificates are
+  // shared: a token created on one replica obtains a certificate from any, and every replica signs
+  // with the same root
+  const etcd = store instanceof EtcdStore ? { client: store.client, prefix: store.prefix, logger } : undefined;
+  const shared = etcd ? await openSharedIdentity(etcd) : undefined;
+  const passphrase = opts.caKeyPassphraseFile ? await readPassphrase(opts.caKeyPassphraseFile) : undefined;
+  if (shared && !passphrase && !opts.caCertFile) logger.warn('the generated CA key is kept in etcd unencrypted: protect etcd (client TLS and auth), or give every replica --ca-key-passphrase-file');
+  const ca = await CertificateAuthority.open({
+    dataDir: opts.dataDir, certFile: opts.caCertFile, keyFile: opts.caKeyFile,
+    shared: shared && { root: shared.caRoot, trust: shared.trust, passphrase },
+  });
+  const tokens = etcd ? await JoinTokenStore.openEtcd(etcd) : await JoinTokenStore.open(opts.dataDir);
   const trustDomain = () => (resources.find((r) => r.kind === 'MeshConfig') as MeshConfig | undefined)?.spec.trustDomain ?? 'cluster.local';
-  const issuer = new WorkloadIssuer({ ca, tokens, dataDir: opts.dataDir, trustDomain, ttlMs: opts.certTtlMs, logger });
+  const issuer = new WorkloadIssuer({ ca, tokens, dataDir: opts.dataDir, trustDomain, ttlMs: opts.certTtlMs, logger, shared: shared && { issued: shared.issued, serials: shared.serials } });
   await issuer.load();
   // set before the xDS port is bound, so no stream goes unchecked
   const xdsAuth = new XdsAuthenticator({ mode: opts.xdsAuth ?? 'optional', tokens, possession: issuer });
@@ -112,7 +126,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   };
   // a sidecar that got its first certificate is now reachable over mTLS: tell its peers
   issuer.onIssued = () => ads.scheduleRefresh();
-  const admin = await AdminToken.ensure(opts.dataDir);
+  const admin = await AdminToken.ensure(opts.dataDir, shared?.admin);
   if (admin.created) {
     (opts.announce ?? ((line) => process.stderr.write(line)))(`trellis control: created the admin token (shown once; also in ${admin.file}, mode 0600):\n  ${admin.created}\n`);
   }
@@ -137,6 +151,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     await ads.close();
     await api.close();
     await share?.close();
+    await tokens.close();
+    await shared?.close();
     await registry.close();
     await store.close();
     throw err;
@@ -158,6 +174,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         await telemetry.close();
         await ads.close();
         await share?.close();
+        await tokens.close();
+        await shared?.close();
         await registry.close();
         await store.close();
         logger.info('control plane stopped');
@@ -166,6 +184,18 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       return closing;
     },
   };
+}
+
+async function readPassphrase(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(`--ca-key-passphrase-file ${file}: ${(err as Error).message}`);
+  }
+  const passphrase = text.replace(/\r?\n$/, '');
+  if (passphrase.length < 12) throw new Error(`--ca-key-passphrase-file ${file}: the passphrase must be at least 12 characters`);
+  return passphrase;
 }
 
 function isLoopback(address: string): boolean {

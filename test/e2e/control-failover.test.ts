@@ -1,11 +1,13 @@
 // Sidecars given three control-plane replicas on one 3-member etcd cluster: killing the replica
 // they are connected to fails no request, every sidecar moves to another replica, and the new
-// replicas send nothing the sidecars already hold (asserted on the sidecars' xDS counters).
+// replicas send nothing the sidecars already hold (asserted on the sidecars' xDS counters). The
+// replicas share the CA, join tokens and revocations through etcd.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Started } from '../../src/common/process-group.js';
 import { EtcdCluster, etcdMissing } from '../control/store/etcd-cluster.js';
 import { Mesh, SteadyLoad, waitFor, type Pod } from './mesh-harness.js';
+import { newKeyAndCsr } from '../../src/proxy/identity/identity-crypto.js';
 
 const services = `
 apiVersion: trellis.dev/v1alpha1
@@ -154,5 +156,55 @@ describe('sidecars fail over between control-plane replicas', { skip: etcdMissin
     }
     const r = await mesh.request(web, 'api', '/');
     assert.equal(r.status, 200);
+  });
+
+  // identity state lives in etcd: the two surviving replicas share the CA, the tokens and revocations
+  const post = async (apiUrl: string, p: string, body: unknown, token?: string | null): Promise<{ status: number; json: any }> => {
+    const auth = token === undefined ? mesh.adminTokens.get(apis[0]) : token;
+    const res = await fetch(`${apiUrl}${p}`, {
+      method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(10_000),
+      headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+    });
+    return { status: res.status, json: await res.json() };
+  };
+  const certificateFrom = async (apiUrl: string, joinToken: string, proxyId: string) => {
+    const { csrPem } = await newKeyAndCsr('api.default');
+    return post(apiUrl, '/api/v1/certificates', { proxyId, service: 'api', csr: csrPem }, joinToken);
+  };
+
+  it('every replica serves the same CA: one root, created once', async () => {
+    const bundles = await Promise.all(apis.slice(1).map(async (u) => (await fetch(`${u}/api/v1/trust-bundle`)).json() as Promise<Record<string, any>>));
+    assert.equal(bundles[0].roots.length, 1, JSON.stringify(bundles[0]));
+    assert.deepEqual(bundles[1].roots.map((r: any) => r.fingerprint), bundles[0].roots.map((r: any) => r.fingerprint));
+    assert.equal(bundles[1].caSubject, bundles[0].caSubject);
+  });
+
+  it('a join token created through one replica obtains a certificate from another, and one revoked through either is refused by all', async () => {
+    const [b, c] = apis.slice(1);
+    const created = await post(b, '/api/v1/tokens', { service: 'api', ttlMs: 600_000 });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const issued = await certificateFrom(c, created.json.token, 'api-cert-1');
+    assert.equal(issued.status, 200, JSON.stringify(issued.json));
+    assert.match(issued.json.certificatePem, /BEGIN CERTIFICATE/);
+    const bundle = (await (await fetch(`${b}/api/v1/trust-bundle`)).json()) as { roots: { pem: string }[] };
+    assert.deepEqual(issued.json.trustBundlePems, bundle.roots.map((r) => r.pem), 'signed under the shared root');
+    // the certificate issued by c is known to b (get proxies' bookkeeping is shared too)
+    await waitFor(async () => ((await (await fetch(`${b}/api/v1/certificates`)).json()) as { proxyId: string }[]).some((r) => r.proxyId === 'api-cert-1'), 10_000, 'b to list the certificate issued by c');
+
+    const revoked = await fetch(`${c}/api/v1/tokens/${created.json.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${mesh.adminTokens.get(apis[0])}` } });
+    assert.equal(revoked.status, 200);
+    // at once, no waiting for a watch: a replica checks a presented token against etcd
+    const refused = await certificateFrom(b, created.json.token, 'api-cert-2');
+    assert.equal(refused.status, 401, JSON.stringify(refused.json));
+    assert.match(refused.json.error, /revoked/);
+  });
+
+  it('the admin token of the replica that created it works on every replica', async () => {
+    for (const apiUrl of apis.slice(1)) {
+      const withToken = await post(apiUrl, '/api/v1/tokens', { service: 'web', ttlMs: 60_000 });
+      assert.equal(withToken.status, 201, `${apiUrl}: ${JSON.stringify(withToken.json)}`);
+      const without = await post(apiUrl, '/api/v1/tokens', { service: 'web', ttlMs: 60_000 }, null);
+      assert.equal(without.status, 401);
+    }
   });
 });

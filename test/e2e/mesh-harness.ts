@@ -3,7 +3,7 @@
 // pod address. Each test file takes its own 127.x.y.0/24 so files can run in parallel.
 import http from 'node:http';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +59,10 @@ export class Mesh {
       return true;
     }, 20_000, `the control plane on ${address}`);
     const dataDir = path.join(this.dir, first ? 'control' : `control-${address}`);
-    this.adminTokens.set(`http://${address}:15080`, readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim());
+    // replicas on one etcd share one admin token: only the replica that created it has the file
+    const tokenFile = path.join(dataDir, 'admin-token');
+    const shared = [...this.adminTokens.values()][0];
+    this.adminTokens.set(`http://${address}:15080`, existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : shared ?? readFileSync(tokenFile, 'utf8').trim());
     return started;
   }
 

@@ -2,6 +2,9 @@
 // service in one namespace, expires, can be revoked, and is stored only as a sha256 of its secret.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import type { Logger } from '../../common/log.js';
+import { EtcdRecords } from '../store/etcd-records.js';
+import type { Etcd3 } from 'etcd3';
 import { readOptionalFile, writeSecretFile } from './secret-file.js';
 import { newSecret, secretMatches, sha256Hex } from './token-secret.js';
 
@@ -23,10 +26,56 @@ interface StoredJoinToken extends JoinToken { secretSha256: string }
 export type JoinTokenFailure = 'malformed' | 'unknown' | 'revoked' | 'expired';
 export type JoinTokenCheck = { ok: true; token: JoinToken } | { ok: false; reason: JoinTokenFailure; message: string };
 
-export class JoinTokenStore {
-  private saving: Promise<void> = Promise.resolve();
+/** Where the tokens live: a file of the one control plane, or etcd shared by every replica. */
+interface TokenBackend {
+  get(id: string): StoredJoinToken | undefined;
+  all(): StoredJoinToken[];
+  /** As stored now (another replica may have just written it). */
+  fresh(id: string): Promise<StoredJoinToken | undefined>;
+  /** False when the id is taken. */
+  create(t: StoredJoinToken): Promise<boolean>;
+  update(t: StoredJoinToken): Promise<void>;
+  close(): Promise<void>;
+}
 
-  private constructor(private readonly file: string, private readonly tokens: Map<string, StoredJoinToken>, private readonly now: () => number) {}
+class FileTokens implements TokenBackend {
+  private saving: Promise<void> = Promise.resolve();
+  constructor(private readonly file: string, private readonly tokens: Map<string, StoredJoinToken>) {}
+  get(id: string) { return this.tokens.get(id); }
+  all() { return [...this.tokens.values()]; }
+  async fresh(id: string) { return this.tokens.get(id); }
+  async create(t: StoredJoinToken) {
+    if (this.tokens.has(t.id)) return false;
+    this.tokens.set(t.id, t);
+    await this.save();
+    return true;
+  }
+  async update(t: StoredJoinToken) {
+    this.tokens.set(t.id, t);
+    await this.save();
+  }
+  async close() { await this.saving.catch(() => undefined); }
+  private save(): Promise<void> {
+    const text = JSON.stringify({ format: FORMAT, tokens: [...this.tokens.values()] }, null, 2) + '\n';
+    // one write at a time, in order, so an older state never lands last; a failed write does not block the next
+    this.saving = this.saving.catch(() => undefined).then(() => writeSecretFile(this.file, text));
+    return this.saving;
+  }
+}
+
+/** One key per token under `<prefix>identity/join-tokens/`, holding only the secret's sha256. */
+class EtcdTokens implements TokenBackend {
+  constructor(private readonly records: EtcdRecords<StoredJoinToken>) {}
+  get(id: string) { return this.records.get(id); }
+  all() { return this.records.values(); }
+  fresh(id: string) { return this.records.fresh(id); }
+  create(t: StoredJoinToken) { return this.records.create(t.id, t); }
+  async update(t: StoredJoinToken) { await this.records.put(t.id, t); }
+  close() { return this.records.close(); }
+}
+
+export class JoinTokenStore {
+  private constructor(private readonly backend: TokenBackend, private readonly now: () => number) {}
 
   static async open(dataDir: string, now: () => number = Date.now): Promise<JoinTokenStore> {
     const file = path.join(dataDir, JOIN_TOKENS_FILE_NAME);
@@ -42,61 +91,88 @@ export class JoinTokenStore {
       if (parsed.format !== FORMAT || !Array.isArray(parsed.tokens)) throw new Error(`the join token file ${file} is corrupt (expected format ${FORMAT}); delete it to revoke every join token`);
       for (const t of parsed.tokens) tokens.set(t.id, t);
     }
-    return new JoinTokenStore(file, tokens, now);
+    return new JoinTokenStore(new FileTokens(file, tokens), now);
+  }
+
+  /** Tokens shared by every control-plane replica on one etcd: created on one, valid (and revoked) on all. */
+  static async openEtcd(opts: { client: Etcd3; prefix: string; logger: Logger }, now: () => number = Date.now): Promise<JoinTokenStore> {
+    const records = await EtcdRecords.open<StoredJoinToken>({ client: opts.client, prefix: `${opts.prefix}identity/join-tokens/`, logger: opts.logger, parse: parseStored });
+    return new JoinTokenStore(new EtcdTokens(records), now);
   }
 
   /** The secret is returned here only: what is stored cannot give it back. */
   async create(opts: { service: string; namespace: string; ttlMs: number }): Promise<{ token: string; info: JoinToken }> {
-    let id: string;
-    do id = randomBytes(6).toString('hex'); while (this.tokens.has(id));
     const secret = newSecret();
     const now = this.now();
-    const stored: StoredJoinToken = {
-      id, service: opts.service, namespace: opts.namespace,
-      createdAt: new Date(now).toISOString(), expiresAt: new Date(now + opts.ttlMs).toISOString(), revokedAt: null,
-      secretSha256: sha256Hex(secret),
-    };
-    this.tokens.set(id, stored);
-    await this.save();
-    return { token: `${PREFIX}.${id}.${secret}`, info: view(stored) };
+    for (;;) {
+      const id = randomBytes(6).toString('hex');
+      const stored: StoredJoinToken = {
+        id, service: opts.service, namespace: opts.namespace,
+        createdAt: new Date(now).toISOString(), expiresAt: new Date(now + opts.ttlMs).toISOString(), revokedAt: null,
+        secretSha256: sha256Hex(secret),
+      };
+      // an id taken (here or by another replica at the same moment) draws another
+      if (await this.backend.create(stored)) return { token: `${PREFIX}.${id}.${secret}`, info: view(stored) };
+    }
   }
 
   list(): JoinToken[] {
-    return [...this.tokens.values()].map(view).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return this.backend.all().map(view).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   get(id: string): JoinToken | undefined {
-    const t = this.tokens.get(id);
+    const t = this.backend.get(id);
+    return t ? view(t) : undefined;
+  }
+
+  /** Like get, but as stored now: a revocation made a moment ago on another replica counts. */
+  async lookup(id: string): Promise<JoinToken | undefined> {
+    const t = await this.backend.fresh(id);
     return t ? view(t) : undefined;
   }
 
   /** Marks the token revoked (kept, so certificates it obtained can be refused renewal); false when unknown. */
   async revoke(id: string): Promise<JoinToken | undefined> {
-    const t = this.tokens.get(id);
+    const t = await this.backend.fresh(id);
     if (!t) return undefined;
     if (!t.revokedAt) {
-      t.revokedAt = new Date(this.now()).toISOString();
-      await this.save();
+      const revoked = { ...t, revokedAt: new Date(this.now()).toISOString() };
+      await this.backend.update(revoked);
+      return view(revoked);
     }
     return view(t);
   }
 
+  /** Checks a presented token against the stored copy as of now (see lookup). */
+  async check(token: string): Promise<JoinTokenCheck> {
+    const m = tokenPattern.exec(token.trim());
+    if (m) await this.backend.fresh(m[1]);
+    return this.authenticate(token);
+  }
+
+  /** Checks a presented token against the copy this replica holds. */
   authenticate(token: string): JoinTokenCheck {
-    const m = /^trellis-join\.([0-9a-f]{12})\.([A-Za-z0-9_-]{20,})$/.exec(token.trim());
+    const m = tokenPattern.exec(token.trim());
     if (!m) return { ok: false, reason: 'malformed', message: 'the join token is malformed (expected trellis-join.<id>.<secret>, as `trellis token create` prints)' };
-    const stored = this.tokens.get(m[1]);
+    const stored = this.backend.get(m[1]);
     if (!stored || !secretMatches(m[2], stored.secretSha256)) return { ok: false, reason: 'unknown', message: 'the join token is not valid' };
     if (stored.revokedAt) return { ok: false, reason: 'revoked', message: `join token ${stored.id} was revoked at ${stored.revokedAt}` };
     if (Date.parse(stored.expiresAt) <= this.now()) return { ok: false, reason: 'expired', message: `join token ${stored.id} expired at ${stored.expiresAt}` };
     return { ok: true, token: view(stored) };
   }
 
-  private save(): Promise<void> {
-    const text = JSON.stringify({ format: FORMAT, tokens: [...this.tokens.values()] }, null, 2) + '\n';
-    // one write at a time, in order, so an older state never lands last; a failed write does not block the next
-    this.saving = this.saving.catch(() => undefined).then(() => writeSecretFile(this.file, text));
-    return this.saving;
+  close(): Promise<void> {
+    return this.backend.close();
   }
+}
+
+const tokenPattern = /^trellis-join\.([0-9a-f]{12})\.([A-Za-z0-9_-]{20,})$/;
+
+function parseStored(raw: unknown): StoredJoinToken | undefined {
+  const t = raw as StoredJoinToken | null;
+  if (!t || typeof t.id !== 'string' || typeof t.service !== 'string' || typeof t.namespace !== 'string' || typeof t.secretSha256 !== 'string'
+    || typeof t.expiresAt !== 'string' || typeof t.createdAt !== 'string' || (t.revokedAt !== null && typeof t.revokedAt !== 'string')) return undefined;
+  return t;
 }
 
 function view(t: StoredJoinToken): JoinToken {

@@ -35,7 +35,7 @@ type RefusalCode = typeof status.UNAUTHENTICATED | typeof status.PERMISSION_DENI
 
 export interface XdsAuthenticatorOptions {
   mode: XdsAuthMode;
-  tokens: Pick<JoinTokenStore, 'authenticate'>;
+  tokens: Pick<JoinTokenStore, 'check'>;
   possession: { verifyPossession(certificatePem: string, data: Buffer, signature: string): Promise<PossessionCheck> };
   now?: () => number;
   /** The proofs already used; by default a fresh memory over the skew window. */
@@ -60,7 +60,7 @@ export class XdsAuthenticator {
     if (authorization !== undefined) {
       const token = bearerToken(authorization);
       if (token === null) return refuse(status.UNAUTHENTICATED, 'the authorization metadata must be "Bearer <join token>"');
-      const check = this.opts.tokens.authenticate(token);
+      const check = await this.opts.tokens.check(token);
       if (!check.ok) return refuse(status.UNAUTHENTICATED, check.message);
       return { ok: true, principal: { via: 'join-token', service: check.token.service, namespace: check.token.namespace, subject: `join token ${check.token.id}` } };
     }

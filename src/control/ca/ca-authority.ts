@@ -7,17 +7,36 @@ import { writeFileAtomic } from '../../common/atomic-file.js';
 import { readOptionalFile, writeSecretFile } from '../auth/secret-file.js';
 import {
   certificateToPem, ecdsaP256, fingerprint, generateP256, isSelfSigned, newSerialNumber, parseCertificates,
-  privateKeyFromPem, privateKeyToPem, x509,
+  privateKeyFromPem, privateKeyToEncryptedPem, privateKeyToPem, x509,
 } from './ca-crypto.js';
-import { TrustBundle } from './ca-trust-bundle.js';
+import { TrustBundle, type TrustRoot } from './ca-trust-bundle.js';
+import type { EtcdRecords } from '../store/etcd-records.js';
 
 export const CA_DIR_NAME = 'ca';
 const rootLifetimeMs = 10 * 365 * 24 * 3_600_000;
 /** Certificates start a little in the past so a peer whose clock is slightly behind accepts them. */
 const backdateMs = 60_000;
 
+/** The generated root as every replica on one etcd shares it (`<prefix>identity/ca/root`). */
+export interface SharedCaRoot {
+  certPem: string;
+  /** PKCS#8 PEM; encrypted with the operator's passphrase when `encrypted`. */
+  keyPem: string;
+  encrypted: boolean;
+  createdAt: string;
+}
+
+export interface SharedCa {
+  root: EtcdRecords<SharedCaRoot>;
+  trust: EtcdRecords<TrustRoot>;
+  /** Encrypts the root key in etcd (and is needed to read it back); without it the key is stored unencrypted. */
+  passphrase?: string;
+}
+
 export interface CaOptions {
   dataDir: string;
+  /** With an etcd store: one root for every replica, created by the first (checked-and-set), and one trust bundle. */
+  shared?: SharedCa;
   /** PEM: the signing certificate first, then any intermediates, then the root. */
   certFile?: string;
   keyFile?: string;
@@ -56,7 +75,7 @@ export class CertificateAuthority {
   static async open(opts: CaOptions): Promise<CertificateAuthority> {
     const now = opts.now ?? Date.now;
     const dir = path.join(opts.dataDir, CA_DIR_NAME);
-    const bundle = await TrustBundle.load(path.join(dir, 'trust-bundle.pem'));
+    const bundle = opts.shared ? TrustBundle.shared(opts.shared.trust) : await TrustBundle.load(path.join(dir, 'trust-bundle.pem'));
     if (!!opts.certFile !== !!opts.keyFile) throw new Error('--ca-cert and --ca-key go together: give both or neither');
     let source: 'generated' | 'operator';
     let chain: x509.X509Certificate[];
@@ -64,6 +83,9 @@ export class CertificateAuthority {
     if (opts.certFile && opts.keyFile) {
       source = 'operator';
       ({ chain, key } = await loadOperatorCa(opts.certFile, opts.keyFile));
+    } else if (opts.shared) {
+      source = 'generated';
+      ({ chain, key } = await loadOrCreateSharedRoot(opts.shared, now));
     } else {
       source = 'generated';
       ({ chain, key } = await loadOrCreateRoot(dir, now));
@@ -165,6 +187,48 @@ async function loadOrCreateRoot(dir: string, now: () => number): Promise<{ chain
   if (certPem !== undefined || keyPem !== undefined) {
     throw new Error(`the CA in ${dir} is incomplete (one of ca-cert.pem and ca-key.pem is missing); restore it, or delete both to create a new root (every sidecar then needs a new certificate)`);
   }
+  const { root, keys } = await generateRoot(now);
+  // key first: a crash between the two writes leaves a key without a certificate, which the check above reports
+  await writeSecretFile(keyFile, await privateKeyToPem(keys.privateKey));
+  await writeFileAtomic(certFile, certificateToPem(root));
+  return { chain: [root], key: keys.privateKey };
+}
+
+/**
+ * The root every replica on one etcd shares: adopted when it exists, else created and offered with
+ * a checked-and-set create. Two replicas starting together both generate one, exactly one create
+ * succeeds, and the other discards its own and adopts the winner's: never two roots.
+ */
+async function loadOrCreateSharedRoot(shared: SharedCa, now: () => number): Promise<{ chain: x509.X509Certificate[]; key: CryptoKey }> {
+  const existing = await shared.root.fresh('root');
+  if (existing) return adoptSharedRoot(existing, shared.passphrase);
+  const { root, keys } = await generateRoot(now);
+  const record: SharedCaRoot = {
+    certPem: certificateToPem(root),
+    keyPem: shared.passphrase ? await privateKeyToEncryptedPem(keys.privateKey, shared.passphrase) : await privateKeyToPem(keys.privateKey),
+    encrypted: shared.passphrase !== undefined,
+    createdAt: new Date(now()).toISOString(),
+  };
+  if (await shared.root.create('root', record)) return { chain: [root], key: keys.privateKey };
+  const winner = await shared.root.fresh('root');
+  if (!winner) throw new Error('the CA root in etcd was created by another replica and then deleted; restart to adopt or create one');
+  return adoptSharedRoot(winner, shared.passphrase);
+}
+
+async function adoptSharedRoot(record: SharedCaRoot, passphrase: string | undefined): Promise<{ chain: x509.X509Certificate[]; key: CryptoKey }> {
+  const chain = parseCertificates(record.certPem);
+  if (chain.length !== 1) throw new Error('the CA root in etcd must hold exactly one certificate');
+  if (record.encrypted && passphrase === undefined) {
+    throw new Error('the CA key in etcd is encrypted: start this replica with --ca-key-passphrase-file (the passphrase the replica that created it was given)');
+  }
+  const key = await privateKeyFromPem(record.keyPem, record.encrypted ? passphrase : undefined).catch((err: Error) => {
+    throw new Error(`cannot read the CA key in etcd${record.encrypted ? ' (wrong passphrase?)' : ''}: ${err.message}`);
+  });
+  await assertKeyMatches(chain[0], key, 'the CA root in etcd');
+  return { chain, key };
+}
+
+async function generateRoot(now: () => number): Promise<{ root: x509.X509Certificate; keys: CryptoKeyPair }> {
   const keys = await generateP256();
   const start = now();
   const root = await x509.X509CertificateGenerator.createSelfSigned({
@@ -180,10 +244,7 @@ async function loadOrCreateRoot(dir: string, now: () => number): Promise<{ chain
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  // key first: a crash between the two writes leaves a key without a certificate, which the check above reports
-  await writeSecretFile(keyFile, await privateKeyToPem(keys.privateKey));
-  await writeFileAtomic(certFile, certificateToPem(root));
-  return { chain: [root], key: keys.privateKey };
+  return { root, keys };
 }
 
 async function loadOperatorCa(certFile: string, keyFile: string): Promise<{ chain: x509.X509Certificate[]; key: CryptoKey }> {

@@ -19,9 +19,15 @@ export async function privateKeyToPem(key: CryptoKey): Promise<string> {
   return x509.PemConverter.encode(der, 'PRIVATE KEY') + '\n';
 }
 
-/** Accepts PKCS#8 ("PRIVATE KEY") and SEC1 ("EC PRIVATE KEY", what `openssl ecparam -genkey` writes). */
-export async function privateKeyFromPem(pem: string): Promise<CryptoKey> {
-  const keyObject = createPrivateKey(pem);
+/** PKCS#8 encrypted with a passphrase (AES-256-CBC, the key derived with PBKDF2): how the shared CA key is kept in etcd. */
+export async function privateKeyToEncryptedPem(key: CryptoKey, passphrase: string): Promise<string> {
+  const plain = createPrivateKey(await privateKeyToPem(key));
+  return String(plain.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }));
+}
+
+/** Accepts PKCS#8 ("PRIVATE KEY", or "ENCRYPTED PRIVATE KEY" with its passphrase) and SEC1 ("EC PRIVATE KEY", what `openssl ecparam -genkey` writes). */
+export async function privateKeyFromPem(pem: string, passphrase?: string): Promise<CryptoKey> {
+  const keyObject = passphrase === undefined ? createPrivateKey(pem) : createPrivateKey({ key: pem, passphrase });
   if (keyObject.asymmetricKeyType !== 'ec' || keyObject.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
     throw new Error(`the CA key must be ECDSA P-256, got ${keyObject.asymmetricKeyType}${keyObject.asymmetricKeyDetails?.namedCurve ? ` ${keyObject.asymmetricKeyDetails.namedCurve}` : ''}`);
   }

@@ -5,12 +5,18 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-file.js';
 import { readOptionalFile } from '../auth/secret-file.js';
+import type { EtcdRecords } from '../store/etcd-records.js';
 import { certificateToPem, fingerprint, isSelfSigned, parseCertificates, type x509 } from './ca-crypto.js';
 
-export interface TrustRoot { fingerprint: string; subject: string; notAfter: string; pem: string }
+export interface TrustRoot { fingerprint: string; subject: string; notAfter: string; pem: string; addedAt?: string }
 
 export class TrustBundle {
-  private constructor(private readonly file: string, private entries: TrustRoot[]) {}
+  private constructor(private readonly file: string, private entries: TrustRoot[], private readonly records?: EtcdRecords<TrustRoot>) {}
+
+  /** The bundle every replica on one etcd serves: one key per root (by fingerprint), watched. */
+  static shared(records: EtcdRecords<TrustRoot>): TrustBundle {
+    return new TrustBundle('', [], records);
+  }
 
   static async load(file: string): Promise<TrustBundle> {
     const text = await readOptionalFile(file);
@@ -28,15 +34,16 @@ export class TrustBundle {
   }
 
   roots(): readonly TrustRoot[] {
-    return this.entries;
+    // shared: in the order they were added, the same on every replica
+    return this.records ? this.records.values().sort((a, b) => (a.addedAt ?? '').localeCompare(b.addedAt ?? '') || a.fingerprint.localeCompare(b.fingerprint)) : this.entries;
   }
 
   pems(): string[] {
-    return this.entries.map((e) => e.pem);
+    return this.roots().map((e) => e.pem);
   }
 
   has(fp: string): boolean {
-    return this.entries.some((e) => e.fingerprint === fp);
+    return this.roots().some((e) => e.fingerprint === fp);
   }
 
   /** Adds self-signed CA certificates; returns those that were new. */
@@ -49,6 +56,12 @@ export class TrustBundle {
       const root = await describe(cert);
       if (!this.has(root.fingerprint) && !added.some((a) => a.fingerprint === root.fingerprint)) added.push(root);
     }
+    if (this.records) {
+      const created: TrustRoot[] = [];
+      // checked-and-set per root: a root two replicas add at once is added once
+      for (const root of added) if (await this.records.create(root.fingerprint, { ...root, addedAt: new Date().toISOString() })) created.push(root);
+      return created;
+    }
     if (added.length) {
       this.entries = [...this.entries, ...added];
       await this.save();
@@ -57,6 +70,7 @@ export class TrustBundle {
   }
 
   async remove(fp: string): Promise<boolean> {
+    if (this.records) return this.records.delete(fp);
     const before = this.entries.length;
     this.entries = this.entries.filter((e) => e.fingerprint !== fp);
     if (this.entries.length === before) return false;

@@ -7,6 +7,7 @@ import type { Logger } from '../../common/log.js';
 import type { JoinTokenStore } from '../auth/join-token-store.js';
 import { readOptionalFile, writeSecretFile } from '../auth/secret-file.js';
 import type { CertificateAuthority, IssuedCertificate } from './ca-authority.js';
+import type { EtcdRecords } from '../store/etcd-records.js';
 import { parseSpiffeId, spiffeId } from './spiffe-id.js';
 
 export const defaultCertTtlMs = 24 * 3_600_000;
@@ -31,6 +32,16 @@ export type PossessionCheck =
 
 export type IssueOutcome = { status: 200; body: IssuedCertificate & { ttlMs: number } } | { status: 400 | 401 | 403; error: string };
 
+export interface SerialRecord { tokenId: string | null; notAfter: string }
+
+/** Issued-certificate bookkeeping kept in etcd, so that every replica sees every certificate. */
+export interface SharedIssued {
+  /** proxy id → its latest certificate */
+  issued: EtcdRecords<IssuedRecord>;
+  /** serial (lowercase hex) → the join token that first admitted the workload */
+  serials: EtcdRecords<SerialRecord>;
+}
+
 export interface WorkloadIssuerOptions {
   ca: CertificateAuthority;
   tokens: JoinTokenStore;
@@ -39,6 +50,8 @@ export interface WorkloadIssuerOptions {
   ttlMs?: number;
   logger: Logger;
   now?: () => number;
+  /** With an etcd store: the bookkeeping shared by every replica instead of <data-dir>/ca/issued.json. */
+  shared?: SharedIssued;
 }
 
 const FORMAT = 'trellis-issued/1';
@@ -50,7 +63,7 @@ export class WorkloadIssuer {
   /** Called after each certificate is issued (the control plane recompiles peers' endpoints). */
   onIssued: ((proxyId: string) => void) | null = null;
   /** Every certificate not yet expired → the join token that first admitted its workload. */
-  private readonly bySerial = new Map<string, { tokenId: string | null; notAfter: string }>();
+  private readonly bySerial = new Map<string, SerialRecord>();
   private readonly file: string;
   private readonly now: () => number;
   private saving: Promise<void> = Promise.resolve();
@@ -63,6 +76,12 @@ export class WorkloadIssuer {
   }
 
   async load(): Promise<void> {
+    const shared = this.opts.shared;
+    if (shared) {
+      // a certificate issued by another replica makes its sidecar reachable over mTLS here too
+      shared.issued.onChange((proxyId) => this.onIssued?.(proxyId));
+      return;
+    }
     const text = await readOptionalFile(this.file);
     if (text === undefined) return;
     try {
@@ -77,17 +96,21 @@ export class WorkloadIssuer {
 
   /** When the latest certificate issued to this proxy expires (ISO), or null. */
   certExpiry(proxyId: string): string | null {
-    return this.byProxy.get(proxyId)?.notAfter ?? null;
+    return this.record(proxyId)?.notAfter ?? null;
+  }
+
+  private record(proxyId: string): IssuedRecord | undefined {
+    return this.opts.shared ? this.opts.shared.issued.get(proxyId) : this.byProxy.get(proxyId);
   }
 
   /** The `get proxies` columns: certExpiry (null without a certificate) and when it was issued. */
   certificateColumns(proxyId: string): { certExpiry: string | null; certIssuedAt: string | null; spiffeId: string | null } {
-    const r = this.byProxy.get(proxyId);
+    const r = this.record(proxyId);
     return { certExpiry: r?.notAfter ?? null, certIssuedAt: r?.issuedAt ?? null, spiffeId: r?.spiffeId ?? null };
   }
 
   issued(): IssuedRecord[] {
-    return [...this.byProxy.values()];
+    return this.opts.shared ? this.opts.shared.issued.values() : [...this.byProxy.values()];
   }
 
   async request(raw: unknown, bearer: string | null): Promise<IssueOutcome> {
@@ -101,7 +124,7 @@ export class WorkloadIssuer {
       tokenId = renewed.tokenId;
     } else {
       if (!bearer) return this.refuse(req, 401, 'a certificate needs a join token (trellis proxy --token, from `trellis token create --service NAME`) or, to renew, the current certificate');
-      const check = this.opts.tokens.authenticate(bearer);
+      const check = await this.opts.tokens.check(bearer);
       if (!check.ok) return this.refuse(req, 401, check.message);
       if (check.token.service !== req.service || check.token.namespace !== namespace) {
         return this.refuse(req, 403, `join token ${check.token.id} is for service "${check.token.service}" in namespace "${check.token.namespace}", not "${req.service}" in "${namespace}"`);
@@ -112,12 +135,21 @@ export class WorkloadIssuer {
     const result = await this.opts.ca.issue({ csrPem: req.csr, spiffeId: id, ttlMs: this.ttlMs, commonName: `${req.service}.${namespace}` });
     if (!result.ok) return this.refuse(req, 400, result.error);
     const cert = result.value;
-    this.byProxy.set(req.proxyId, {
+    const record: IssuedRecord = {
       proxyId: req.proxyId, spiffeId: id, serial: cert.serial, tokenId,
       issuedAt: new Date(this.now()).toISOString(), notAfter: cert.notAfter.toISOString(),
-    });
-    this.bySerial.set(cert.serial.toLowerCase(), { tokenId, notAfter: cert.notAfter.toISOString() });
-    await this.save();
+    };
+    const serial: SerialRecord = { tokenId, notAfter: cert.notAfter.toISOString() };
+    if (this.opts.shared) {
+      // the serial first: a renewal on another replica must find the token that admitted it
+      await this.opts.shared.serials.put(cert.serial.toLowerCase(), serial);
+      await this.opts.shared.issued.put(req.proxyId, record);
+      await this.pruneShared();
+    } else {
+      this.byProxy.set(req.proxyId, record);
+      this.bySerial.set(cert.serial.toLowerCase(), serial);
+      await this.save();
+    }
     this.onIssued?.(req.proxyId);
     this.opts.logger.info({ proxyId: req.proxyId, spiffeId: id, serial: cert.serial, notAfter: cert.notAfter.toISOString(), via: req.renewal ? 'renewal' : `join token ${tokenId}` }, 'certificate issued');
     return { status: 200, body: { ...cert, ttlMs: this.ttlMs } };
@@ -151,8 +183,9 @@ export class WorkloadIssuer {
     const parts = parseSpiffeId(verified.value.spiffeId);
     if (!parts) return { ok: false, status: 403, error: `the certificate's identity ${verified.value.spiffeId} is not a workload SPIFFE id` };
     // the token that first admitted this workload: revoking it ends the chain of renewals
-    const tokenId = this.bySerial.get(verified.value.serial.toLowerCase())?.tokenId ?? null;
-    const token = tokenId ? this.opts.tokens.get(tokenId) : undefined;
+    const serial = verified.value.serial.toLowerCase();
+    const tokenId = (this.opts.shared ? this.opts.shared.serials.get(serial) ?? await this.opts.shared.serials.fresh(serial) : this.bySerial.get(serial))?.tokenId ?? null;
+    const token = tokenId ? await this.opts.tokens.lookup(tokenId) : undefined;
     if (token?.revokedAt) return { ok: false, status: 403, error: `join token ${token.id}, which admitted this workload, was revoked at ${token.revokedAt}` };
     return { ok: true, spiffeId: verified.value.spiffeId, service: parts.service, namespace: parts.namespace, tokenId };
   }
@@ -160,6 +193,18 @@ export class WorkloadIssuer {
   private refuse(req: CertificateRequest, status: 400 | 401 | 403, error: string): IssueOutcome {
     this.opts.logger.warn({ proxyId: req.proxyId, service: req.service, namespace: req.namespace ?? 'default', status, error }, 'certificate refused');
     return { status, error };
+  }
+
+  /** Drops expired serials (and records a week past expiry) from etcd; a failure is only logged. */
+  private async pruneShared(): Promise<void> {
+    const shared = this.opts.shared!;
+    const now = this.now();
+    try {
+      for (const [serial, r] of shared.serials.entries()) if (Date.parse(r.notAfter) < now) await shared.serials.delete(serial);
+      for (const [id, r] of shared.issued.entries()) if (Date.parse(r.notAfter) < now - 7 * 24 * 3_600_000) await shared.issued.delete(id);
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, 'cannot prune expired certificate records in etcd');
+    }
   }
 
   private save(): Promise<void> {
