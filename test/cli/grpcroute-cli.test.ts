@@ -8,21 +8,23 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Mesh, type Pod } from '../e2e/mesh-harness.js';
 
+// The apps here are the harness's HTTP/1.1 servers, so the ports say http: a grpc port makes the
+// sidecar speak h2c to its app. Routing by GRPCRoute does not depend on the port's protocol.
 const services = `
 apiVersion: trellis.dev/v1alpha1
 kind: Service
 metadata: { name: greeter }
-spec: { ports: [{ port: 8000, protocol: grpc }] }
+spec: { ports: [{ port: 8000, protocol: http }] }
 ---
 apiVersion: trellis.dev/v1alpha1
 kind: Service
 metadata: { name: greeter-v1 }
-spec: { ports: [{ port: 8000, protocol: grpc }], selector: { app: greeter, version: v1 } }
+spec: { ports: [{ port: 8000, protocol: http }], selector: { app: greeter, version: v1 } }
 ---
 apiVersion: trellis.dev/v1alpha1
 kind: Service
 metadata: { name: greeter-v2 }
-spec: { ports: [{ port: 8000, protocol: grpc }], selector: { app: greeter, version: v2 } }
+spec: { ports: [{ port: 8000, protocol: http }], selector: { app: greeter, version: v2 } }
 `;
 
 const routes = `
@@ -59,15 +61,16 @@ describe('trellis apply / get / describe / delete grpcroutes', () => {
   });
 
   /** A request shaped like a gRPC call on the wire (POST, content type) from the client's app through its sidecar. */
-  function call(path: string, headers: Record<string, string>): Promise<{ status: number; pod?: string; path?: string }> {
+  function call(path: string, headers: Record<string, string>): Promise<{ status: number; pod?: string; path?: string; headers: http.IncomingHttpHeaders }> {
     return new Promise((resolve, reject) => {
       const req = http.request({ host: client.address, port: 15001, path, method: 'POST', agent, timeout: 10_000, headers: { host: 'greeter', ...headers } }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
         res.on('end', () => {
-          const parsed = res.statusCode === 200 ? (JSON.parse(body) as { pod: string; path: string }) : undefined;
-          resolve({ status: res.statusCode ?? 0, pod: parsed?.pod, path: parsed?.path });
+          // the app answers JSON; the mesh answers a gRPC request's errors as gRPC statuses (empty body)
+          const parsed = res.statusCode === 200 && body !== '' ? (JSON.parse(body) as { pod: string; path: string }) : undefined;
+          resolve({ status: res.statusCode ?? 0, pod: parsed?.pod, path: parsed?.path, headers: res.headers });
         });
       });
       req.on('timeout', () => req.destroy(new Error(`request ${path} timed out`)));
@@ -155,10 +158,11 @@ spec:
     // a gRPC call no GRPCRoute rule takes falls through to the HTTPRoute; so does plain HTTP on the same path
     assert.equal((await call('/helloworld.Other/Get', grpc)).pod, 'greeter-v1-1');
     assert.equal((await call('/helloworld.Greeter/SayHello', { 'content-type': 'application/json' })).pod, 'greeter-v1-1');
-    // without the HTTPRoute such a gRPC call has no route: 404 no-route
+    // without the HTTPRoute such a gRPC call has no route: gRPC's UNIMPLEMENTED (12), no-route
     assert.equal((await mesh.cli(['delete', 'httproute', 'greeter'])).code, 0);
     await mesh.waitInSync(20_000, 3);
-    assert.equal((await call('/helloworld.Other/Get', grpc)).status, 404);
+    const unrouted = await call('/helloworld.Other/Get', grpc);
+    assert.deepEqual([unrouted.headers['grpc-status'], unrouted.headers['x-trellis-error']], ['12', 'no-route']);
     assert.equal((await call('/helloworld.Greeter/SayHello', grpc)).pod, 'greeter-v2-1');
   });
 });

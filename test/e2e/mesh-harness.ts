@@ -163,6 +163,9 @@ export class Mesh {
       // the stored revision first: a change still in the control plane's debounce window is not
       // pushed yet, and proxies that ACKed the previous push must not count as in sync with it
       const { revision } = (await (await fetch(`${this.apiUrl}/api/v1/health`)).json()) as { revision: number };
+      // nor one waiting in the debounce window (a sidecar that just registered, say)
+      const { pending } = (await (await fetch(`${this.apiUrl}/api/v1/xds`)).json()) as { pending: boolean };
+      if (pending) return undefined;
       const res = await fetch(`${this.apiUrl}/api/v1/proxies`);
       const proxies = (await res.json()) as Record<string, any>[];
       const connected = proxies.filter((p) => p.connected);

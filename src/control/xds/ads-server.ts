@@ -30,6 +30,8 @@ export interface AdsServerOptions {
 /** What the server has pushed since it started (GET /api/v1/xds). */
 export interface XdsPushStats {
   connected: number;
+  /** Changes wait in the debounce window: what the proxies hold does not reflect them yet. */
+  pending: boolean;
   /** Refresh passes: each recompiles every connected proxy once. */
   passes: number;
   /** Changes that asked for a refresh (several coalesce into one pass). */
@@ -140,7 +142,7 @@ export class AdsServer implements StreamHost {
   }
 
   stats(): XdsPushStats {
-    return { connected: this.streams.size, ...this.counts, compiled: this.cache.compiled, cached: this.cache.size, debounce: this.debouncer.options };
+    return { connected: this.streams.size, pending: this.debouncer.pending, ...this.counts, compiled: this.cache.compiled, cached: this.cache.size, debounce: this.debouncer.options };
   }
 
   /** The store revision of the mesh index streams compile from: what a proxy's snapshot reflects. */

@@ -32,6 +32,11 @@ export class PushDebouncer {
     }, wait);
   }
 
+  /** A pass is scheduled: changes are waiting to be pushed. */
+  get pending(): boolean {
+    return this.timer !== undefined;
+  }
+
   cancel(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
