@@ -23,6 +23,7 @@ import { parseErrorReason } from '../http/http1-parse-errors.js';
 import type { RefusalDirection, RefusalMetrics } from '../telemetry/refusal-metrics.js';
 import type { CounterCell } from '../telemetry/metric-families.js';
 import { kExchange, type HttpExchange } from './http-exchange.js';
+import { onlyChunked } from '../http/transfer-coding.js';
 
 // Node starts its connection tracking (header timeouts, closeAllConnections) when a server
 // listens; an inbound server fed by the TLS front never does, so it is started here. Internal
@@ -108,18 +109,6 @@ function closingHead(e: ProxyError): string[] {
 /** A Host value: uri-host [":" port] (RFC 3986 characters only); empty is allowed. */
 const hostValue = /^[A-Za-z0-9\-._~%!$&'()*+,;=:[\]]*$/;
 
-/** Exactly one `chunked` and nothing else (empty list elements are allowed by the list syntax). */
-function onlyChunked(v: string): boolean {
-  if (v === 'chunked') return true;
-  let chunked = 0;
-  for (const part of v.split(',')) {
-    const t = part.trim().toLowerCase();
-    if (t === '') continue;
-    if (t !== 'chunked') return false;
-    chunked++;
-  }
-  return chunked === 1;
-}
 
 /**
  * Node reports one overflow for the request line and the headers together; it happened in the

@@ -9,6 +9,7 @@ import type { ConnectionLimiter } from '../resilience/circuit-breaker.js';
 import { connectTls, type TlsSessionSlot, type UpstreamTlsPolicy } from '../../tls/upstream-tls.js';
 import { parseErrorReason } from '../../http/http1-parse-errors.js';
 import type { UpstreamStream } from './upstream-stream.js';
+import { onlyChunked } from '../../http/transfer-coding.js';
 
 const require = createRequire(import.meta.url);
 // Undocumented but stable since Node 12; Node 20's callbacks: kOnHeaders(headers, url),
@@ -70,18 +71,6 @@ function protocolReason(err: { code?: string; reason?: string }): string {
   return 'response-' + parseErrorReason(err);
 }
 
-/** Exactly one `chunked` and nothing else: any other coding would reach the client still encoded. */
-function onlyChunked(v: string): boolean {
-  if (v === 'chunked') return true;
-  let chunked = 0;
-  for (const part of v.split(',')) {
-    const t = part.trim().toLowerCase();
-    if (t === '') continue;
-    if (t !== 'chunked') return false;
-    chunked++;
-  }
-  return chunked === 1;
-}
 
 /** What a connection tells its pool. */
 export interface ConnectionOwner {
