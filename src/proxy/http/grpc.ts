@@ -5,12 +5,9 @@
 // only, grpc-status from the catalog error), with x-trellis-error kept, as Envoy does.
 import type { IncomingMessage } from 'node:http';
 import { errorHeader, errors, type ProxyError } from '../errors.js';
+import { grpcStatus, grpcStatusFromHttp } from '../../common/grpc-codes.js';
 
-export const grpcStatus = {
-  ok: 0, cancelled: 1, unknown: 2, invalidArgument: 3, deadlineExceeded: 4, notFound: 5, alreadyExists: 6,
-  permissionDenied: 7, resourceExhausted: 8, failedPrecondition: 9, aborted: 10, outOfRange: 11,
-  unimplemented: 12, internal: 13, unavailable: 14, dataLoss: 15, unauthenticated: 16,
-} as const;
+export { grpcStatus };
 
 /** Label values of trellis_grpc_requests_total: 0..16, and "unknown" for a response without a status. */
 export const grpcStatusLabels: readonly string[] = [...Array.from({ length: 17 }, (_, i) => String(i)), 'missing'];
@@ -81,21 +78,10 @@ export function grpcStatusForError(e: ProxyError): number {
     case errors.overloaded.code: return grpcStatus.resourceExhausted;
     case errors.unauthorized.code: return grpcStatus.permissionDenied;
     case errors.badRequest.code: return grpcStatus.internal;
-    default: return httpToGrpcStatus(e.status);
+    default: return grpcStatusFromHttp(e.status); // statuses without a catalog error (fault aborts)
   }
 }
 
-/** The gRPC spec's HTTP → gRPC mapping, for statuses without a catalog error (fault aborts). */
-export function httpToGrpcStatus(status: number): number {
-  switch (status) {
-    case 400: return grpcStatus.internal;
-    case 401: return grpcStatus.unauthenticated;
-    case 403: return grpcStatus.permissionDenied;
-    case 404: return grpcStatus.unimplemented;
-    case 429: case 502: case 503: case 504: return grpcStatus.unavailable;
-    default: return grpcStatus.unknown;
-  }
-}
 
 const heads = new Map<ProxyError, string[]>();
 

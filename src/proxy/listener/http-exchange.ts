@@ -33,8 +33,9 @@ import { applyHeaderMutation } from '../http/header-mutation.js';
 import { respondHeadersOnly } from '../http/h2-headers.js';
 import type { RequestMirror } from '../http/request-mirror.js';
 import {
-  formatGrpcTimeout, grpcStatusForError, grpcStatusMissing, grpcStatusOf, grpcToHttpStatus, httpToGrpcStatus, isGrpcRequest, parseGrpcTimeout,
+  formatGrpcTimeout, grpcStatusForError, grpcStatusMissing, grpcStatusOf, grpcToHttpStatus, isGrpcRequest, parseGrpcTimeout,
 } from '../http/grpc.js';
+import { grpcStatusFromHttp } from '../../common/grpc-codes.js';
 
 export const kExchange = Symbol('trellis.exchange');
 
@@ -644,7 +645,7 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
     if (error !== null) return grpcStatusForError(error);
     if (this.grpcCode >= 0) return this.grpcCode;
     if (status === downstreamClosedStatus) return 1; // CANCELLED
-    return status === 200 ? grpcStatusMissing : httpToGrpcStatus(status);
+    return status === 200 ? grpcStatusMissing : grpcStatusFromHttp(status);
   }
 
   private finish(status: number, error: ProxyError | null): void {

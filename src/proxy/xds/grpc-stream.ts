@@ -3,7 +3,8 @@
 // the request headers and the status from the trailers.
 import http2 from 'node:http2';
 import { defaultMaxMessageBytes, encodeGrpcFrame, GrpcFrameDecoder } from './grpc-framing.js';
-import { decodeGrpcMessage, grpcStatus, statusFromHttp, type GrpcEndReason } from './grpc-status.js';
+import { decodeGrpcMessage, grpcStatus, type GrpcEndReason } from './grpc-status.js';
+import { grpcStatusFromHttp } from '../../common/grpc-codes.js';
 
 export interface GrpcStreamOptions {
   /** host:port of the server ([v6]:port for IPv6). */
@@ -89,7 +90,7 @@ export class GrpcStream {
   private onResponse(headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void {
     const httpStatus = Number(headers[':status']);
     if (httpStatus !== 200) {
-      this.abort(statusFromHttp(httpStatus), `HTTP status ${httpStatus}`);
+      this.abort(grpcStatusFromHttp(httpStatus), `HTTP status ${httpStatus}`);
       return;
     }
     // A trailers-only response (an immediate error) carries grpc-status in the headers.
