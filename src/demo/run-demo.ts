@@ -49,7 +49,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     await waitForHttp(`${apiUrl}/api/v1/health`, 20_000, 'the control plane API');
     // the control plane wrote its admin token there on this first start; writes need it (join tokens go
     // to the sidecars by environment, not argv, which every local user can read)
-    const admin = { authorization: `Bearer ${readFileSync(path.join(dir, 'control', 'admin-token'), 'utf8').trim()}` };
+    const tokenFile = path.join(dir, 'control', 'admin-token');
+    const admin = { authorization: `Bearer ${readFileSync(tokenFile, 'utf8').trim()}` };
     const joinToken = async (service: string): Promise<string> => {
       const r = await fetch(`${apiUrl}/api/v1/tokens`, { method: 'POST', body: JSON.stringify({ service, ttlMs: 3_600_000 }), headers: { 'content-type': 'application/json', ...admin } });
       if (!r.ok) throw new Error(`creating a join token for ${service} failed: ${r.status} ${await r.text()}`);
@@ -88,7 +89,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     say(`
 Trellis demo mesh is up: web → api (v1 90% / v2 10%) → inventory, ${demoPods.length} pods on 127.0.1.x, each with a sidecar.
   ingress          http://${ingressAddress}:${ingressPort}/          (try: curl -s http://${ingressAddress}:${ingressPort}/)
+  dashboard        ${apiUrl}/
   control plane    ${apiUrl}/api/v1/health
+  admin token      ${tokenFile}   (writes and tap need it: --token-file, or export TRELLIS_TOKEN=$(cat ${tokenFile}))
   a sidecar        http://${demoPods[0].address}:${ports.proxyAdmin}/config_dump   /metrics   /ready
   logs             ${logFile}
 Try:
@@ -96,7 +99,9 @@ Try:
   npx trellis get endpoints
   npx trellis get routes -o json
   curl -s -H 'Host: inventory' http://${demoPods[0].address}:${ports.proxyOutbound}/stock
-  change the split: edit the weights of api-split and \`npx trellis apply -f FILE\`
+  npx trellis stat
+  npx trellis tap api --max 5 --token-file ${tokenFile}
+  change the split: edit the weights of api-split and \`npx trellis apply --token-file ${tokenFile} -f FILE\`
 ${opts.traffic ? `A traffic generator sends ${opts.rps} requests/s to the ingress; a summary follows every 10 s.\n` : ''}Press Ctrl-C to stop everything.`);
   } catch (err) {
     process.stderr.write(`demo failed to start: ${(err as Error).message}\n(see ${logFile})\n`);

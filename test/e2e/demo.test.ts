@@ -1,6 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
 import { cliPath, waitFor } from './mesh-harness.js';
@@ -43,6 +46,23 @@ describe('trellis demo', () => {
         versions[body.api.version] = (versions[body.api.version] ?? 0) + 1;
       }
       assert.ok(versions.v1 > versions.v2 || !versions.v2, `90/10 split: ${JSON.stringify(versions)}`);
+
+      // what it prints works as printed: the dashboard, and an apply with the printed token file
+      const dashboard = /dashboard\s+(http:\/\/\S+)/.exec(out)?.[1];
+      assert.ok(dashboard, out);
+      const page = await fetch(dashboard);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<html/i);
+      const tokenFile = /admin token\s+(\S+)/.exec(out)?.[1];
+      assert.ok(tokenFile, out);
+      const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'trellis-demo-test-')), 'split.yaml');
+      writeFileSync(file, 'apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: api-split }\nspec:\n' +
+        '  parentRefs: [{ name: api, kind: Service }]\n  rules: [{ backendRefs: [{ name: api-v1, weight: 50 }, { name: api-v2, weight: 50 }] }]\n');
+      const apply = spawnSync(process.execPath, [cliPath, 'apply', '--token-file', tokenFile, '-f', file], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(apply.status, 0, apply.stderr + apply.stdout);
+      const routes = spawnSync(process.execPath, [cliPath, 'get', 'routes', '-o', 'json'], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(routes.status, 0, routes.stderr);
+      assert.match(routes.stdout, /"weight": ?50/);
     } finally {
       child.kill('SIGINT');
       const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 20_000))]);
