@@ -10,7 +10,9 @@
 // Addresses: 127.0.31.200-209. Children are stopped by their pid.
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LbPolicy, ProxyConfig } from '../src/proxy/config/proxy-config.js';
 
@@ -190,9 +192,12 @@ async function main(): Promise<void> {
   const connections = flag(args, '--connections', 16);
   const delay = flag(args, '--delay', 50);
   const warmup = flag(args, '--warmup', 2);
-  console.log(`balancer bench: 3 instances, the third +${delay} ms; ${connections} connections, ${warmup} s warm-up, ${duration} s measured per policy`);
   const repeats = Math.max(1, Math.floor(flag(args, '--repeats', 3)));
-  console.log(`${repeats} repeats, policies in rotating order; medians reported; load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const header = [
+    `balancer bench: 3 instances, the third +${delay} ms; ${connections} connections, ${warmup} s warm-up, ${duration} s measured per policy`,
+    `${repeats} repeats, policies in rotating order; medians reported; load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+  ];
+  for (const l of header) console.log(l);
   const upstreams = await startChild(['--role-upstreams', String(delay)]);
   const runs = new Map<string, Run[]>(policies.map((p) => [p.label, []]));
   try {
@@ -239,10 +244,26 @@ async function main(): Promise<void> {
   const head = ['policy', 'req/s', 'p50 ms', 'p99 ms', 'fast-1', 'fast-2', `slow (+${delay} ms)`, 'errors'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  console.log(line(head));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const r of rows) console.log(line(r));
-  console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (figures from a busy machine swing widely; compare policies within one run)`);
+  const table = [
+    line(head),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(line),
+    `load average after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (figures from a busy machine swing widely; compare policies within one run)`,
+  ];
+  for (const l of table) console.log(l);
+  const out = stringFlag(args, '--out');
+  if (out !== undefined) {
+    const text = `# Balancer scenario, ${new Date().toISOString()}\n\n${header.join('\n')}\n\n${table.join('\n')}\n`;
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, text);
+    writeFileSync(path.join(path.dirname(out), 'balancer-latest.md'), text);
+    console.log(`wrote ${out}`);
+  }
+}
+
+function stringFlag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
 }
 
 interface Run {

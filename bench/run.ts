@@ -78,6 +78,10 @@ async function main(): Promise<number> {
     process.stdout.write(`\n${renderTable(report)}\n\n`);
     const written = writeReportFiles(join(repoRoot, 'bench', 'results'), report);
     say(`wrote ${written.join(', ')}`);
+    if (wanted.has('balancer')) {
+      const code = await runBalancerScenario(options, children);
+      if (code !== 0) return code;
+    }
     ok = true;
     return 0;
   } finally {
@@ -203,7 +207,32 @@ async function runBench(
 /** Seconds the measured runs take (plus ~0.5 s of process start per wrk or handshake client). */
 function estimateSeconds(o: BenchOptions): number {
   const newConnections = o.only.includes('trellis-mesh-mtls') ? newConnectionModes.length * (o.warmup + o.handshakeDuration + 2) : 0;
-  return o.repeats * (o.only.length * (2 * o.warmup + o.duration + o.latencyDuration + 2) + newConnections);
+  const wrkTargets = o.only.filter((n) => n !== 'balancer').length;
+  return o.repeats * (wrkTargets * (2 * o.warmup + o.duration + o.latencyDuration + 2) + newConnections) + balancerSeconds(o);
+}
+
+/** Three policies per repeat, each a warm-up of 2 s, the run and ~2 s to start its sidecar. */
+function balancerSeconds(o: BenchOptions): number {
+  return o.only.includes('balancer') ? o.repeats * balancerPolicies * (2 + o.duration + 2) : 0;
+}
+const balancerPolicies = 3;
+
+/**
+ * The load-balancing scenario of issue 3 (round-robin, least-request and peak-EWMA in front of three
+ * instances, one slow), in its own processes after the wrk targets so it does not load them.
+ */
+async function runBalancerScenario(o: BenchOptions, children: BenchChildren): Promise<number> {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const out = join(repoRoot, 'bench', 'results', `balancer-${stamp}.md`);
+  say(`balancer scenario: ${balancerSeconds(o)} s`);
+  const child = children.spawn('balancer', process.execPath,
+    [join(repoRoot, 'dist', 'bench', 'bench-balancer.js'), '--duration', String(o.duration), '--repeats', String(o.repeats), '--out', out],
+    { cpus: null, output: 'pipe' });
+  const exit = await child.exited;
+  process.stdout.write(`\n${child.stdout()}\n`);
+  if (exit.code === 0) return 0;
+  say(`balancer scenario failed (${exit.spawnError?.message ?? `exit ${exit.code ?? exit.signal}`}): ${child.logTail()}`);
+  return 1;
 }
 
 process.exitCode = await main();
