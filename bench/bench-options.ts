@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 
 // `balancer` is not a wrk target: the load-balancing scenario (bench-balancer.ts), run after the others.
-export const targetNames = ['direct', 'nginx', 'haproxy', 'trellis-1-hop', 'trellis-mesh', 'trellis-mesh-mtls', 'trellis-mesh-mtls-new-conn', 'trellis-mesh-telemetry', 'balancer'] as const;
+export const targetNames = ['direct', 'nginx', 'haproxy', 'trellis-1-hop', 'trellis-mesh', 'trellis-mesh-mtls', 'trellis-mesh-mtls-new-conn', 'trellis-mesh-telemetry-off', 'trellis-mesh-telemetry', 'balancer'] as const;
 export type TargetName = (typeof targetNames)[number];
 
 export interface BenchOptions {

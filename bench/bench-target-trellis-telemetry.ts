@@ -1,7 +1,8 @@
 // `trellis-mesh-telemetry`: the mesh path of `trellis-mesh` with the issue's "telemetry fully
-// on" (metrics as always, tracing sampled at 1 % with spans exported over OTLP/HTTP to a sink in
-// this process, access logs off), in its own control plane so `trellis-mesh` in the same run
-// stays the telemetry-off baseline. Metrics cannot be turned off, so the baseline has them too.
+// on" (metrics, tracing sampled at 1 % with spans exported over OTLP/HTTP to a sink in this
+// process, access logs off), and `trellis-mesh-telemetry-off`, its baseline: the same path with
+// telemetry off (sidecars started with --no-request-metrics, no tracing, no access logs). Each in
+// its own control plane, so their MeshConfigs and sidecars do not touch `trellis-mesh`.
 import { mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -66,40 +67,59 @@ async function waitForTracing(address: string, timeoutMs: number): Promise<strin
   return `tracing settings did not reach ${address} within ${timeoutMs} ms`;
 }
 
-export async function startTrellisTelemetryTarget(ctx: BenchContext, upstream: Upstream): Promise<{ target: StartedTarget; sink: SpanSink | null }> {
-  const name = 'trellis-mesh-telemetry' as const;
+export async function startTrellisTelemetryTarget(ctx: BenchContext, upstream: Upstream, telemetry: 'on' | 'off'): Promise<{ target: StartedTarget; sink: SpanSink | null }> {
+  const on = telemetry === 'on';
+  const name = on ? 'trellis-mesh-telemetry' as const : 'trellis-mesh-telemetry-off' as const;
   const cli = join(ctx.repoRoot, 'dist', 'src', 'cli', 'main.js');
-  const dir = join(ctx.tmpDir, 'trellis-telemetry');
+  const dir = join(ctx.tmpDir, name);
   mkdirSync(dir, { recursive: true });
-  const a = benchAddresses.telemetry;
-  const sink = await startSpanSink(a.collector).catch(() => null);
-  if (sink === null) return { target: { name, skipped: `span sink could not bind ${a.collector}:4318` }, sink };
-  const control = ctx.children.spawn('trellis-control-telemetry', process.execPath,
+  const a = on ? benchAddresses.telemetry : benchAddresses.telemetryOff;
+  const sink = on ? await startSpanSink(benchAddresses.telemetry.collector).catch(() => null) : null;
+  if (on && sink === null) return { target: { name, skipped: `span sink could not bind ${benchAddresses.telemetry.collector}:4318` }, sink };
+  const control = ctx.children.spawn(`trellis-control-${name}`, process.execPath,
     [cli, 'control', '--data-dir', join(dir, 'control'), '--listen', a.control], { cpus: ctx.loadCpus, output: 'log' });
   const apiUrl = `http://${a.control}:${ports.controlApi}`;
   const up = await pollHttp(`${apiUrl}/api/v1/health`, null, 30_000, expectStatus(200), () => (control.isRunning() ? null : `control exited: ${control.logTail(5)}`));
   if (up !== null) return { target: { name, skipped: `control plane did not start: ${up}` }, sink };
   const token = readFileSync(join(dir, 'control', 'admin-token'), 'utf8').trim().split('\n')[0];
-  const applied = await applyMeshConfig(apiUrl, token, sink.url);
-  if (applied !== null) return { target: { name, skipped: applied }, sink };
+  if (sink !== null) {
+    const applied = await applyMeshConfig(apiUrl, token, sink.url);
+    if (applied !== null) return { target: { name, skipped: applied }, sink };
+  }
   const app = `${upstream.host}:${upstream.port}`;
-  const appSidecar = startSidecar(ctx, cli, dir, meshServiceName, a.appPod, app, `${a.control}:${ports.controlXds}`);
-  const clientSidecar = startSidecar(ctx, cli, dir, clientServiceName, a.clientPod, app, `${a.control}:${ports.controlXds}`);
+  const flags = on ? [] : ['--no-request-metrics'];
+  const appSidecar = startSidecar(ctx, cli, dir, meshServiceName, a.appPod, app, `${a.control}:${ports.controlXds}`, flags);
+  const clientSidecar = startSidecar(ctx, cli, dir, clientServiceName, a.clientPod, app, `${a.control}:${ports.controlXds}`, flags);
   for (const [sc, addr] of [[appSidecar, a.appPod], [clientSidecar, a.clientPod]] as const) {
     const ready = await waitReady(ctx, sc, addr, control);
     if (ready !== null) return { target: { name, skipped: `sidecar ${sc.name} not ready: ${ready}` }, sink };
-    const traced = await waitForTracing(addr, 20_000);
-    if (traced !== null) return { target: { name, skipped: traced }, sink };
+    const settled = on ? await waitForTracing(addr, 20_000) : await expectRequestMetricsOff(addr);
+    if (settled !== null) return { target: { name, skipped: settled }, sink };
   }
   const url = `http://${a.clientPod}:${ports.proxyOutbound}/`;
   const problem = await pollHttp(url, meshServiceName, 20_000, expectUpstreamBody(upstreamBodyBytes),
     () => exitedProblem(clientSidecar, control) ?? exitedProblem(appSidecar, control));
   if (problem !== null) return { target: { name, skipped: `mesh path does not work: ${problem}` }, sink };
   return {
-    target: {
-      name, url, hostHeader: meshServiceName, hops: 2, proxyPids: [clientSidecar.pid, appSidecar.pid], baseline: 'trellis-mesh',
-      note: `tracing ${telemetrySamplingRate * 100}% sampled, OTLP/HTTP export; compare with trellis-mesh (metrics only) in the same run`,
-    },
+    target: on
+      ? {
+        name, url, hostHeader: meshServiceName, hops: 2, proxyPids: [clientSidecar.pid, appSidecar.pid], baseline: 'trellis-mesh-telemetry-off',
+        note: `metrics, tracing ${telemetrySamplingRate * 100}% sampled with OTLP/HTTP export, access logs off; compare with trellis-mesh-telemetry-off in the same run`,
+      }
+      : {
+        name, url, hostHeader: meshServiceName, hops: 2, proxyPids: [clientSidecar.pid, appSidecar.pid],
+        note: 'telemetry off: sidecars with --no-request-metrics, no tracing, no access logs (connection counters stay)',
+      },
     sink,
   };
+}
+
+/** The baseline must really run without request metrics: its config dump says so. */
+async function expectRequestMetricsOff(address: string): Promise<string | null> {
+  try {
+    const dump = await (await fetch(`http://${address}:${ports.proxyAdmin}/config_dump`)).json() as { requestMetrics?: boolean };
+    return dump.requestMetrics === false ? null : `sidecar at ${address} still records request metrics (config_dump requestMetrics ${String(dump.requestMetrics)})`;
+  } catch (err) {
+    return `config_dump of ${address}: ${(err as Error).message}`;
+  }
 }

@@ -126,8 +126,9 @@ async function runBench(
     if (wanted.has('trellis-mesh-mtls')) newConnections = mtls.newConnections;
     if (newConnections !== null && 'skipped' in newConnections) say(`new-connection runs skipped: ${newConnections.skipped}`);
   }
-  if (wanted.has('trellis-mesh-telemetry')) {
-    started.push((await startTrellisTelemetryTarget(ctx, upstream)).target);
+  for (const telemetry of ['off', 'on'] as const) {
+    const target = telemetry === 'on' ? 'trellis-mesh-telemetry' : 'trellis-mesh-telemetry-off';
+    if (wanted.has(target)) started.push((await startTrellisTelemetryTarget(ctx, upstream, telemetry)).target);
   }
   for (const t of started) if (isSkipped(t)) say(`${t.name} skipped: ${t.skipped}`);
   const active = options.only.map((n) => started.find((t) => t.name === n)).filter((t): t is BenchTarget => t !== undefined && !isSkipped(t));

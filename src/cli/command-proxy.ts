@@ -27,6 +27,7 @@ export interface ProxyFlags {
   intercept?: boolean; uid?: number; gid?: number;
   maxHeaderSize: number; maxHeaders: number; maxRequestLine: number; headerTimeout: number; idleTimeout: number;
   streamIdleTimeout: number; maxConnections: number; maxMemory: number;
+  requestMetrics: boolean;
 }
 
 /**
@@ -61,7 +62,7 @@ export async function proxyCommand(flags: ProxyFlags): Promise<void> {
     control: flags.control, stateDir: flags.stateDir, id: flags.id, ingressFor: flags.ingressFor, egress: flags.egress,
     adminPort: flags.adminPort, outboundPort: flags.outboundPort, inboundPort: flags.inboundPort,
     drainMs: flags.drain, logLevel: flags.logLevel, token: flags.token, caApi: flags.caApi, accessLog: flags.accessLog, intercept: flags.intercept, onFirstConfig: endStartupTiering,
-    limits,
+    limits, requestMetrics: flags.requestMetrics,
   });
   process.stderr.write(`trellis proxy ${flags.service} on ${flags.address}: admin :${proxy.admin.port}, control ${flags.control}\n`);
   onShutdown(() => proxy.close());

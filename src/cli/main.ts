@@ -108,6 +108,7 @@ program.command('proxy').description('run a sidecar proxy beside one service ins
   .option('--stream-idle-timeout <duration>', 'a request with no byte moving either way for this long is ended (408 or 504; 0 = off)', asParser((v) => parseDuration(v, '--stream-idle-timeout')), 300_000)
   .option('--max-connections <n>', 'downstream connections across all listeners; beyond, 503 and close (0 = no cap)', asParser((v) => parseCount(v, '--max-connections')), 10_000)
   .option('--max-memory <size>', 'resident memory above which new requests get 503 overloaded (default: only the V8 heap guard at 90% of its limit)', asParser((v) => parseSize(v, '--max-memory')), 0)
+  .option('--no-request-metrics', 'do not count or time requests (to measure what telemetry costs; trellis stat, canaries and dashboards then see nothing from this sidecar)')
   .addOption(logLevelOption())
   .action(run((o) => import('./command-proxy.js').then((m) => m.proxyCommand({ ...o, logLevel: o.logLevel as LogLevel }))));
 

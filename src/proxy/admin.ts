@@ -113,6 +113,7 @@ export function configDump(rt: ProxyRuntime, xds: unknown, node: unknown, identi
     xds,
     identity,
     limits: rt.limits,
+    requestMetrics: rt.metrics.requestMetrics,
     overload: rt.overload.describe(),
   };
 }

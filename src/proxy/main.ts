@@ -47,6 +47,8 @@ export interface StartProxyOptions {
   intercept?: boolean;
   /** Header limits, timeouts, connection cap and memory guard; defaults (Envoy's) for what is absent. */
   limits?: Partial<ProxyLimits>;
+  /** false: no request counts or latency histograms (measuring telemetry's cost). Default true. */
+  requestMetrics?: boolean;
   /** Called once, after the first config is applied and its listeners are bound (or failed to bind). */
   onFirstConfig?: () => void;
 }
@@ -90,7 +92,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
   const logger = createLogger('proxy', opts.logLevel ?? 'info').child({ proxy: id });
   const drainMs = opts.drainMs ?? 5000;
   const meshTls = new MeshTls();
-  const runtime = new ProxyRuntime({ logger, meshTls, limits: opts.limits, metrics: new ProxyMetrics({ telemetry: new ProxyTelemetry({ accessLogPath: opts.accessLog }) }) });
+  const runtime = new ProxyRuntime({ logger, meshTls, limits: opts.limits, metrics: new ProxyMetrics({ telemetry: new ProxyTelemetry({ accessLogPath: opts.accessLog }), requestMetrics: opts.requestMetrics }) });
   runtime.metrics.telemetry.setLocal({ service: opts.service, namespace: opts.namespace ?? 'default', proxy: id });
   let ads: AdsClient | null = null;
   let node: NodeInfo | null = null;

@@ -98,6 +98,7 @@ export class RouteStats {
    * the method and, inbound, the caller's verified identity; without it both are unknown.
    */
   record(status: number, error: ProxyError | null, seconds: number, req?: IncomingMessage, grpcStatus = -1): void {
+    if (!this.metrics.requestMetrics) return;
     const peer = this.peerCells(req === undefined ? null : connectionOf(req));
     const mi = req === undefined ? methodCount - 1 : methodIndex(req.method);
     // A gRPC call fails by its grpc-status, whatever the HTTP status (Linkerd's classification).
@@ -209,9 +210,15 @@ export class ProxyMetrics implements ResilienceFamilies {
 
   /** Per-request telemetry beyond metrics; reached by the data path through RouteStats.observer. */
   readonly telemetry: ProxyTelemetry;
+  /**
+   * false (`trellis proxy --no-request-metrics`): requests are not counted or timed (what telemetry
+   * costs is then measurable; `trellis stat`, canary judging and dashboards see nothing from it).
+   */
+  readonly requestMetrics: boolean;
 
-  constructor(opts: { processMetrics?: boolean; telemetry?: ProxyTelemetry } = {}) {
+  constructor(opts: { processMetrics?: boolean; telemetry?: ProxyTelemetry; requestMetrics?: boolean } = {}) {
     this.telemetry = opts.telemetry ?? new ProxyTelemetry();
+    this.requestMetrics = opts.requestMetrics ?? true;
     for (const m of [
       this.requests, this.duration, this.configVersion,
       this.retries, this.retryBudgetExhausted, this.circuitBreakerRejections, this.timeouts, this.faultsInjected, this.grpcRequests,

@@ -25,6 +25,19 @@ test('route stats count by status and error, and fill cumulative buckets', async
   assert.equal(durationBuckets[durationBuckets.length - 1], 10);
 });
 
+test('with request metrics off (trellis proxy --no-request-metrics) requests are neither counted nor timed', async () => {
+  const m = new ProxyMetrics({ processMetrics: false, requestMetrics: false });
+  const s = m.routeStatsFor('outbound', 'r', 'c');
+  s.record(200, null, 0.0015);
+  s.record(504, errors.timeout, 12, undefined, 4);
+  m.retries.cell('c', 'status').inc();
+  const text = await m.text();
+  assert.doesNotMatch(text, /trellis_requests_total\{/);
+  assert.doesNotMatch(text, /trellis_request_duration_seconds_(bucket|count)\{/);
+  assert.doesNotMatch(text, /trellis_grpc_requests_total\{/);
+  assert.match(text, /trellis_retries_total\{cluster="c",reason="status"\} 1/, 'resilience counters are not request metrics');
+});
+
 test('every catalog error has a code, a status and a header value', () => {
   const names = new Set<string>();
   for (const e of Object.values(errors)) {
