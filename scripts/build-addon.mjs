@@ -12,6 +12,14 @@ const sources = [path.join(root, 'binding.gyp'), path.join(root, 'native', 'orig
 const mtime = (p) => statSync(p).mtimeMs;
 if (existsSync(output) && sources.every((s) => mtime(s) <= mtime(output))) process.exit(0);
 
+// Without a C++ toolchain (a fresh machine) the mesh still installs and runs; only interception
+// (`trellis proxy --intercept`) needs the addon, and says so. `npm test` installs the toolchain first.
+const missing = ['g++', 'make', 'python3'].filter((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).error);
+if (missing.length > 0) {
+  console.error(`build-addon: skipped, ${missing.join(', ')} not installed: the SO_ORIGINAL_DST addon (trellis proxy --intercept) is not built; apt-get install g++ make python3, then npm run build:addon`);
+  process.exit(0);
+}
+
 // npm puts its bundled node-gyp on PATH for scripts and names it in npm_config_node_gyp
 const gyp = process.env.npm_config_node_gyp;
 const [cmd, args] = gyp ? [process.execPath, [gyp, 'rebuild', '--loglevel=warn']] : ['node-gyp', ['rebuild', '--loglevel=warn']];
