@@ -1,6 +1,6 @@
 /**
- * The bench's loopback ranges are 127.0.40.0/24 and, for the mTLS mesh, 127.0.41.0/24 (each pod
- * its own address, as in the demo).
+ * The bench's loopback ranges are 127.0.40.0/24, for the mTLS mesh 127.0.41.0/24, and for the
+ * HTTP/2 and gRPC targets 127.0.42.0/24 and 127.0.43.0/24 (each pod its own address, as in the demo).
  */
 export const benchAddresses = {
   upstream: '127.0.40.10',
@@ -21,6 +21,13 @@ export const benchAddresses = {
    * starting at `.100`, so a run of short connections never runs out of ephemeral ports.
    */
   mtls: { control: '127.0.41.20', appPod: '127.0.41.21', clientPod: '127.0.41.22', handshakeSourceBase: '127.0.41.', handshakeSourceFirst: 100, handshakeSources: 32 },
+  /**
+   * `h2-*` and `grpc-*`: the h2c upstream (nginx) and the gRPC server, and their own mTLS mesh:
+   * a control plane, the client sidecar both mesh targets enter through, and one sidecar in front
+   * of each upstream.
+   */
+  h2: { upstream: '127.0.42.10', control: '127.0.42.20', appPod: '127.0.42.21', clientPod: '127.0.42.22' },
+  grpc: { upstream: '127.0.43.10', appPod: '127.0.43.21' },
 } as const;
 
 /** Port of the upstream and of the nginx/HAProxy listeners (each on its own address). */
@@ -32,3 +39,10 @@ export const upstreamBodyBytes = 100;
 /** The Service name the mesh path addresses with `Host:`. */
 export const meshServiceName = 'bench-app';
 export const clientServiceName = 'bench-client';
+
+/** Services of the HTTP/2 mesh: an `http2` port in front of the h2c upstream, a `grpc` port in front of the gRPC server. */
+export const h2ServiceName = 'bench-h2';
+export const grpcServiceName = 'bench-grpc';
+export const h2ClientServiceName = 'bench-h2-client';
+/** Port of the gRPC server (the h2c upstream uses benchPort). */
+export const grpcPort = 50051;

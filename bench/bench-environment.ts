@@ -13,7 +13,7 @@ export interface BenchEnvironment {
   readonly commit: string;
 }
 
-const versionArgs: Record<ToolName, string[]> = { wrk: ['--version'], nginx: ['-v'], haproxy: ['-v'] };
+const versionArgs: Record<ToolName, string[]> = { wrk: ['--version'], nginx: ['-v'], haproxy: ['-v'], h2load: ['--version'] };
 
 export function describeEnvironment(tools: ReadonlyMap<ToolName, ToolLookup>, repoRoot: string): BenchEnvironment {
   const list = cpus();

@@ -46,6 +46,24 @@ http {
 `;
 }
 
+/**
+ * The h2c upstream: the same `return 200` on a plaintext `http2` listener, which nginx 1.22
+ * speaks with prior knowledge only (no HTTP/1.1 on it). keepalive_requests also bounds the
+ * streams of an HTTP/2 connection since nginx 1.19.7 (1000 by default, then GOAWAY).
+ */
+export function nginxH2UpstreamConfig(c: NginxCommon, listen: string, bodyBytes: number): string {
+  return `${head(c)}
+http {
+  ${httpCommon(c)}
+  default_type text/plain;
+  server {
+    listen ${listen} http2;
+    location / { return 200 "${'x'.repeat(bodyBytes)}"; }
+  }
+}
+`;
+}
+
 /** The reference proxy: single worker, keep-alive pool to the upstream. */
 export function nginxProxyConfig(c: NginxCommon, listen: string, upstream: string): string {
   return `${head(c)}

@@ -1,8 +1,14 @@
 import { parseArgs } from 'node:util';
 
 // `balancer` is not a wrk target: the load-balancing scenario (bench-balancer.ts), run after the others.
-export const targetNames = ['direct', 'nginx', 'haproxy', 'trellis-1-hop', 'trellis-mesh', 'trellis-mesh-mtls', 'trellis-mesh-mtls-new-conn', 'trellis-mesh-telemetry-off', 'trellis-mesh-telemetry', 'balancer'] as const;
+export const targetNames = [
+  'direct', 'nginx', 'haproxy', 'trellis-1-hop', 'trellis-mesh', 'trellis-mesh-mtls', 'trellis-mesh-mtls-new-conn', 'trellis-mesh-telemetry-off',
+  'trellis-mesh-telemetry', 'h2-direct', 'h2-mesh', 'grpc-direct', 'grpc-mesh', 'balancer',
+] as const;
 export type TargetName = (typeof targetNames)[number];
+
+/** Targets loaded by h2load (HTTP/2, h2c with prior knowledge) instead of wrk. */
+export const h2loadTargets: readonly TargetName[] = ['h2-direct', 'h2-mesh', 'grpc-direct', 'grpc-mesh'];
 
 export interface BenchOptions {
   /** Whole seconds of each throughput run (wrk takes no fractions). */
@@ -21,6 +27,9 @@ export interface BenchOptions {
   /** Seconds and parallel connections of each new-connection run (TCP connects, mTLS handshakes). */
   readonly handshakeDuration: number;
   readonly handshakeConnections: number;
+  /** h2load's connections and streams per connection in the throughput run of the HTTP/2 targets. */
+  readonly h2Connections: number;
+  readonly h2Streams: number;
 }
 
 export const usage = `Usage: node dist/bench/run.js [options]
@@ -33,7 +42,10 @@ export const usage = `Usage: node dist/bench/run.js [options]
   --only a,b                targets among ${targetNames.join(', ')}
   --upstream nginx|node     upstream server (default nginx, Node if nginx is unavailable)
   --handshake-duration S    seconds per new-connection run against the mTLS sidecar (default 5)
-  --handshake-connections N connections opened in parallel in those runs (default 16)`;
+  --handshake-connections N connections opened in parallel in those runs (default 16)
+  --h2-connections N        h2load connections in the HTTP/2 and gRPC throughput runs (default 10)
+  --h2-streams N            h2load streams in flight per connection in those runs (default 10;
+                            the latency run uses --latency-connections connections of 1 stream)`;
 
 /** Parses argv (without node and the script); an Error carries a message for the user. */
 export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error {
@@ -53,6 +65,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error
         upstream: { type: 'string' },
         'handshake-duration': { type: 'string' },
         'handshake-connections': { type: 'string' },
+        'h2-connections': { type: 'string' },
+        'h2-streams': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -69,9 +83,11 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error
   const only = parseOnly(values.only);
   const handshakeDuration = positiveInt('handshake-duration', values['handshake-duration'], 5);
   const handshakeConnections = positiveInt('handshake-connections', values['handshake-connections'], 16);
+  const h2Connections = positiveInt('h2-connections', values['h2-connections'], 10);
+  const h2Streams = positiveInt('h2-streams', values['h2-streams'], 10);
   const upstream = values.upstream ?? 'nginx';
   if (upstream !== 'nginx' && upstream !== 'node') return new Error(`--upstream must be nginx or node, got ${upstream}`);
-  for (const v of [duration, connections, latencyDuration, latencyConnections, warmup, repeats, only, handshakeDuration, handshakeConnections]) {
+  for (const v of [duration, connections, latencyDuration, latencyConnections, warmup, repeats, only, handshakeDuration, handshakeConnections, h2Connections, h2Streams]) {
     if (v instanceof Error) return v;
   }
   return {
@@ -85,6 +101,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error
     upstream,
     handshakeDuration: handshakeDuration as number,
     handshakeConnections: handshakeConnections as number,
+    h2Connections: h2Connections as number,
+    h2Streams: h2Streams as number,
   };
 }
 

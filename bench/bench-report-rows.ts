@@ -1,4 +1,4 @@
-import type { BenchOptions } from './bench-options.js';
+import { targetNames, type BenchOptions } from './bench-options.js';
 import type { BenchReport } from './bench-report.js';
 import type { TargetSummary } from './bench-summary.js';
 
@@ -38,9 +38,14 @@ export interface ReportSection {
   readonly notes: string[];
 }
 
+/** The rows of the main table: the HTTP/1.1 targets (wrk); HTTP/2 ones have their own section. */
+export function wrkTargets(targets: readonly TargetSummary[]): TargetSummary[] {
+  return targets.filter((t) => t.load === 'wrk');
+}
+
 /** Variants against their baseline in the same run (mTLS and telemetry against the plaintext mesh). */
 export function baselineSection(targets: readonly TargetSummary[]): ReportSection | null {
-  const rows = targets.filter((t) => t.baseline !== null).map((t) => {
+  const rows = wrkTargets(targets).filter((t) => t.baseline !== null).map((t) => {
     const b = t.baseline!;
     return [t.target, b.target, fixed(b.requestsPerSecondRatio, 2), fixed(b.cpuPerRequestRatio, 2),
       b.p50DeltaMs === null ? '–' : signed(b.p50DeltaMs, 3), b.p99DeltaMs === null ? '–' : signed(b.p99DeltaMs, 3)];
@@ -51,6 +56,42 @@ export function baselineSection(targets: readonly TargetSummary[]): ReportSectio
     header: ['target', 'baseline', 'req/s ratio', 'CPU µs/req ratio', 'p50 Δ ms', 'p99 Δ ms'],
     rows,
     notes: [],
+  };
+}
+
+/** HTTP/2 and gRPC targets (h2load), each mesh path against its direct one of the same protocol. */
+export function h2Section(report: BenchReport): ReportSection | null {
+  // Each mesh path right after its direct one, whatever order they started in.
+  const targets = report.targets.filter((t) => t.load === 'h2load').sort((a, b) => targetNames.indexOf(a.target) - targetNames.indexOf(b.target));
+  if (targets.length === 0) return null;
+  const o = report.options;
+  const c = `c${o.h2Connections}×m${o.h2Streams}`;
+  const l = `c${o.latencyConnections}×m1`;
+  const header = ['target', `req/s (${c})`, `p50 ms (${l})`, `p99 ms (${l})`, 'CPU µs/req', 'RSS idle/load MB',
+    'req/s ÷ direct', 'p50 ÷ direct', 'p99 ÷ direct', `+p50/hop ms (${l})`, 'errors'];
+  const rows = targets.map((s) => {
+    if (s.status !== 'ok') return [s.target, `${s.status}: ${s.reason ?? ''}`];
+    const b = s.baseline;
+    const cpuUs = s.cpuUsPerRequest === null ? '–'
+      : s.hops > 1 ? `${fixed(s.cpuUsPerRequest, 1)} (${fixed(s.cpuUsPerRequestPerHop, 1)}/hop)` : fixed(s.cpuUsPerRequest, 1);
+    return [
+      s.target, fixed(s.requestsPerSecond, 0), fixed(s.p50Ms, 3), fixed(s.p99Ms, 3), cpuUs,
+      s.rssIdleMb === null ? '–' : `${fixed(s.rssIdleMb, 1)} / ${fixed(s.rssLoadMb, 1)}`,
+      fixed(b?.requestsPerSecondRatio ?? null, 2), fixed(b?.p50Ratio ?? null, 2), fixed(b?.p99Ratio ?? null, 2),
+      s.addedP50PerHopMs === null ? '–' : signed(s.addedP50PerHopMs, 3), String(s.errors),
+    ];
+  });
+  return {
+    title: 'HTTP/2 and gRPC (h2load, h2c with prior knowledge)',
+    header,
+    rows,
+    notes: [
+      `h2load -t1, throughput: -c${o.h2Connections} -m${o.h2Streams} -D ${o.duration} (sidecar CPU from /proc over it); ` +
+        `latency: -c${o.latencyConnections} -m1 -D ${o.latencyDuration}, p50/p99 from h2load's per-request log; ${o.warmup}s warm-up run before each.`,
+      '÷ direct: the mesh path against the direct path of the same protocol, medians of the per-repeat ratios in this run.',
+      'errors: h2load\'s failed (non-2xx/3xx and errored streams) and timed-out requests, and answers without their full body ' +
+        '(a gRPC error travels as HTTP 200 with no message, so a missing body is how a failed call shows).',
+    ],
   };
 }
 

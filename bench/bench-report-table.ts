@@ -1,5 +1,5 @@
 import type { BenchReport } from './bench-report.js';
-import { baselineSection, busyNote, newConnectionsSection, reportHeader, reportNotes, reportRow } from './bench-report-rows.js';
+import { baselineSection, busyNote, h2Section, newConnectionsSection, reportHeader, reportNotes, reportRow, wrkTargets } from './bench-report-rows.js';
 
 /** Aligned columns; a row shorter than the header (skipped, failed) prints its first two cells. */
 function aligned(header: string[], rows: string[][]): string[] {
@@ -13,8 +13,9 @@ function aligned(header: string[], rows: string[][]): string[] {
 
 /** Plain-text table with aligned columns for the terminal. */
 export function renderTable(report: BenchReport): string {
-  const out = aligned(reportHeader(report.options), report.targets.map(reportRow));
-  for (const section of [baselineSection(report.targets), newConnectionsSection(report)]) {
+  const http1 = wrkTargets(report.targets);
+  const out = http1.length === 0 ? [] : aligned(reportHeader(report.options), http1.map(reportRow));
+  for (const section of [baselineSection(report.targets), h2Section(report), newConnectionsSection(report)]) {
     if (section === null) continue;
     out.push('', `${section.title}:`);
     if (section.rows.length > 0) out.push(...aligned(section.header, section.rows));

@@ -11,6 +11,8 @@ export interface TargetSummary {
   /** Why it was skipped or failed. */
   readonly reason: string | null;
   readonly note: string | null;
+  /** The load generator: wrk (HTTP/1.1) or h2load (HTTP/2, gRPC); each has its own table. */
+  readonly load: 'wrk' | 'h2load';
   readonly hops: number;
   readonly requestsPerSecond: number | null;
   readonly p50Ms: number | null;
@@ -23,7 +25,7 @@ export interface TargetSummary {
   readonly rssLoadMb: number | null;
   /** requestsPerCpuSecond ÷ nginx's in the same run. */
   readonly ratioToNginx: number | null;
-  /** (p50 − direct's p50) ÷ hops, at the latency run's connections. */
+  /** (p50 − its direct target's p50) ÷ hops, at the latency run's connections. */
   readonly addedP50PerHopMs: number | null;
   /** Non-2xx responses and socket errors, summed over all measured runs. */
   readonly errors: number;
@@ -46,13 +48,20 @@ export interface BaselineComparison {
   /** Median p50 and p99 minus the baseline's, in ms. */
   readonly p50DeltaMs: number | null;
   readonly p99DeltaMs: number | null;
+  /** p50 and p99 ÷ the baseline's (medians of the per-repeat ratios). */
+  readonly p50Ratio: number | null;
+  readonly p99Ratio: number | null;
 }
 
 export interface TargetOutcome {
   readonly target: TargetName;
   readonly hops: number;
   readonly note: string | null;
+  /** 'wrk' when absent. */
+  readonly load?: 'wrk' | 'h2load';
   readonly baseline?: TargetName;
+  /** The direct target `+p50/hop` is measured from ('direct' when absent). */
+  readonly direct?: TargetName;
   readonly skipped: string | null;
   readonly rssIdleBytes: number | null;
   readonly repeats: readonly RepeatResult[];
@@ -66,13 +75,16 @@ export function requestsPerCpuSecond(r: RepeatResult): number | null {
 export function summarize(outcomes: readonly TargetOutcome[]): TargetSummary[] {
   const rows = outcomes.map(summarizeOne);
   const nginx = rows.find((r) => r.target === 'nginx')?.requestsPerCpuSecond ?? null;
-  const direct = rows.find((r) => r.target === 'direct')?.p50Ms ?? null;
-  return rows.map((row, i) => ({
-    ...row,
-    ratioToNginx: nginx !== null && row.requestsPerCpuSecond !== null ? row.requestsPerCpuSecond / nginx : null,
-    addedP50PerHopMs: direct !== null && row.p50Ms !== null && row.hops > 0 ? (row.p50Ms - direct) / row.hops : null,
-    baseline: compareWithBaseline(row, outcomes[i].baseline, rows),
-  }));
+  return rows.map((row, i) => {
+    const direct = rows.find((r) => r.target === (outcomes[i].direct ?? 'direct'))?.p50Ms ?? null;
+    return {
+      ...row,
+      // nginx proxies HTTP/1.1: CPU per request of an HTTP/2 path is not comparable with it.
+      ratioToNginx: nginx !== null && row.requestsPerCpuSecond !== null && row.load === 'wrk' ? row.requestsPerCpuSecond / nginx : null,
+      addedP50PerHopMs: direct !== null && row.p50Ms !== null && row.hops > 0 ? (row.p50Ms - direct) / row.hops : null,
+      baseline: compareWithBaseline(row, outcomes[i].baseline, rows),
+    };
+  });
 }
 
 function cpuUsPerRequest(r: RepeatResult): number | null {
@@ -94,6 +106,8 @@ function compareWithBaseline(row: TargetSummary, baseline: TargetName | undefine
     cpuPerRequestRatio: median(pairs.map(([r, b]) => ratio(cpuUsPerRequest(r), cpuUsPerRequest(b)))),
     p50DeltaMs: delta(row.p50Ms, base.p50Ms),
     p99DeltaMs: delta(row.p99Ms, base.p99Ms),
+    p50Ratio: median(pairs.map(([r, b]) => ratio(r.latency.p50Ms, b.latency.p50Ms))),
+    p99Ratio: median(pairs.map(([r, b]) => ratio(r.latency.p99Ms, b.latency.p99Ms))),
   };
 }
 
@@ -107,6 +121,7 @@ function summarizeOne(o: TargetOutcome): TargetSummary {
     status,
     reason: o.skipped ?? (reps.length === 0 ? o.failures.join('; ') || 'no run completed' : null),
     note: o.note,
+    load: o.load ?? 'wrk',
     hops: o.hops,
     requestsPerSecond: median(reps.map((r) => r.throughput.requestsPerSecond)),
     p50Ms: median(reps.map((r) => r.latency.p50Ms)),

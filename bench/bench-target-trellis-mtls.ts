@@ -8,12 +8,14 @@
 // the client sidecar opens a new mTLS connection per request (resuming its TLS session).
 // It also prepares what the new-connection runs need (bench-new-connections.ts): a certificate
 // of its own for `bench-client`, obtained like a sidecar's, and the app sidecar's inbound listener.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchAddresses, clientServiceName, meshServiceName, upstreamBodyBytes } from './bench-addresses.js';
 import type { BenchChild } from './bench-children.js';
+import { ControlApi } from './bench-control-api.js';
 import { expectStatus, expectUpstreamBody, httpGet, pollHttp } from './bench-http-probe.js';
 import type { NewConnectionSetup } from './bench-new-connections.js';
+import { counter, inboundHandshakes, outboundHandshakes, waitIdentity } from './bench-sidecar-admin.js';
 import type { BenchContext, StartedTarget, Upstream } from './bench-target.js';
 import { exitedProblem, startSidecar, waitReady } from './bench-target-trellis.js';
 import { ports } from '../src/common/ports.js';
@@ -22,7 +24,6 @@ import { meshAlpn } from '../src/proxy/tls/mesh-tls.js';
 
 const name = 'trellis-mesh-mtls' as const;
 const newConnName = 'trellis-mesh-mtls-new-conn' as const;
-const identityTimeoutMs = 20_000;
 /** A Service over the `bench-app` instances whose connections carry one request each. */
 export const newConnServiceName = 'bench-app-new-conn';
 
@@ -55,61 +56,6 @@ spec:
   targetRef: { kind: Service, name: ${newConnServiceName} }
   connectionPool: { maxRequestsPerConnection: 1 }
 `;
-
-class Api {
-  constructor(readonly url: string, private readonly adminToken: string) {}
-
-  async post(path: string, body: string, contentType: string, bearer = this.adminToken): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(`${this.url}${path}`, {
-      method: 'POST', body, headers: { authorization: `Bearer ${bearer}`, 'content-type': contentType }, signal: AbortSignal.timeout(10_000),
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON: keep the text for the message
-    }
-    return { status: res.status, body: parsed };
-  }
-
-  async joinToken(service: string): Promise<string | Error> {
-    const r = await this.post('/api/v1/tokens', JSON.stringify({ service }), 'application/json');
-    const token = (r.body as { token?: unknown }).token;
-    return r.status === 201 && typeof token === 'string' ? token : new Error(`join token for ${service}: ${r.status} ${JSON.stringify(r.body)}`);
-  }
-}
-
-async function adminDump(address: string): Promise<Record<string, any>> {
-  return await (await fetch(`http://${address}:${ports.proxyAdmin}/config_dump`, { signal: AbortSignal.timeout(5000) })).json() as Record<string, any>;
-}
-
-/** Sum of the samples of a Prometheus counter whose line starts with `prefix`. */
-async function counter(address: string, prefix: string): Promise<number> {
-  const text = await (await fetch(`http://${address}:${ports.proxyAdmin}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(prefix)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
-}
-
-async function waitIdentity(address: string): Promise<string | Error> {
-  const deadline = Date.now() + identityTimeoutMs;
-  let last = 'no identity yet';
-  while (Date.now() < deadline) {
-    try {
-      const id = (await adminDump(address)).identity as { spiffeId?: string; lastError?: string | null } | undefined;
-      if (typeof id?.spiffeId === 'string') return id.spiffeId;
-      last = id?.lastError ?? last;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return new Error(`no workload certificate at ${address} within ${identityTimeoutMs / 1000}s: ${last}`);
-}
-
-const inboundHandshakes = 'trellis_tls_handshakes_total{direction="inbound"';
-const outboundHandshakes = 'trellis_tls_handshakes_total{direction="outbound"';
 
 /**
  * The path is mTLS and nothing else: requests went through inbound TLS handshakes made by the
@@ -146,7 +92,7 @@ async function outboundHandshakeCounts(): Promise<string> {
 }
 
 /** A certificate for `service` obtained as a sidecar obtains one (own key, CSR, join token); PEM files in dir. */
-async function clientCertificate(api: Api, service: string, dir: string): Promise<{ certFile: string; keyFile: string; caFile: string } | Error> {
+async function clientCertificate(api: ControlApi, service: string, dir: string): Promise<{ certFile: string; keyFile: string; caFile: string } | Error> {
   const token = await api.joinToken(service);
   if (token instanceof Error) return token;
   const { keyPem, csrPem } = await newKeyAndCsr(`${service}.default`);
@@ -174,7 +120,7 @@ export async function startTrellisMtlsTargets(ctx: BenchContext, upstream: Upstr
   const apiUrl = `http://${a.control}:${ports.controlApi}`;
   const up = await pollHttp(`${apiUrl}/api/v1/health`, null, 30_000, expectStatus(200), () => (control.isRunning() ? null : `control exited: ${control.logTail(5)}`));
   if (up !== null) return skip(`control plane did not start: ${up}`);
-  const api = new Api(apiUrl, readFileSync(join(dir, 'control', 'admin-token'), 'utf8').trim().split('\n')[0]);
+  const api = ControlApi.ofDataDir(apiUrl, join(dir, 'control'));
   const applied = await api.post('/api/v1/resources', resources, 'application/yaml');
   if (applied.status >= 300) return skip(`MeshConfig refused: ${applied.status} ${JSON.stringify(applied.body)}`);
 

@@ -1,12 +1,18 @@
 import type { BenchChildren } from './bench-children.js';
+import type { H2loadRequest } from './bench-h2load.js';
 import type { TargetName } from './bench-options.js';
 import type { ToolLookup, ToolName } from './bench-tools.js';
 
-/** A running path under test, ready for wrk. */
+/** A running path under test, ready for wrk (HTTP/1.1) or, with `h2load`, for h2load (HTTP/2). */
 export interface BenchTarget {
   readonly name: TargetName;
+  /** wrk's URL and Host header (unused with h2load). */
   readonly url: string;
   readonly hostHeader: string | null;
+  /** The target is loaded with h2load, with these requests, instead of wrk. */
+  readonly h2load?: H2loadRequest;
+  /** The direct target whose p50 `+p50/hop` is measured from ('direct' when absent). */
+  readonly direct?: TargetName;
   /** Proxies between wrk and the upstream (0 for direct, 2 for the mesh). */
   readonly hops: number;
   /** Root pids of the proxy's processes; their descendants count too. Empty for direct. */

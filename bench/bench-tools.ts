@@ -2,7 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 
-export type ToolName = 'wrk' | 'nginx' | 'haproxy';
+export type ToolName = 'wrk' | 'nginx' | 'haproxy' | 'h2load';
+
+/** The Debian package of a tool whose name differs from it. */
+const aptPackage: Partial<Record<ToolName, string>> = { h2load: 'nghttp2-client' };
 
 /** Path of an installed tool, or why it is unavailable. */
 export type ToolLookup = { readonly path: string } | { readonly missing: string };
@@ -55,8 +58,8 @@ export function ensureTools(names: readonly ToolName[], say: (line: string) => v
   return found;
 }
 
-function aptInstall(packages: readonly string[]): string {
-  return runApt(['install', '-y', '--no-install-recommends', ...packages]);
+function aptInstall(tools: readonly ToolName[]): string {
+  return runApt(['install', '-y', '--no-install-recommends', ...tools.map((t) => aptPackage[t] ?? t)]);
 }
 
 /** Runs apt-get; '' on success, else a one-line reason. */

@@ -7,7 +7,7 @@ import { describeEnvironment } from './bench-environment.js';
 import { measureOnce, type MeasureEnv, type RepeatResult } from './bench-measure.js';
 import { measureNewConnections, newConnectionModes, type NewConnectionEnv, type NewConnectionMeasured, type NewConnectionSetup } from './bench-new-connections.js';
 import { summarizeNewConnections } from './bench-new-connections-summary.js';
-import { parseBenchOptions, usage, type BenchOptions, type TargetName } from './bench-options.js';
+import { h2loadTargets, parseBenchOptions, usage, type BenchOptions, type TargetName } from './bench-options.js';
 import { clockTicksPerSecond, rssBytes, withDescendants } from './bench-proc.js';
 import type { BenchReport } from './bench-report.js';
 import { writeReportFiles } from './bench-report-files.js';
@@ -15,6 +15,7 @@ import { renderTable } from './bench-report-table.js';
 import { summarize, type TargetOutcome } from './bench-summary.js';
 import { isSkipped, type BenchContext, type BenchTarget, type StartedTarget } from './bench-target.js';
 import { directTarget } from './bench-target-direct.js';
+import { startH2Targets } from './bench-target-h2.js';
 import { startHaproxyTarget } from './bench-target-haproxy.js';
 import { startNginxTarget } from './bench-target-nginx.js';
 import { startTrellisTargets } from './bench-target-trellis.js';
@@ -23,11 +24,11 @@ import { startTrellisTelemetryTarget } from './bench-target-trellis-telemetry.js
 import { ensureTools, type ToolName } from './bench-tools.js';
 import { startUpstream } from './bench-upstream.js';
 
-/** `npm run bench`: direct, nginx, HAProxy and Trellis side by side, interleaved (shared/PERFORMANCE.md). */
+/** `npm run bench`: direct, nginx, HAProxy and Trellis side by side, HTTP/1.1 and HTTP/2, interleaved (shared/PERFORMANCE.md). */
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const say = (line: string): void => { process.stderr.write(`[bench] ${line}\n`); };
 /** Start-up of all processes and report writing, on top of the runs themselves. */
-const setupBudgetSeconds = 180;
+const setupBudgetSeconds = 240;
 
 async function main(): Promise<number> {
   const options = parseBenchOptions(process.argv.slice(2));
@@ -36,11 +37,15 @@ async function main(): Promise<number> {
     return options.message === usage ? 0 : 2;
   }
   const wanted = new Set<TargetName>(options.only);
-  const toolNames: ToolName[] = ['wrk', 'nginx'];
+  const needsWrk = options.only.some((t) => t !== 'balancer' && !h2loadTargets.includes(t));
+  const needsH2load = options.only.some((t) => h2loadTargets.includes(t));
+  const toolNames: ToolName[] = ['nginx'];
+  if (needsWrk) toolNames.unshift('wrk');
+  if (needsH2load) toolNames.push('h2load');
   if (wanted.has('haproxy')) toolNames.push('haproxy');
   const tools = ensureTools(toolNames, say);
   const wrk = tools.get('wrk');
-  if (wrk === undefined || !('path' in wrk)) {
+  if (needsWrk && (wrk === undefined || !('path' in wrk))) {
     process.stderr.write(`bench: cannot run without wrk: ${wrk !== undefined && 'missing' in wrk ? wrk.missing : 'not found'}\n`);
     return 1;
   }
@@ -68,7 +73,7 @@ async function main(): Promise<number> {
 
   let ok = false;
   try {
-    const report = await runBench(options, tools, children, tmpDir, wrk.path, () => interrupted);
+    const report = await runBench(options, tools, children, tmpDir, () => interrupted);
     // The signal handler is stopping the children and will exit: no report from half-killed runs.
     if (interrupted) return 130;
     if (report instanceof Error) {
@@ -96,8 +101,7 @@ async function main(): Promise<number> {
 }
 
 async function runBench(
-  options: BenchOptions, tools: BenchContext['tools'], children: BenchChildren, tmpDir: string, wrkPath: string,
-  interrupted: () => boolean,
+  options: BenchOptions, tools: BenchContext['tools'], children: BenchChildren, tmpDir: string, interrupted: () => boolean,
 ): Promise<BenchReport | Error> {
   const startedAt = new Date().toISOString();
   const loadStart = loadavg()[0];
@@ -130,6 +134,16 @@ async function runBench(
     const target = telemetry === 'on' ? 'trellis-mesh-telemetry' : 'trellis-mesh-telemetry-off';
     if (wanted.has(target)) started.push((await startTrellisTelemetryTarget(ctx, upstream, telemetry)).target);
   }
+  const h2load = tools.get('h2load');
+  const h2Wanted = options.only.filter((t) => h2loadTargets.includes(t));
+  if (h2Wanted.length > 0 && (h2load === undefined || !('path' in h2load))) {
+    const reason = h2load !== undefined && 'missing' in h2load ? h2load.missing : 'h2load not looked up';
+    started.push(...h2Wanted.map((name) => ({ name, skipped: reason })));
+  } else if (h2Wanted.length > 0) {
+    started.push(...await startH2Targets(ctx, {
+      h2Direct: wanted.has('h2-direct'), h2Mesh: wanted.has('h2-mesh'), grpcDirect: wanted.has('grpc-direct'), grpcMesh: wanted.has('grpc-mesh'),
+    }));
+  }
   for (const t of started) if (isSkipped(t)) say(`${t.name} skipped: ${t.skipped}`);
   const active = options.only.map((n) => started.find((t) => t.name === n)).filter((t): t is BenchTarget => t !== undefined && !isSkipped(t));
 
@@ -138,7 +152,13 @@ async function runBench(
   const idle = new Map<TargetName, number | null>();
   for (const t of active) idle.set(t.name, t.proxyPids.length === 0 ? null : rssBytes(withDescendants(t.proxyPids)));
 
-  const env: MeasureEnv = { children, wrkPath, loadCpus: ctx.loadCpus, ticksPerSecond: clockTicksPerSecond() };
+  const pathOf = (name: ToolName): string | null => {
+    const t = tools.get(name);
+    return t !== undefined && 'path' in t ? t.path : null;
+  };
+  const env: MeasureEnv = {
+    children, wrkPath: pathOf('wrk'), h2loadPath: pathOf('h2load'), tmpDir, loadCpus: ctx.loadCpus, ticksPerSecond: clockTicksPerSecond(),
+  };
   const results = new Map<TargetName, RepeatResult[]>(active.map((t) => [t.name, []]));
   const failures = new Map<TargetName, string[]>(active.map((t) => [t.name, []]));
   const connEnv: NewConnectionEnv = { children, repoRoot, loadCpus: ctx.loadCpus, ticksPerSecond: env.ticksPerSecond };
@@ -186,9 +206,10 @@ async function runBench(
   }
   const noteOf = (t: BenchTarget): string | null => [t.note, lateNotes.get(t.name)].filter((n) => n != null).join('; ') || null;
   const outcomes: TargetOutcome[] = started.map((t) => isSkipped(t)
-    ? { target: t.name, hops: 0, note: null, skipped: t.skipped, rssIdleBytes: null, repeats: [], failures: [] }
+    ? { target: t.name, hops: 0, note: null, load: h2loadTargets.includes(t.name) ? 'h2load' : 'wrk', skipped: t.skipped, rssIdleBytes: null, repeats: [], failures: [] }
     : {
-      target: t.name, hops: t.hops, note: noteOf(t), baseline: t.baseline, skipped: null, rssIdleBytes: idle.get(t.name) ?? null,
+      target: t.name, hops: t.hops, note: noteOf(t), load: t.h2load === undefined ? 'wrk' : 'h2load', baseline: t.baseline, direct: t.direct,
+      skipped: null, rssIdleBytes: idle.get(t.name) ?? null,
       repeats: results.get(t.name) ?? [], failures: failures.get(t.name) ?? [],
     });
   return {

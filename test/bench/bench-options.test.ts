@@ -5,7 +5,7 @@ import { parseBenchOptions, targetNames, usage } from '../../bench/bench-options
 test('defaults follow shared/PERFORMANCE.md', () => {
   assert.deepEqual(parseBenchOptions([]), {
     duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 3, only: [...targetNames], upstream: 'nginx',
-    handshakeDuration: 5, handshakeConnections: 16,
+    handshakeDuration: 5, handshakeConnections: 16, h2Connections: 10, h2Streams: 10,
   });
 });
 
@@ -32,6 +32,8 @@ test('bad values are errors that name the option', () => {
     [['--warmup', '-1'], /--warmup/],
     [['--bogus'], /bogus/],
     [['--upstream', 'envoy'], /--upstream/],
+    [['--h2-connections', '0'], /--h2-connections/],
+    [['--h2-streams', 'x'], /--h2-streams/],
   ] as const) {
     const r = parseBenchOptions(argv);
     assert.ok(r instanceof Error, argv.join(' '));

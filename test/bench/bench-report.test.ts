@@ -14,7 +14,7 @@ function report(): BenchReport {
   return {
     startedAt: '2025-03-04T05:06:07.891Z',
     finishedAt: '2025-03-04T05:11:07.891Z',
-    options: { duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 1, only: ['direct', 'nginx', 'haproxy'], upstream: 'nginx', handshakeDuration: 5, handshakeConnections: 16 },
+    options: { duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 1, only: ['direct', 'nginx', 'haproxy'], upstream: 'nginx', handshakeDuration: 5, handshakeConnections: 16, h2Connections: 10, h2Streams: 10 },
     environment: { node: 'v20', kernel: '6', cpuModel: 'cpu', cpuCount: 2, tools: ['nginx version: nginx/1.22.1'], commit: 'abc' },
     upstream: { kind: 'nginx', note: null },
     loadAverage: { start: 0.2, end: 1.4 },
@@ -73,4 +73,31 @@ test('a busy machine is called out', () => {
   const r = report();
   assert.doesNotMatch(renderTable(r), /machine busy/);
   assert.match(renderMarkdown({ ...r, loadAverage: { start: 5.2, end: 6 } }), /- machine busy: 1-minute load average 5\.2 before the run \(6\.0 after\) on 2 CPUs/);
+});
+
+test('HTTP/2 targets get their own table with the mesh ÷ direct ratios, and stay out of the HTTP/1.1 one', () => {
+  const r = report();
+  const h2 = (requests: number, p50Ms: number | null) => ({ requests, seconds: 10, requestsPerSecond: requests / 10, p50Ms, p99Ms: p50Ms === null ? null : p50Ms * 2, errors: 0, errorKinds: '' });
+  const targets = summarize([
+    { target: 'direct', hops: 0, note: null, skipped: null, rssIdleBytes: null, failures: [],
+      repeats: [{ repeat: 1, throughput: h2(600_000, 0.1), latency: h2(1, 0.1), cpuSeconds: null, rssPeakBytes: null, pids: [] }] },
+    { target: 'grpc-direct', load: 'h2load', hops: 0, note: null, skipped: null, rssIdleBytes: null, failures: [],
+      repeats: [{ repeat: 1, throughput: h2(200_000, null), latency: h2(1, 0.5), cpuSeconds: null, rssPeakBytes: null, pids: [] }] },
+    { target: 'grpc-mesh', load: 'h2load', baseline: 'grpc-direct', direct: 'grpc-direct', hops: 2, note: null, skipped: null, rssIdleBytes: 100 << 20, failures: [],
+      repeats: [{ repeat: 1, throughput: h2(50_000, null), latency: h2(1, 2), cpuSeconds: 10, rssPeakBytes: 120 << 20, pids: [1, 2] }] },
+    { target: 'h2-mesh', load: 'h2load', hops: 0, note: null, skipped: 'h2load | missing', rssIdleBytes: null, repeats: [], failures: [] },
+  ]);
+  const withH2: BenchReport = { ...r, options: { ...r.options, only: ['direct', 'grpc-direct', 'grpc-mesh', 'h2-mesh'] }, targets };
+  const table = renderTable(withH2);
+  const [main, rest] = table.split('HTTP/2 and gRPC (h2load, h2c with prior knowledge):');
+  assert.doesNotMatch(main, /grpc/);
+  assert.match(rest, /^target\s+req\/s \(c10×m10\)\s+p50 ms \(c8×m1\)/m);
+  assert.match(rest, /^grpc-mesh\s+5000\s+2\.000\s+4\.000\s+200\.0 \(100\.0\/hop\)\s+100\.0 \/ 120\.0\s+0\.25\s+4\.00\s+4\.00\s+\+0\.750\s+0$/m);
+  assert.match(rest, /^h2-mesh\s+skipped: h2load \| missing$/m);
+  const md = renderMarkdown(withH2);
+  assert.match(md, /## HTTP\/2 and gRPC/);
+  const section = md.slice(md.indexOf('## HTTP/2'));
+  const rows = section.split('\n').filter((l) => l.startsWith('|'));
+  const cells = (row: string): number => row.replace(/\\\|/g, '').split('|').length;
+  for (const row of rows) assert.equal(cells(row), cells(rows[0]), row);
 });

@@ -78,3 +78,25 @@ test('no comparison when the baseline did not run', () => {
   const [mtls] = summarize([{ ...outcome('trellis-mesh-mtls', 2, [rep(1, 90_000, 10, 0.6, null)]), baseline: 'trellis-mesh' }]);
   assert.equal(mtls.baseline, null);
 });
+
+test('an HTTP/2 mesh path is measured against its own direct path, never against nginx or the HTTP/1 direct', () => {
+  const rows = summarize([
+    outcome('direct', 0, [rep(1, 500_000, null, 0.1, null)]),
+    outcome('nginx', 1, [rep(1, 300_000, 9, 0.2, null)]),
+    { ...outcome('h2-direct', 0, [rep(1, 400_000, null, 0.3, null), rep(2, 200_000, null, 0.6, null)]), load: 'h2load' },
+    { ...outcome('h2-mesh', 2, [rep(1, 40_000, 10, 1.5, null), rep(2, 30_000, 6, 2.4, null)]), load: 'h2load', baseline: 'h2-direct', direct: 'h2-direct' },
+  ]);
+  const mesh = rows[3];
+  assert.equal(mesh.load, 'h2load');
+  assert.equal(rows[0].load, 'wrk');
+  assert.equal(mesh.ratioToNginx, null);
+  // medians: h2-direct p50 0.45, h2-mesh 1.95 -> (1.95 - 0.45) / 2
+  assert.ok(Math.abs((mesh.addedP50PerHopMs ?? 0) - 0.75) < 1e-9);
+  const b = mesh.baseline;
+  assert.ok(b !== null);
+  // per repeat: req/s 0.1 and 0.15, p50 5 and 4, p99 (4 × p50) 5 and 4
+  assert.ok(Math.abs((b.requestsPerSecondRatio ?? 0) - 0.125) < 1e-9);
+  assert.ok(Math.abs((b.p50Ratio ?? 0) - 4.5) < 1e-9);
+  assert.ok(Math.abs((b.p99Ratio ?? 0) - 4.5) < 1e-9);
+  assert.equal(b.cpuPerRequestRatio, null, 'the direct path has no proxy CPU');
+});
