@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { BenchChildren } from './bench-children.js';
 import { runH2load } from './bench-h2load.js';
-import type { BenchOptions } from './bench-options.js';
+import { h2LatencySeconds, type BenchOptions } from './bench-options.js';
 import { cpuSeconds, withDescendants } from './bench-proc.js';
 import { RssPeakSampler } from './bench-rss-sampler.js';
 import type { BenchTarget } from './bench-target.js';
@@ -42,6 +42,8 @@ export async function measureOnce(env: MeasureEnv, target: BenchTarget, options:
   }
   const load = loadRunner(env, target, options);
   if (load instanceof Error) return load;
+  // HTTP/2 targets run shorter, so that the default bench stays within its time.
+  const [runSeconds, latencySeconds] = target.h2load === undefined ? [options.duration, options.latencyDuration] : [options.h2Duration, h2LatencySeconds(options)];
 
   if (options.warmup > 0) {
     const warm = await load('throughput', options.warmup, false);
@@ -50,17 +52,17 @@ export async function measureOnce(env: MeasureEnv, target: BenchTarget, options:
   const sampler = new RssPeakSampler(pids);
   try {
     const cpuBefore = cpuSeconds(pids, env.ticksPerSecond);
-    const throughput = await load('throughput', options.duration, false);
+    const throughput = await load('throughput', runSeconds, false);
     const cpuAfter = cpuSeconds(pids, env.ticksPerSecond);
     if (throughput instanceof Error) return throughput;
-    if (throughput.requests === 0) return new Error(`no request completed in the ${options.duration}s throughput run`);
+    if (throughput.requests === 0) return new Error(`no request completed in the ${runSeconds}s throughput run`);
     if (options.warmup > 0) {
       const warm = await load('latency', options.warmup, false);
       if (warm instanceof Error) return new Error(`warm-up: ${warm.message}`);
     }
-    const latency = await load('latency', options.latencyDuration, true);
+    const latency = await load('latency', latencySeconds, true);
     if (latency instanceof Error) return latency;
-    if (latency.requests === 0) return new Error(`no request completed in the ${options.latencyDuration}s latency run`);
+    if (latency.requests === 0) return new Error(`no request completed in the ${latencySeconds}s latency run`);
     const peak = sampler.stop();
     return {
       repeat,

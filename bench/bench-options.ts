@@ -30,6 +30,13 @@ export interface BenchOptions {
   /** h2load's connections and streams per connection in the throughput run of the HTTP/2 targets. */
   readonly h2Connections: number;
   readonly h2Streams: number;
+  /** Whole seconds of an HTTP/2 target's throughput run; its latency run lasts h2LatencySeconds. */
+  readonly h2Duration: number;
+}
+
+/** Seconds of an HTTP/2 target's latency run: half its throughput run, at least 2. */
+export function h2LatencySeconds(o: BenchOptions): number {
+  return Math.max(2, Math.round(o.h2Duration / 2));
 }
 
 export const usage = `Usage: node dist/bench/run.js [options]
@@ -45,7 +52,9 @@ export const usage = `Usage: node dist/bench/run.js [options]
   --handshake-connections N connections opened in parallel in those runs (default 16)
   --h2-connections N        h2load connections in the HTTP/2 and gRPC throughput runs (default 10)
   --h2-streams N            h2load streams in flight per connection in those runs (default 10;
-                            the latency run uses --latency-connections connections of 1 stream)`;
+                            the latency run uses --latency-connections connections of 1 stream)
+  --h2-duration S           whole seconds per HTTP/2 and gRPC throughput run (default half of
+                            --duration, at least 2; their latency runs last half of it, at least 2)`;
 
 /** Parses argv (without node and the script); an Error carries a message for the user. */
 export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error {
@@ -67,6 +76,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error
         'handshake-connections': { type: 'string' },
         'h2-connections': { type: 'string' },
         'h2-streams': { type: 'string' },
+        'h2-duration': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -85,9 +95,10 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error
   const handshakeConnections = positiveInt('handshake-connections', values['handshake-connections'], 16);
   const h2Connections = positiveInt('h2-connections', values['h2-connections'], 10);
   const h2Streams = positiveInt('h2-streams', values['h2-streams'], 10);
+  const h2Duration = positiveInt('h2-duration', values['h2-duration'], Math.max(2, Math.round((duration instanceof Error ? 10 : duration) / 2)));
   const upstream = values.upstream ?? 'nginx';
   if (upstream !== 'nginx' && upstream !== 'node') return new Error(`--upstream must be nginx or node, got ${upstream}`);
-  for (const v of [duration, connections, latencyDuration, latencyConnections, warmup, repeats, only, handshakeDuration, handshakeConnections, h2Connections, h2Streams]) {
+  for (const v of [duration, connections, latencyDuration, latencyConnections, warmup, repeats, only, handshakeDuration, handshakeConnections, h2Connections, h2Streams, h2Duration]) {
     if (v instanceof Error) return v;
   }
   return {
@@ -103,6 +114,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error
     handshakeConnections: handshakeConnections as number,
     h2Connections: h2Connections as number,
     h2Streams: h2Streams as number,
+    h2Duration: h2Duration as number,
   };
 }
 

@@ -1,4 +1,4 @@
-import { targetNames, type BenchOptions } from './bench-options.js';
+import { h2LatencySeconds, targetNames, type BenchOptions } from './bench-options.js';
 import type { BenchReport } from './bench-report.js';
 import type { TargetSummary } from './bench-summary.js';
 
@@ -86,8 +86,8 @@ export function h2Section(report: BenchReport): ReportSection | null {
     header,
     rows,
     notes: [
-      `h2load -t1, throughput: -c${o.h2Connections} -m${o.h2Streams} -D ${o.duration} (sidecar CPU from /proc over it); ` +
-        `latency: -c${o.latencyConnections} -m1 -D ${o.latencyDuration}, p50/p99 from h2load's per-request log; ${o.warmup}s warm-up run before each.`,
+      `h2load -t1, throughput: -c${o.h2Connections} -m${o.h2Streams} -D ${o.h2Duration} (sidecar CPU from /proc over it); ` +
+        `latency: -c${o.latencyConnections} -m1 -D ${h2LatencySeconds(o)}, p50/p99 from h2load's per-request log; ${o.warmup}s warm-up run before each.`,
       '÷ direct: the mesh path against the direct path of the same protocol, medians of the per-repeat ratios in this run.',
       'errors: h2load\'s failed (non-2xx/3xx and errored streams) and timed-out requests, and answers without their full body ' +
         '(a gRPC error travels as HTTP 200 with no message, so a missing body is how a failed call shows).',

@@ -7,7 +7,7 @@ import { describeEnvironment } from './bench-environment.js';
 import { measureOnce, type MeasureEnv, type RepeatResult } from './bench-measure.js';
 import { measureNewConnections, newConnectionModes, type NewConnectionEnv, type NewConnectionMeasured, type NewConnectionSetup } from './bench-new-connections.js';
 import { summarizeNewConnections } from './bench-new-connections-summary.js';
-import { h2loadTargets, parseBenchOptions, usage, type BenchOptions, type TargetName } from './bench-options.js';
+import { h2LatencySeconds, h2loadTargets, parseBenchOptions, usage, type BenchOptions, type TargetName } from './bench-options.js';
 import { clockTicksPerSecond, rssBytes, withDescendants } from './bench-proc.js';
 import type { BenchReport } from './bench-report.js';
 import { writeReportFiles } from './bench-report-files.js';
@@ -229,8 +229,10 @@ async function runBench(
 /** Seconds the measured runs take (plus ~0.5 s of process start per wrk or handshake client). */
 function estimateSeconds(o: BenchOptions): number {
   const newConnections = o.only.includes('trellis-mesh-mtls') ? newConnectionModes.length * (o.warmup + o.handshakeDuration + 2) : 0;
-  const wrkTargets = o.only.filter((n) => n !== 'balancer').length;
-  return o.repeats * (wrkTargets * (2 * o.warmup + o.duration + o.latencyDuration + 2) + newConnections) + balancerSeconds(o);
+  const h2 = o.only.filter((n) => h2loadTargets.includes(n)).length;
+  const wrk = o.only.filter((n) => n !== 'balancer').length - h2;
+  return o.repeats * (wrk * (2 * o.warmup + o.duration + o.latencyDuration + 2) + h2 * (2 * o.warmup + o.h2Duration + h2LatencySeconds(o) + 2) + newConnections) +
+    balancerSeconds(o);
 }
 
 /** Three policies per repeat, each a warm-up of 2 s, the run and ~2 s to start its sidecar. */

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBenchOptions, targetNames, usage } from '../../bench/bench-options.js';
+import { h2LatencySeconds, parseBenchOptions, targetNames, usage } from '../../bench/bench-options.js';
 
 test('defaults follow shared/PERFORMANCE.md', () => {
   assert.deepEqual(parseBenchOptions([]), {
     duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 3, only: [...targetNames], upstream: 'nginx',
-    handshakeDuration: 5, handshakeConnections: 16, h2Connections: 10, h2Streams: 10,
+    handshakeDuration: 5, handshakeConnections: 16, h2Connections: 10, h2Streams: 10, h2Duration: 5,
   });
 });
 
@@ -16,6 +16,15 @@ test('the latency run defaults to half the duration, at least 2 s', () => {
   const long = parseBenchOptions(['--duration', '30', '--latency-duration', '7']);
   assert.ok(!(long instanceof Error));
   assert.equal(long.latencyDuration, 7);
+});
+
+test('HTTP/2 targets run half the duration by default, their latency runs half of that, each at least 2 s', () => {
+  const d = parseBenchOptions(['--duration', '3']);
+  assert.ok(!(d instanceof Error));
+  assert.deepEqual([d.h2Duration, h2LatencySeconds(d)], [2, 2]);
+  const e = parseBenchOptions(['--h2-duration', '9']);
+  assert.ok(!(e instanceof Error));
+  assert.deepEqual([e.duration, e.h2Duration, h2LatencySeconds(e)], [10, 9, 5]);
 });
 
 test('--only keeps the canonical interleaving order', () => {
@@ -34,6 +43,7 @@ test('bad values are errors that name the option', () => {
     [['--upstream', 'envoy'], /--upstream/],
     [['--h2-connections', '0'], /--h2-connections/],
     [['--h2-streams', 'x'], /--h2-streams/],
+    [['--h2-duration', '0'], /--h2-duration/],
   ] as const) {
     const r = parseBenchOptions(argv);
     assert.ok(r instanceof Error, argv.join(' '));
