@@ -22,8 +22,8 @@ const parseFraction = (v: string): number => {
   return n;
 };
 const logLevelOption = () => new Option('--log-level <level>', 'log level').choices(logLevels as unknown as string[]).default('info');
-const tokenOption = () => new Option('--token <token>', 'admin token for the API (or TRELLIS_TOKEN)');
-const tokenFileOption = () => new Option('--token-file <path>', 'read the admin token from this file (e.g. <data-dir>/admin-token)');
+const tokenOption = () => new Option('--token <token>', 'API token: the admin token, or a read token for reads and tap (or TRELLIS_TOKEN)');
+const tokenFileOption = () => new Option('--token-file <path>', 'read the API token from this file (e.g. <data-dir>/admin-token)');
 const outputOption = () => new Option('-o, --output <format>', 'output: table or json').argParser(asParser(parseOutputFormat)).default('table');
 
 /**
@@ -169,19 +169,23 @@ withAuth(program.command('prometheus-config').description('print a Prometheus sc
   .option('--job-name <name>', 'the job label of the scraped series', 'trellis-sidecars')
   ).action(run((o) => import('./command-prometheus-config.js').then((m) => m.prometheusConfigCommand(api(), { fileSd: o.fileSd, scrapeInterval: o.scrapeInterval, jobName: o.jobName }))));
 
-const token = program.command('token').description('join tokens: what a sidecar shows to obtain its certificate');
-withAuth(token.command('create').description('create a join token for one service (printed once)')
-  .requiredOption('--service <name>', 'the service the token admits')
-  .option('--namespace <ns>', 'namespace', 'default')
-  .option('--ttl <duration>', 'how long the token may be used to join', asParser((v) => parseDuration(v, '--ttl')), 24 * 3_600_000)
+const token = program.command('token').description('tokens: join tokens (a sidecar shows one to obtain its certificate) and API read tokens (--read)');
+withAuth(token.command('create').description('create a join token for one service, or with --read an API read token (printed once)')
+  .option('--service <name>', 'a join token: the service whose sidecars it admits')
+  .option('--namespace <ns>', 'namespace of --service', 'default')
+  .option('--read', 'an API read token instead: reads the API and taps (trellis tap), never writes')
+  .option('--name <name>', 'with --read: who or what uses the token (shown by trellis token list)')
+  .option('--ttl <duration>', 'how long the token is valid (default: 24h for a join token, 30d for a read token)', asParser((v) => parseDuration(v, '--ttl')))
   .addOption(outputOption()))
-  .action(run((o) => import('./command-token.js').then((m) => m.tokenCreateCommand(api(), { service: o.service, namespace: o.namespace, ttlMs: o.ttl, output: o.output }))));
-withAuth(token.command('list').description('list join tokens (never their secrets)')
+  .action(run((o) => import('./command-token.js').then((m) => m.tokenCreateCommand(api(), { service: o.service, namespace: o.namespace, read: !!o.read, name: o.name, ttlMs: o.ttl, output: o.output }))));
+withAuth(token.command('list').description('list join and read tokens (never their secrets)')
+  .addOption(new Option('--kind <kind>', 'only join or only read tokens').choices(['join', 'read']))
   .addOption(outputOption()))
-  .action(run((o) => import('./command-token.js').then((m) => m.tokenListCommand(api(), o.output))));
-withAuth(token.command('revoke').description('revoke a join token: no new certificates, no renewals for what it admitted')
-  .argument('<id>', 'the token id (trellis token list)'))
-  .action(run((id) => import('./command-token.js').then((m) => m.tokenRevokeCommand(api(), id))));
+  .action(run((o) => import('./command-token.js').then((m) => m.tokenListCommand(api(), o.output, o.kind))));
+withAuth(token.command('revoke').alias('delete').description('revoke a token: a join token admits no new certificates or renewals, a read token reads no more')
+  .argument('<id>', 'the token id (trellis token list)')
+  .addOption(outputOption()))
+  .action(run((id, o) => import('./command-token.js').then((m) => m.tokenRevokeCommand(api(), id, o.output))));
 
 const canary = withAuth(program.command('canary').description('canary or blue/green rollout run by the control plane (--steps 100 switches at once)')
   .argument('<service>', 'the service whose traffic moves')

@@ -48,11 +48,11 @@ export function parsePort(value: string, flag: string): number {
 
 /** "5s", "500ms", "2m" or plain milliseconds. */
 export function parseDuration(value: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m) throw new Error(`${flag}: "${value}" is not a duration such as 500ms, 5s or 1m`);
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!m) throw new Error(`${flag}: "${value}" is not a duration such as 500ms, 5s, 1m or 30d`);
   const n = Number(m[1]);
   const unit = m[2] ?? 'ms';
-  return Math.round(n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[unit as 'ms' | 's' | 'm' | 'h']);
+  return Math.round(n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const)[unit as 'ms' | 's' | 'm' | 'h' | 'd']);
 }
 
 /** "60KiB", "16k", "512MiB", "1GB" (1024-based, as memory limits are) or plain bytes. */

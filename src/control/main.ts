@@ -16,10 +16,12 @@ import { AdminToken } from './auth/admin-token.js';
 import { ApiAuth, type ApiAuthMode } from './auth/api-auth.js';
 import { XdsAuthenticator, type XdsAuthMode } from './auth/xds-auth.js';
 import { JoinTokenStore } from './auth/join-token-store.js';
+import { ReadTokenStore } from './auth/read-token-store.js';
 import { CertificateAuthority } from './ca/ca-authority.js';
 import { WorkloadIssuer } from './ca/workload-issuer.js';
 import type { MeshConfig } from '../resources/mesh-config.js';
 import { RolloutController } from './rollout/rollout-controller.js';
+import { TapGrantSigner } from './telemetry/tap-grant-signer.js';
 
 export interface ControlPlaneOptions {
   dataDir: string;
@@ -90,7 +92,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   // the issuer is made below; certified() is only called once streams are served
   let certified: () => ReadonlySet<string> = () => new Set();
   let revision = store.revision;
-  const ads = new AdsServer({ registry, logger, resources: () => resources, revision: () => revision, certified: () => certified(), debounce: opts.debounce });
+  // made with the CA below; every ADS stream tells its sidecar the key that signs tap grants
+  let tapGrants: TapGrantSigner | undefined;
+  const ads = new AdsServer({
+    registry, logger, resources: () => resources, revision: () => revision, certified: () => certified(), debounce: opts.debounce,
+    streamHeaders: () => tapGrants?.streamHeaders() ?? {},
+  });
   const unsubscribeStore = store.onChange(() => {
     // read before listing: the list holds at least this revision
     const listed = store.revision;
@@ -113,7 +120,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     dataDir: opts.dataDir, certFile: opts.caCertFile, keyFile: opts.caKeyFile,
     shared: shared && { root: shared.caRoot, trust: shared.trust, passphrase },
   });
+  tapGrants = new TapGrantSigner(ca);
   const tokens = etcd ? await JoinTokenStore.openEtcd(etcd) : await JoinTokenStore.open(opts.dataDir);
+  const readTokens = etcd ? await ReadTokenStore.openEtcd(etcd) : await ReadTokenStore.open(opts.dataDir);
   const trustDomain = () => (resources.find((r) => r.kind === 'MeshConfig') as MeshConfig | undefined)?.spec.trustDomain ?? 'cluster.local';
   const issuer = new WorkloadIssuer({ ca, tokens, dataDir: opts.dataDir, trustDomain, ttlMs: opts.certTtlMs, logger, shared: shared && { issued: shared.issued, serials: shared.serials } });
   await issuer.load();
@@ -131,13 +140,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     (opts.announce ?? ((line) => process.stderr.write(line)))(`trellis control: created the admin token (shown once; also in ${admin.file}, mode 0600):\n  ${admin.created}\n`);
   }
   const authMode = opts.apiAuth ?? (isLoopback(listen) ? 'writes' : 'reads');
-  const auth = new ApiAuth(admin.admin, authMode, admin.file);
+  const auth = new ApiAuth(admin.admin, authMode, admin.file, readTokens);
   const rollouts = await RolloutController.open({
     store, dataDir: opts.dataDir, logger,
     stats: { scrape: () => telemetry.collector.scrapeOnce(), rows: (windowMs) => telemetry.collector.history.query(windowMs) },
     registeredServices: (namespace) => registry.list().filter((i) => i.namespace === namespace).map((i) => i.service),
   });
-  const api = new ApiServer({ store, registry, logger, telemetry, auth, identity: { ca, tokens, issuer }, rollouts, xds: ads, replica: replicaId });
+  const api = new ApiServer({ store, registry, logger, telemetry, auth, identity: { ca, tokens, issuer }, readTokens, tapGrants, rollouts, xds: ads, replica: replicaId });
 
   let xdsPort: number;
   let apiPort: number;
@@ -152,6 +161,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     await api.close();
     await share?.close();
     await tokens.close();
+    await readTokens.close();
     await shared?.close();
     await registry.close();
     await store.close();
@@ -175,6 +185,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         await ads.close();
         await share?.close();
         await tokens.close();
+        await readTokens.close();
         await shared?.close();
         await registry.close();
         await store.close();

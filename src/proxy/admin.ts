@@ -1,10 +1,13 @@
 // The sidecar's admin server (port 15000): liveness, readiness, the active config as JSON,
-// each upstream endpoint's balancing and ejection state, Prometheus metrics and live taps. Off the
-// request path, so plain JSON and async work are fine here.
+// each upstream endpoint's balancing and ejection state, Prometheus metrics and live taps (the
+// last only with a grant from the control plane). Off the request path, so plain JSON and async
+// work are fine here.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyRuntime } from './proxy-runtime.js';
-import { tapFromQuery } from './telemetry/tap-admin.js';
+import { tapFromQuery, tapRefusalsFor } from './telemetry/tap-admin.js';
+import { TapGrantVerifier } from './telemetry/tap-grant-verifier.js';
+import type { CounterFamily } from './telemetry/metric-families.js';
 
 export interface XdsStatus {
   connected: boolean;
@@ -31,12 +34,18 @@ export interface AdminOptions {
   identity?: () => unknown;
   /** Further conditions of readiness beside the runtime's (the interception listener bound). */
   ready?: () => boolean;
+  /** Checks the control plane's grant on /tap; by default one that knows no signer, so every tap is refused. */
+  tapGrants?: TapGrantVerifier;
 }
 
 export class AdminServer {
   private readonly server: http.Server;
+  private readonly tapGrants: TapGrantVerifier;
+  private readonly tapRefusals: CounterFamily;
 
   constructor(private readonly opts: AdminOptions) {
+    this.tapGrants = opts.tapGrants ?? new TapGrantVerifier({ proxyId: () => null });
+    this.tapRefusals = tapRefusalsFor(opts.runtime.metrics.registry);
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: Error) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
@@ -79,7 +88,7 @@ export class AdminServer {
       case '/endpoints':
         return json(res, 200, rt.clusters.describeEndpoints());
       case '/tap':
-        return tapFromQuery(rt.metrics.telemetry.tap, req, res);
+        return tapFromQuery(rt.metrics.telemetry.tap, req, res, this.tapGrants, this.tapRefusals);
       case '/metrics': {
         const body = await rt.metrics.text();
         res.writeHead(200, { 'content-type': rt.metrics.contentType });

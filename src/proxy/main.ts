@@ -8,6 +8,8 @@ import { AdsClient } from './xds/ads-client.js';
 import { adsCredentials } from './xds/ads-credentials.js';
 import { registerAdsMetrics } from './xds/ads-metrics.js';
 import { AdminServer } from './admin.js';
+import { TapGrantVerifier } from './telemetry/tap-grant-verifier.js';
+import { tapSignerHeader } from '../xds/tap-grant.js';
 import { ProxyRuntime } from './proxy-runtime.js';
 import { ProxyMetrics } from './telemetry/metrics.js';
 import { ProxyTelemetry } from './telemetry/request-telemetry.js';
@@ -100,7 +102,10 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
   let held: WorkloadIdentity | null = null;
   let firstConfig = opts.onFirstConfig;
   const intercept = opts.intercept ? await interceptListener(opts, address, runtime, logger) : null;
+  // the admin /tap opens only with a grant signed by the control plane, whose key comes with each ADS stream
+  const tapGrants = new TapGrantVerifier({ proxyId: () => id });
   const admin = new AdminServer({
+    tapGrants,
     address,
     port: opts.adminPort ?? ports.proxyAdmin,
     runtime,
@@ -119,6 +124,17 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
     stateDir: opts.stateDir,
     logger,
     metadata: adsCredentials({ token: opts.token, certificate: () => held?.current() ?? null }),
+    onStreamHeaders: (headers, server) => {
+      const signer = headers[tapSignerHeader];
+      if (typeof signer !== 'string') return;
+      try {
+        const before = tapGrants.signerKeyId;
+        tapGrants.learnSigner(signer);
+        if (tapGrants.signerKeyId !== before) logger.info({ server, tapSigner: tapGrants.signerKeyId }, 'xds: learned the control plane\'s tap signing key');
+      } catch (err) {
+        logger.warn({ server, err: (err as Error).message }, 'xds: the control plane sent an unreadable tap signing key; taps stay refused');
+      }
+    },
     onConfig: (config, source) => {
       runtime.applyConfig(config, source);
       runtime.listening().then(

@@ -17,6 +17,9 @@ import { identityRoutes, type IdentityApi } from './api-identity.js';
 import { Dashboard } from './api-dashboard.js';
 import { serveTap } from './api-tap.js';
 import { rolloutRoutes } from './api-rollouts.js';
+import { readTokenRoutes } from './api-read-tokens.js';
+import type { ReadTokenStore } from '../auth/read-token-store.js';
+import type { TapGrantSigner } from '../telemetry/tap-grant-signer.js';
 import type { RolloutController } from '../rollout/rollout-controller.js';
 import type { XdsPushStats } from '../xds/ads-server.js';
 
@@ -30,6 +33,10 @@ export interface ApiServerOptions {
   /** Without it every request is served (unit tests of the routes). */
   auth?: ApiAuth;
   identity?: IdentityApi;
+  /** Signs the grant each sidecar's admin tap requires (src/xds/tap-grant.ts). */
+  tapGrants?: Pick<TapGrantSigner, 'authorization'>;
+  /** API read tokens (`trellis token create --read`); without it /api/v1/read-tokens answers 503. */
+  readTokens?: ReadTokenStore;
   rollouts?: RolloutController;
   /** The xDS server's push statistics (GET /api/v1/xds). */
   xds?: { stats(): XdsPushStats };
@@ -72,6 +79,7 @@ export class ApiServer {
       { pattern: /^\/api\/v1\/proxies$/, methods: { GET: async () => [200, proxyRows(this.opts.registry.list()).map((row) => ({ ...row, ...this.opts.identity?.issuer.certificateColumns(row.id as string) ?? { certExpiry: null } }))] } },
       ...statsRoutes(opts.telemetry),
       ...identityRoutes(opts.identity),
+      ...readTokenRoutes(opts.readTokens),
       ...rolloutRoutes(opts.rollouts),
     ];
     this.dashboard = new Dashboard({
@@ -107,13 +115,13 @@ export class ApiServer {
     let headers: Record<string, string> = {};
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
-      const denied = this.opts.auth?.check(req, url.pathname);
+      const denied = await this.opts.auth?.check(req, url.pathname);
       if (denied && !denied.ok) {
         this.opts.logger.warn({ method: req.method, path: url.pathname, status: denied.status, remote: req.socket.remoteAddress }, `API request refused: ${denied.message}`);
         throw new HttpError(denied.status, denied.message, denied.status === 401 ? { 'www-authenticate': 'Bearer realm="trellis"' } : {});
       }
       if (this.dashboard.serveEvents(req, res, url)) return;
-      if (serveTap(req, res, url, this.opts.registry)) return;
+      if (serveTap(req, res, url, { registry: this.opts.registry, authorize: this.opts.tapGrants && ((proxy, target) => this.opts.tapGrants!.authorization(proxy, target)), logger: this.opts.logger }, denied?.ok ? denied.principal : null)) return;
       [status, body] = await this.dispatch(req, url);
     } catch (err) {
       if (err instanceof HttpError) {

@@ -3,10 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from '../../common/log.js';
-import { EtcdRecords } from '../store/etcd-records.js';
 import type { Etcd3 } from 'etcd3';
-import { readOptionalFile, writeSecretFile } from './secret-file.js';
 import { newSecret, secretMatches, sha256Hex } from './token-secret.js';
+import { openEtcdTokenRecords, openFileTokenRecords, type TokenRecords } from './token-records.js';
 
 export const JOIN_TOKENS_FILE_NAME = 'join-tokens.json';
 const FORMAT = 'trellis-join-tokens/1';
@@ -26,78 +25,17 @@ interface StoredJoinToken extends JoinToken { secretSha256: string }
 export type JoinTokenFailure = 'malformed' | 'unknown' | 'revoked' | 'expired';
 export type JoinTokenCheck = { ok: true; token: JoinToken } | { ok: false; reason: JoinTokenFailure; message: string };
 
-/** Where the tokens live: a file of the one control plane, or etcd shared by every replica. */
-interface TokenBackend {
-  get(id: string): StoredJoinToken | undefined;
-  all(): StoredJoinToken[];
-  /** As stored now (another replica may have just written it). */
-  fresh(id: string): Promise<StoredJoinToken | undefined>;
-  /** False when the id is taken. */
-  create(t: StoredJoinToken): Promise<boolean>;
-  update(t: StoredJoinToken): Promise<void>;
-  close(): Promise<void>;
-}
-
-class FileTokens implements TokenBackend {
-  private saving: Promise<void> = Promise.resolve();
-  constructor(private readonly file: string, private readonly tokens: Map<string, StoredJoinToken>) {}
-  get(id: string) { return this.tokens.get(id); }
-  all() { return [...this.tokens.values()]; }
-  async fresh(id: string) { return this.tokens.get(id); }
-  async create(t: StoredJoinToken) {
-    if (this.tokens.has(t.id)) return false;
-    this.tokens.set(t.id, t);
-    await this.save();
-    return true;
-  }
-  async update(t: StoredJoinToken) {
-    this.tokens.set(t.id, t);
-    await this.save();
-  }
-  async close() { await this.saving.catch(() => undefined); }
-  private save(): Promise<void> {
-    const text = JSON.stringify({ format: FORMAT, tokens: [...this.tokens.values()] }, null, 2) + '\n';
-    // one write at a time, in order, so an older state never lands last; a failed write does not block the next
-    this.saving = this.saving.catch(() => undefined).then(() => writeSecretFile(this.file, text));
-    return this.saving;
-  }
-}
-
-/** One key per token under `<prefix>identity/join-tokens/`, holding only the secret's sha256. */
-class EtcdTokens implements TokenBackend {
-  constructor(private readonly records: EtcdRecords<StoredJoinToken>) {}
-  get(id: string) { return this.records.get(id); }
-  all() { return this.records.values(); }
-  fresh(id: string) { return this.records.fresh(id); }
-  create(t: StoredJoinToken) { return this.records.create(t.id, t); }
-  async update(t: StoredJoinToken) { await this.records.put(t.id, t); }
-  close() { return this.records.close(); }
-}
-
 export class JoinTokenStore {
-  private constructor(private readonly backend: TokenBackend, private readonly now: () => number) {}
+  private constructor(private readonly backend: TokenRecords<StoredJoinToken>, private readonly now: () => number) {}
 
   static async open(dataDir: string, now: () => number = Date.now): Promise<JoinTokenStore> {
-    const file = path.join(dataDir, JOIN_TOKENS_FILE_NAME);
-    const text = await readOptionalFile(file);
-    const tokens = new Map<string, StoredJoinToken>();
-    if (text !== undefined) {
-      let parsed: { format?: string; tokens?: StoredJoinToken[] };
-      try {
-        parsed = JSON.parse(text);
-      } catch (err) {
-        throw new Error(`the join token file ${file} is corrupt (${(err as Error).message}); delete it to revoke every join token`);
-      }
-      if (parsed.format !== FORMAT || !Array.isArray(parsed.tokens)) throw new Error(`the join token file ${file} is corrupt (expected format ${FORMAT}); delete it to revoke every join token`);
-      for (const t of parsed.tokens) tokens.set(t.id, t);
-    }
-    return new JoinTokenStore(new FileTokens(file, tokens), now);
+    const backend = await openFileTokenRecords(path.join(dataDir, JOIN_TOKENS_FILE_NAME), { format: FORMAT, what: 'join token', parse: parseStored });
+    return new JoinTokenStore(backend, now);
   }
 
   /** Tokens shared by every control-plane replica on one etcd: created on one, valid (and revoked) on all. */
   static async openEtcd(opts: { client: Etcd3; prefix: string; logger: Logger }, now: () => number = Date.now): Promise<JoinTokenStore> {
-    const records = await EtcdRecords.open<StoredJoinToken>({ client: opts.client, prefix: `${opts.prefix}identity/join-tokens/`, logger: opts.logger, parse: parseStored });
-    return new JoinTokenStore(new EtcdTokens(records), now);
+    return new JoinTokenStore(await openEtcdTokenRecords(opts, 'identity/join-tokens', parseStored), now);
   }
 
   /** The secret is returned here only: what is stored cannot give it back. */

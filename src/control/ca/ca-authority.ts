@@ -97,6 +97,21 @@ export class CertificateAuthority {
     return new CertificateAuthority(source, chain[0], key, intermediates, bundle, now, await fingerprint(root));
   }
 
+  /** The signing certificate's public key (SPKI, DER): what verifies signDetached. */
+  get signingPublicKeySpki(): Buffer {
+    return Buffer.from(this.signingCertificate.publicKey.rawData);
+  }
+
+  /**
+   * Signs bytes that are not a certificate (tap grants, src/xds/tap-grant.ts): ECDSA P-256 /
+   * SHA-256, r‖s. Callers prefix a domain string, so what is signed can never pass for a
+   * certificate or a CSR (DER, starting 0x30).
+   */
+  async signDetached(data: Uint8Array): Promise<Buffer> {
+    if (data[0] === 0x30) throw new Error('signDetached refuses DER-looking data: prefix it with a domain string');
+    return Buffer.from(await webcrypto.subtle.sign(ecdsaP256, this.signingKey as webcrypto.CryptoKey, data));
+  }
+
   /** Signs the CSR's public key (after checking the CSR's own signature: proof the requester holds the key). */
   async issue(req: IssueRequest): Promise<Result<IssuedCertificate>> {
     let csr: x509.Pkcs10CertificateRequest;

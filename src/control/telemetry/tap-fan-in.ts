@@ -49,6 +49,9 @@ export interface TapSink {
   onDrain(cb: () => void): void;
 }
 
+/** The Authorization header value that proves the control plane to one sidecar's admin tap (a tap grant). */
+export type TapAuthorizer = (proxyId: string, target: string) => Promise<string>;
+
 /**
  * A running fan-in. Lines that are not request events (the sidecars' `dropped` counts) pass
  * through and do not count towards `max`.
@@ -61,7 +64,7 @@ export class TapFanIn {
   private done = false;
   private paused = false;
 
-  constructor(private readonly targets: readonly TapTarget[], private readonly max: number, private readonly sink: TapSink) {}
+  constructor(private readonly targets: readonly TapTarget[], private readonly max: number, private readonly sink: TapSink, private readonly authorize?: TapAuthorizer) {}
 
   start(): void {
     this.sink.line(JSON.stringify({ type: 'open', targets: this.targets.map((t) => ({ proxy: t.proxyId, service: t.service, direction: t.direction })) }) + '\n');
@@ -83,11 +86,33 @@ export class TapFanIn {
 
   private connect(t: TapTarget): void {
     this.open++;
-    const req = http.get({ host: t.address, port: t.adminPort, path: t.path, agent: false }, (res) => {
+    if (!this.authorize) {
+      this.request(t, {});
+      return;
+    }
+    this.authorize(t.proxyId, t.path).then(
+      (authorization) => {
+        if (!this.done) this.request(t, { authorization });
+      },
+      (err: Error) => {
+        this.sourceError(t, `cannot sign a tap grant: ${err.message}`);
+        if (--this.open === 0) this.finish();
+      },
+    );
+  }
+
+  private request(t: TapTarget, headers: Record<string, string>): void {
+    const req = http.get({ host: t.address, port: t.adminPort, path: t.path, headers, agent: false }, (res) => {
       if (res.statusCode !== 200) {
-        res.resume();
-        this.sourceError(t, `admin answered ${res.statusCode}`);
-        this.sourceEnded(req);
+        // the sidecar's reason (a refused grant says why) in a line, bounded
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => { if (text.length < 300) text += c; });
+        res.on('end', () => {
+          this.sourceError(t, `admin answered ${res.statusCode}${text.trim() ? `: ${text.trim().slice(0, 300)}` : ''}`);
+          this.sourceEnded(req);
+        });
+        res.on('error', () => this.sourceEnded(req));
         return;
       }
       this.responses.add(res);

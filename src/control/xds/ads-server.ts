@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, type Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { XdsAuthenticator, XdsCredentialHeaders } from '../auth/xds-auth.js';
 import { xdsCertHeader, xdsProofHeader, xdsProofTimeHeader } from '../../xds/xds-credentials.js';
 import type { Logger } from '../../common/log.js';
@@ -25,6 +25,8 @@ export interface AdsServerOptions {
   auth?: XdsStreamAuth;
   /** How bursts of changes coalesce into one push (default 100 ms quiet, 1 s at most). */
   debounce?: Partial<DebounceOptions>;
+  /** Response headers of every admitted stream (the tap signer's public key, src/xds/tap-grant.ts). */
+  streamHeaders?: () => Record<string, string>;
 }
 
 /** What the server has pushed since it started (GET /api/v1/xds). */
@@ -93,6 +95,7 @@ export class AdsServer implements StreamHost {
   /** Checks the stream's credentials before reading its first request (grpc-js buffers it meanwhile). */
   private async admit(call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): Promise<void> {
     if (!this.auth) {
+      this.sendStreamHeaders(call);
       this.streams.add(new AdsStream(call, this, { principal: null }));
       return;
     }
@@ -108,7 +111,16 @@ export class AdsServer implements StreamHost {
       call.emit('error', { code: decision.code, details: decision.message });
       return;
     }
+    this.sendStreamHeaders(call);
     this.streams.add(new AdsStream(call, this, { principal: decision.principal }));
+  }
+
+  private sendStreamHeaders(call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+    const headers = this.opts.streamHeaders?.();
+    if (!headers) return;
+    const md = new Metadata();
+    for (const [k, v] of Object.entries(headers)) md.set(k, v);
+    call.sendMetadata(md);
   }
 
   /** Binds address:port (0 picks one) and returns the bound port. */

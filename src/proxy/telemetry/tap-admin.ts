@@ -1,7 +1,26 @@
 // The admin port's `GET /tap?path=&status=&max=&direction=&service=`: an NDJSON stream of the
 // requests passing this sidecar (never their bodies) until the client leaves or `max` is reached.
+// It opens only with a tap grant from the control plane (tap-grant-verifier.ts); refusals are
+// counted in `trellis_admin_tap_refused_total{reason}`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import { tapGrantScheme } from '../../xds/tap-grant.js';
+import { CounterFamily } from './metric-families.js';
 import { parseStatusFilter, type TapFilter, type TapHub } from './tap-hub.js';
+import type { TapGrantVerifier } from './tap-grant-verifier.js';
+
+const refusalsByRegistry = new WeakMap<Registry, CounterFamily>();
+
+/** The refusal counter of one sidecar's registry, registered on first use. */
+export function tapRefusalsFor(registry: Registry): CounterFamily {
+  let family = refusalsByRegistry.get(registry);
+  if (!family) {
+    family = new CounterFamily('trellis_admin_tap_refused_total', 'Admin /tap requests refused for want of a valid grant from the control plane, by reason.', ['reason']);
+    registry.registerMetric(family as any);
+    refusalsByRegistry.set(registry, family);
+  }
+  return family;
+}
 
 /** A filter from query parameters, or an error message. */
 export function tapFilterFromQuery(q: URLSearchParams): TapFilter | string {
@@ -33,7 +52,15 @@ export function tapFilterFromQuery(q: URLSearchParams): TapFilter | string {
   return filter;
 }
 
-export function tapFromQuery(hub: TapHub, req: IncomingMessage, res: ServerResponse): void {
+export function tapFromQuery(hub: TapHub, req: IncomingMessage, res: ServerResponse, grants: TapGrantVerifier, refusals: CounterFamily): void {
+  const granted = grants.check(req.headers.authorization, req.url ?? '/');
+  if (!granted.ok) {
+    refusals.cell(granted.reason).value++;
+    const challenge: Record<string, string> = granted.status === 401 ? { 'www-authenticate': `${tapGrantScheme} realm="trellis-admin"` } : {};
+    res.writeHead(granted.status, { 'content-type': 'text/plain; charset=utf-8', ...challenge });
+    res.end(`${granted.message}\n`);
+    return;
+  }
   const filter = tapFilterFromQuery(new URL(req.url ?? '/', 'http://admin').searchParams);
   if (typeof filter === 'string') {
     res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });

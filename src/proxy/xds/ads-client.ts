@@ -42,6 +42,8 @@ export interface AdsClientOptions {
   backoff?: { initialMs?: number; maxMs?: number };
   /** Extra request headers on the ADS call, e.g. { authorization: 'Bearer …' }; a function is asked again for every stream (fresh credentials). */
   metadata?: Record<string, string> | (() => Record<string, string>);
+  /** The response headers of each stream the server accepted (e.g. the tap signer's key). */
+  onStreamHeaders?: (headers: Readonly<Record<string, string | string[] | undefined>>, server: string) => void;
   maxMessageBytes?: number;
   connectTimeoutMs?: number;
   /** HTTP/2 PING period (0: none) and how long an answer may take before the replica counts as gone. */
@@ -266,6 +268,9 @@ export class AdsClient {
       {
         onConnect: () => {
           if (this.stream === stream) this.onConnect(server);
+        },
+        onHeaders: (headers) => {
+          if (this.stream === stream) this.opts.onStreamHeaders?.(headers, server);
         },
         onMessage: (message) => {
           if (this.stream === stream) this.onMessage(message);

@@ -23,6 +23,8 @@ export interface GrpcStreamOptions {
 export interface GrpcStreamHandlers {
   /** The HTTP/2 connection is up (the call itself may still fail). */
   onConnect?(): void;
+  /** The server accepted the call: its response headers (gRPC initial metadata). */
+  onHeaders?(headers: http2.IncomingHttpHeaders): void;
   onMessage(message: Buffer): void;
   /** Called exactly once, after the last onMessage. */
   onEnd(reason: GrpcEndReason): void;
@@ -99,7 +101,11 @@ export class GrpcStream {
       return;
     }
     const contentType = String(headers['content-type'] ?? '');
-    if (!contentType.startsWith('application/grpc')) this.abort(grpcStatus.unknown, `unexpected content-type "${contentType}"`);
+    if (!contentType.startsWith('application/grpc')) {
+      this.abort(grpcStatus.unknown, `unexpected content-type "${contentType}"`);
+      return;
+    }
+    if (!this.ended) this.handlers.onHeaders?.(headers);
   }
 
   private onData(chunk: Buffer): void {

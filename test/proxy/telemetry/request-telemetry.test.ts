@@ -11,6 +11,7 @@ import type { ListenerTelemetryConfig } from '../../../src/proxy/telemetry/telem
 import type { ProxyConfig } from '../../../src/proxy/config/proxy-config.js';
 import { endpoint, freePort, httpUpstream, outboundConfig, request, withTimeout, type Upstream } from '../proxy-test-support.js';
 import { openLines, otlpReceiver, thost } from './telemetry-support.js';
+import { testTapSigner, verifierTrusting } from './tap-grant-support.js';
 
 interface Seen {
   headers: Record<string, string | string[] | undefined>;
@@ -27,7 +28,9 @@ async function setup(n: number, telemetry: ListenerTelemetryConfig | undefined, 
   const telem = new ProxyTelemetry({ accessLogPath: opts.accessLogPath });
   telem.setLocal({ service: 'web', namespace: 'default', proxy: 'web-1' });
   const rt = new ProxyRuntime({ listenerDrainMs: 100, metrics: new ProxyMetrics({ processMetrics: false, telemetry: telem }) });
-  const admin = new AdminServer({ address: thost(n + 1), port: 0, runtime: rt });
+  // the admin tap opens only with a grant from the control plane: this signer stands in for it
+  const signer = testTapSigner();
+  const admin = new AdminServer({ address: thost(n + 1), port: 0, runtime: rt, tapGrants: verifierTrusting(signer, 'web-1') });
   await admin.listen();
   const port = await freePort(thost(n + 2));
   const cfg: ProxyConfig = outboundConfig({ address: thost(n + 2), port, services: [{ name: 'api', endpoints: [endpoint(up.address, up.port)] }] });
@@ -38,6 +41,8 @@ async function setup(n: number, telemetry: ListenerTelemetryConfig | undefined, 
   return {
     seen, rt, telem, admin, call,
     tapUrl: (q: string) => `http://${thost(n + 1)}:${admin.port}/tap?${q}`,
+    /** The Authorization header that opens `/tap?${q}` once. */
+    grant: async (q: string) => ({ authorization: await signer.authorization('web-1', `/tap?${q}`) }),
     async close() {
       await rt.close();
       await admin.close();
@@ -50,9 +55,19 @@ test('tap over the admin port: requests as they happen, filtered by path, ended 
   const s = await setup(10, undefined);
   try {
     assert.equal(s.telem.outbound.on, false, 'no tap, no log, no tracing: the data path skips telemetry');
-    const bad = await request({ host: thost(11), port: s.admin.port, path: '/tap?status=abc' });
+    // no grant from the control plane: refused before anything else, and counted
+    const bare = await request({ host: thost(11), port: s.admin.port, path: '/tap?max=1' });
+    assert.equal(bare.status, 401);
+    assert.match(bare.body, /Trellis-Tap <grant>/);
+    assert.equal(s.telem.outbound.on, false, 'a refused tap turns nothing on');
+    const forgedGrant = await testTapSigner().authorization('web-1', '/tap?max=1');
+    assert.equal((await request({ host: thost(11), port: s.admin.port, path: '/tap?max=1', headers: { authorization: forgedGrant } })).status, 403);
+    const metrics = (await request({ host: thost(11), port: s.admin.port, path: '/metrics' })).body;
+    assert.match(metrics, /trellis_admin_tap_refused_total\{reason="missing-grant"\} 1/);
+    assert.match(metrics, /trellis_admin_tap_refused_total\{reason="unknown-key"\} 1/);
+    const bad = await request({ host: thost(11), port: s.admin.port, path: '/tap?status=abc', headers: await s.grant('status=abc') });
     assert.equal(bad.status, 400);
-    const tap = await openLines(s.tapUrl('path=/a&max=2'));
+    const tap = await openLines(s.tapUrl('path=/a&max=2'), await s.grant('path=/a&max=2'));
     assert.equal(tap.status, 200);
     assert.equal(s.telem.outbound.on, true);
     await s.call('/b');
@@ -85,7 +100,7 @@ test('tap over the admin port: requests as they happen, filtered by path, ended 
 test('tap: status filter sees only failures', async () => {
   const s = await setup(20, undefined);
   try {
-    const tap = await openLines(s.tapUrl('status=5xx'));
+    const tap = await openLines(s.tapUrl('status=5xx'), await s.grant('status=5xx'));
     await s.call('/ok');
     await s.call('/fail/1');
     await s.call('/ok');
