@@ -14,8 +14,9 @@ export function defaultApiUrl(): string {
 let apiToken: string | undefined;
 
 /**
- * The admin token every request carries: --token, else TRELLIS_TOKEN, else the first line of
- * --token-file; none by default (reads on loopback need none).
+ * The API token every request carries (the admin token, or a read token for reads and tap):
+ * --token, else TRELLIS_TOKEN, else the first line of --token-file; none by default (reads on
+ * loopback need none, but tap does).
  */
 export function useApiToken(opts: { token?: string; tokenFile?: string }): void {
   if (opts.token) apiToken = opts.token;

@@ -92,12 +92,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   // the issuer is made below; certified() is only called once streams are served
   let certified: () => ReadonlySet<string> = () => new Set();
   let revision = store.revision;
-  // made with the CA below; every ADS stream tells its sidecar the key that signs tap grants
-  let tapGrants: TapGrantSigner | undefined;
-  const ads = new AdsServer({
-    registry, logger, resources: () => resources, revision: () => revision, certified: () => certified(), debounce: opts.debounce,
-    streamHeaders: () => tapGrants?.streamHeaders() ?? {},
-  });
+  const ads = new AdsServer({ registry, logger, resources: () => resources, revision: () => revision, certified: () => certified(), debounce: opts.debounce });
   const unsubscribeStore = store.onChange(() => {
     // read before listing: the list holds at least this revision
     const listed = store.revision;
@@ -120,7 +115,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     dataDir: opts.dataDir, certFile: opts.caCertFile, keyFile: opts.caKeyFile,
     shared: shared && { root: shared.caRoot, trust: shared.trust, passphrase },
   });
-  tapGrants = new TapGrantSigner(ca);
+  // set before the xDS port is bound: every ADS stream tells its sidecar the key that signs tap grants
+  const tapGrants = new TapGrantSigner(ca);
+  ads.streamHeaders = () => tapGrants.streamHeaders();
   const tokens = etcd ? await JoinTokenStore.openEtcd(etcd) : await JoinTokenStore.open(opts.dataDir);
   const readTokens = etcd ? await ReadTokenStore.openEtcd(etcd) : await ReadTokenStore.open(opts.dataDir);
   const trustDomain = () => (resources.find((r) => r.kind === 'MeshConfig') as MeshConfig | undefined)?.spec.trustDomain ?? 'cluster.local';

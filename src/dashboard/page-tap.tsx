@@ -81,7 +81,9 @@ export function PageTap() {
         try {
           message = ((await res.json()) as { error?: string }).error ?? message;
         } catch { /* not JSON */ }
-        if (res.status === 401 || res.status === 403) message = 'tapping needs an API token with read access: enter it above';
+        // the tap needs a token in every auth mode: the admin token or a read token
+        if (res.status === 401) message = 'tapping needs an API token with read access (the admin token or a read token from `trellis token create --read`): enter it above';
+        else if (res.status === 403) message = `${message}: enter a valid token above`;
         setState({ kind: 'error', message });
         return;
       }

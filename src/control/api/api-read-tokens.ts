@@ -33,7 +33,7 @@ export function readTokenRoutes(tokens: ReadTokenStore | undefined): { pattern: 
           const b = (value ?? {}) as { name?: unknown; ttlMs?: unknown };
           const name = b.name ?? '';
           const ttlMs = b.ttlMs ?? defaultReadTokenTtlMs;
-          if (typeof name !== 'string' || name.length > maxNameLength || /[\u0000-\u001f]/.test(name)) {
+          if (typeof name !== 'string' || name.length > maxNameLength || [...name].some((c) => c.charCodeAt(0) < 0x20 || c === '\u007f')) {
             return [400, { error: `"name" must be text of at most ${maxNameLength} characters without control characters` }];
           }
           if (typeof ttlMs !== 'number' || !Number.isInteger(ttlMs) || ttlMs < minReadTokenTtlMs || ttlMs > maxReadTokenTtlMs) {

@@ -61,6 +61,8 @@ export class AdsServer implements StreamHost {
   closing = false;
   /** Checks each stream's credentials; null: every stream is admitted unauthenticated. */
   auth: XdsStreamAuth | null;
+  /** Response headers of every admitted stream (the tap signer's public key, src/xds/tap-grant.ts). */
+  streamHeaders: (() => Record<string, string>) | null;
   private readonly server = new Server({
     // notice sidecars that vanish without closing their connection
     'grpc.keepalive_time_ms': 30_000,
@@ -80,6 +82,7 @@ export class AdsServer implements StreamHost {
     this.registry = opts.registry;
     this.logger = opts.logger;
     this.auth = opts.auth ?? null;
+    this.streamHeaders = opts.streamHeaders ?? null;
     this.debouncer = new PushDebouncer(opts.debounce ?? {}, () => this.refreshNow());
     this.server.addService(adsServiceDefinition({ onResponseBytes: (n) => { this.counts.bytes += n; } }), {
       StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => {
@@ -116,7 +119,7 @@ export class AdsServer implements StreamHost {
   }
 
   private sendStreamHeaders(call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
-    const headers = this.opts.streamHeaders?.();
+    const headers = this.streamHeaders?.();
     if (!headers) return;
     const md = new Metadata();
     for (const [k, v] of Object.entries(headers)) md.set(k, v);

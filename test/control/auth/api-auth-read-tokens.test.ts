@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startControlPlane } from '../../../src/control/main.js';
 
-const host = '127.0.90.10';
+const host = '127.0.90.250';
 const svc = 'apiVersion: trellis.dev/v1alpha1\nkind: Service\nmetadata: { name: db }\nspec: {}\n';
 
 async function call(base: string, method: string, p: string, token?: string, body?: string): Promise<{ status: number; text: string; json: any }> {
