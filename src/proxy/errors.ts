@@ -21,6 +21,8 @@ export const errors = Object.freeze({
   noRoute: define('TRL_ERR_NO_ROUTE', 404, 'no-route', 'no route matches this request'),
   noHealthyUpstream: define('TRL_ERR_NO_HEALTHY_UPSTREAM', 503, 'no-healthy-upstream', 'no healthy upstream endpoint'),
   upstreamConnect: define('TRL_ERR_UPSTREAM_CONNECT', 502, 'upstream-connect', 'could not connect to the upstream endpoint'),
+  /** The connect timeout expired before the endpoint accepted (a refusal stays `upstreamConnect`). */
+  connectTimeout: define('TRL_ERR_CONNECT_TIMEOUT', 504, 'connect-timeout', 'the upstream endpoint did not accept the connection within the connect timeout'),
   upstreamReset: define('TRL_ERR_UPSTREAM_RESET', 502, 'upstream-reset', 'the upstream connection failed before a complete response'),
   timeout: define('TRL_ERR_TIMEOUT', 504, 'timeout', 'the upstream did not answer within the route timeout'),
   overloaded: define('TRL_ERR_OVERLOADED', 503, 'overloaded', 'the proxy is overloaded'),
@@ -56,6 +58,11 @@ export function faultAbortError(status: number): ProxyError {
     faultAborts.set(status, e);
   }
   return e;
+}
+
+/** A try that never reached the endpoint (refused, unreachable or timed out connecting): retried and counted alike. */
+export function isConnectFailure(e: ProxyError): boolean {
+  return e === errors.upstreamConnect || e === errors.connectTimeout;
 }
 
 export type ErrorKey = keyof typeof errors;

@@ -73,6 +73,7 @@ export function grpcStatusForError(e: ProxyError): number {
     case errors.noRoute.code: return grpcStatus.unimplemented;
     case errors.noHealthyUpstream.code:
     case errors.upstreamConnect.code:
+    case errors.connectTimeout.code:
     case errors.upstreamReset.code: return grpcStatus.unavailable;
     case errors.timeout.code: return grpcStatus.deadlineExceeded;
     case errors.overloaded.code: return grpcStatus.resourceExhausted;

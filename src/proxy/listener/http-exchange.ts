@@ -15,8 +15,8 @@
 //            cluster's active-retries limit, then its retry budget; backoff with full jitter;
 //            back to 5 with a fresh pick.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errors, type ProxyError } from '../errors.js';
-import { connectTimeoutDetail, type BodyFraming, type ResponseSink } from '../cluster/pool/upstream-client.js';
+import { errors, isConnectFailure, type ProxyError } from '../errors.js';
+import { type BodyFraming, type ResponseSink } from '../cluster/pool/upstream-client.js';
 import type { UpstreamStream } from '../cluster/pool/upstream-stream.js';
 import { isPickError, type AttemptOutcome, type Cluster, type PickedEndpoint } from '../cluster/cluster.js';
 import type { ClusterResilience } from '../cluster/resilience/cluster-resilience.js';
@@ -422,8 +422,8 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
       return;
     }
     const r = this.target.resilience;
-    if (error === errors.upstreamConnect && detail === connectTimeoutDetail) r.stats.timeouts.connect.value++;
-    this.endAttempt(error === errors.upstreamConnect ? 'connect-failure' : 'reset');
+    if (error === errors.connectTimeout) r.stats.timeouts.connect.value++;
+    this.endAttempt(isConnectFailure(error) ? 'connect-failure' : 'reset');
     const retry = this.target.route.retry;
     if (this.retryable && retry !== null) {
       const reason = retry.reasonForError(error);

@@ -163,7 +163,7 @@ class UpgradeExchange {
     this.target.resilience.stats.timeouts.connect.value++;
     this.endAttempt('connect-failure');
     this.upstream?.destroy();
-    this.fail(errors.upstreamConnect);
+    this.fail(errors.connectTimeout);
   };
 
   private readonly onUpstreamError = (): void => {

@@ -46,9 +46,10 @@ test('every catalog error has a code, a status and a header value', () => {
     assert.match(e.name, /^[a-z-]+$/);
     names.add(e.name);
   }
-  assert.deepEqual([...names].sort(), ['bad-request', 'fault-abort', 'no-healthy-upstream', 'no-route', 'overloaded', 'request-timeout', 'timeout', 'unauthorized', 'upstream-connect', 'upstream-protocol-error', 'upstream-reset']);
+  assert.deepEqual([...names].sort(), ['bad-request', 'connect-timeout', 'fault-abort', 'no-healthy-upstream', 'no-route', 'overloaded', 'request-timeout', 'timeout', 'unauthorized', 'upstream-connect', 'upstream-protocol-error', 'upstream-reset']);
   assert.equal(errors.noRoute.status, 404);
   assert.equal(errors.noHealthyUpstream.status, 503);
   assert.equal(errors.upstreamConnect.status, 502);
   assert.equal(errors.timeout.status, 504);
+  assert.equal(errors.connectTimeout.status, 504);
 });

@@ -12,6 +12,7 @@ import type { ConnectionLimiter } from '../resilience/circuit-breaker.js';
 import { connectTls, type TlsSessionSlot, type UpstreamTlsPolicy } from '../../tls/upstream-tls.js';
 import type { Http2Options } from '../../config/proxy-config.js';
 import { H2UpstreamStream } from './h2-upstream-stream.js';
+import { connectTimeoutDetail } from './upstream-client.js';
 
 /** What the session pool needs of its endpoint's pool. */
 export interface H2PoolHost {
@@ -140,7 +141,7 @@ export class H2Session {
 
   private readonly onConnectTimeout = (): void => {
     this.connectTimer = null;
-    if (!this.connected) this.fail('connect timeout');
+    if (!this.connected) this.fail(connectTimeoutDetail);
   };
 
   private readonly onRemoteSettings = (settings: http2.Settings): void => {

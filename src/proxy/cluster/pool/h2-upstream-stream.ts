@@ -147,7 +147,8 @@ export class H2UpstreamStream implements UpstreamStream {
     const st = this.stream;
     const refused = st !== null && st.rstCode === NGHTTP2_REFUSED_STREAM;
     if (!this.owner.connected) {
-      this.fail(errors.upstreamConnect, this.owner.failure === 'connect timeout' ? connectTimeoutDetail : this.owner.failure ?? detail, false);
+      if (this.owner.failure === connectTimeoutDetail) this.fail(errors.connectTimeout, connectTimeoutDetail, false);
+      else this.fail(errors.upstreamConnect, this.owner.failure ?? detail, false);
       return;
     }
     // A refused stream never reached the application: safe to send again, like a stale keep-alive.

@@ -274,7 +274,7 @@ export class UpstreamConnection implements UpstreamStream {
 
   private readonly onConnectTimeout = (): void => {
     this.connectTimer = null;
-    if (this.state === State.Connecting) this.fail(errors.upstreamConnect, connectTimeoutDetail);
+    if (this.state === State.Connecting) this.fail(errors.connectTimeout, connectTimeoutDetail);
   };
 
   private readonly onData = (chunk: Buffer): void => {

@@ -1,7 +1,7 @@
 // A route's RetryPolicy compiled once per config into flags and a status table, so deciding
 // whether a failure is retriable costs a few field reads on the request path.
 import type { RetryPolicy } from '../../config/proxy-config.js';
-import { errors, type ProxyError } from '../../errors.js';
+import { errors, isConnectFailure, type ProxyError } from '../../errors.js';
 
 /** Why a try is repeated; also the `reason` label of trellis_retries_total. */
 export type RetryReason = 'connect-failure' | 'reset' | 'gateway-error' | '5xx' | 'retriable-status-code' | 'per-try-timeout' | GrpcRetryOn;
@@ -86,7 +86,7 @@ export class CompiledRetryPolicy {
 
   /** Envoy's semantics: 5xx and gateway-error include connect failures, resets and timeouts. */
   reasonForError(error: ProxyError): RetryReason | null {
-    if (error === errors.upstreamConnect) return this.onConnectFailure ? 'connect-failure' : null;
+    if (isConnectFailure(error)) return this.onConnectFailure ? 'connect-failure' : null;
     // a malformed response is a reset of that try (Envoy's upstream protocol error)
     if (error === errors.upstreamReset || error === errors.upstreamProtocol) return this.onReset ? 'reset' : null;
     return null;

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { ConnectionPool } from '../../../../src/proxy/cluster/pool/connection-pool.js';
 import type { ResponseSink, UpstreamConnection } from '../../../../src/proxy/cluster/pool/upstream-client.js';
-import { errors, type ProxyError } from '../../../../src/proxy/errors.js';
+import { errors, isConnectFailure, type ProxyError } from '../../../../src/proxy/errors.js';
 import { host, onRequestHeads, rawUpstream, withTimeout } from '../../proxy-test-support.js';
+import { unacceptingListener } from '../../unaccepting-listener.js';
 
 /** Records one exchange; `done` settles on end or error. */
 class CollectSink implements ResponseSink {
@@ -358,15 +359,18 @@ test('connection refused → upstream-connect', async () => {
   }
 });
 
-test('connect timeout → upstream-connect', async () => {
-  // A listener whose backlog is full never completes new handshakes; a non-routable address
-  // (TEST-NET-1) is the portable way to get a connect that hangs.
-  const pool = new ConnectionPool('192.0.2.1', 9, { connectTimeoutMs: 50 });
+test('connect timeout → connect-timeout (504), a connect failure', async () => {
+  // a listener whose accept queue is full: the connect hangs until the timeout
+  const hole = await unacceptingListener('127.0.92.1');
+  const pool = new ConnectionPool(hole.address, hole.port, { connectTimeoutMs: 50 });
   try {
     const { sink } = await exchange(pool);
-    assert.equal(sink.error, errors.upstreamConnect);
+    assert.equal(sink.error, errors.connectTimeout);
+    assert.equal(sink.error?.status, 504);
+    assert.ok(sink.error !== null && isConnectFailure(sink.error));
   } finally {
     pool.destroy();
+    await hole.close();
   }
 });
 

@@ -16,6 +16,7 @@ test('gateway-error retries 502/503/504 and connection failures, not 500', () =>
   assert.equal(p.reasonForStatus(500), null);
   assert.equal(p.reasonForStatus(200), null);
   assert.equal(p.reasonForError(errors.upstreamConnect), 'connect-failure');
+  assert.equal(p.reasonForError(errors.connectTimeout), 'connect-failure');
   assert.equal(p.reasonForError(errors.upstreamReset), 'reset');
 });
 
@@ -31,6 +32,7 @@ test('5xx covers every 5xx; retriable-status-codes names its own', () => {
 test('connect-failure alone does not retry resets or statuses', () => {
   const p = new CompiledRetryPolicy({ ...base, retryOn: ['connect-failure'] });
   assert.equal(p.reasonForError(errors.upstreamConnect), 'connect-failure');
+  assert.equal(p.reasonForError(errors.connectTimeout), 'connect-failure');
   assert.equal(p.reasonForError(errors.upstreamReset), null);
   assert.equal(p.reasonForStatus(503), null);
   assert.equal(p.retriesPerTryTimeout, false);
