@@ -13,6 +13,7 @@ import type { MeshTls } from './tls/mesh-tls.js';
 import { tlsMetricsFor } from './tls/tls-metrics.js';
 import { proxyLimits, type ProxyLimits } from './config/proxy-limits.js';
 import { OverloadGuard } from './overload/overload-guard.js';
+import type { ResilienceClock } from './cluster/resilience/resilience-clock.js';
 
 export type ConfigSource = 'xds' | 'saved' | 'static';
 
@@ -28,6 +29,11 @@ export interface ProxyRuntimeOptions {
   meshTls?: MeshTls | null;
   /** Header limits, timeouts, connection cap and memory guard (trellis proxy flags); defaults without. */
   limits?: Partial<ProxyLimits>;
+  /**
+   * Time for resilience: timeouts, backoff, the retry budget, RTTs and their decay, ejections.
+   * Tests pass one they can move forward; the system clock without.
+   */
+  clock?: ResilienceClock;
 }
 
 export class ProxyRuntime {
@@ -50,7 +56,9 @@ export class ProxyRuntime {
     this.overload = new OverloadGuard({ maxConnections: this.limits.maxConnections, maxMemoryBytes: this.limits.maxMemoryBytes });
     const mesh = opts.meshTls;
     if (mesh) this.metrics.ownIdentity = () => mesh.spiffeId;
+    const clock = opts.clock;
     this.clusters = new ClusterManager({
+      now: clock ? () => clock.now() : undefined,
       maxIdlePerEndpoint: opts.maxIdlePerEndpoint,
       idleTimeoutMs: opts.idleTimeoutMs,
       statsFor: (c) => this.metrics.connectionStats(c),
@@ -111,7 +119,7 @@ export class ProxyRuntime {
       if (!listener) {
         if (lc.tcpProxy) listener = new TcpListener(lc, this.clusters, this.metrics);
         else {
-          const protection = { limits: this.limits, overload: this.overload };
+          const protection = { limits: this.limits, overload: this.overload, clock: this.opts.clock };
           listener = lc.direction === 'inbound'
             ? createInboundListener(lc, this.clusters, this.metrics, this.opts.meshTls, protection)
             : createOutboundListener(lc, this.clusters, this.metrics, this.opts.random, protection);

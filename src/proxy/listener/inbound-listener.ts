@@ -5,7 +5,7 @@ import type { ListenerConfig, RouteTable } from '../config/proxy-config.js';
 import type { ClusterManager } from '../cluster/cluster-manager.js';
 import type { ProxyMetrics } from '../telemetry/metrics.js';
 import type { MeshTls } from '../tls/mesh-tls.js';
-import { HttpListener, type ListenerProtection } from './http-listener.js';
+import { HttpListener, type HttpListenerOptions, type ListenerProtection } from './http-listener.js';
 
 export const localClusterName = 'inbound|local';
 
@@ -21,7 +21,7 @@ export const defaultInboundRoutes: RouteTable = {
 };
 
 export function createInboundListener(
-  config: ListenerConfig, clusters: ClusterManager, metrics: ProxyMetrics, meshTls: MeshTls | null = null, protection: ListenerProtection = {},
+  config: ListenerConfig, clusters: ClusterManager, metrics: ProxyMetrics, meshTls: MeshTls | null = null, protection: ListenerProtection & Pick<HttpListenerOptions, 'clock'> = {},
 ): HttpListener {
   return new HttpListener({ config, clusters, metrics, defaultRoutes: defaultInboundRoutes, meshTls, ...protection });
 }
