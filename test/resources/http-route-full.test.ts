@@ -73,14 +73,22 @@ test('bad routes are refused with their field paths', () => {
     /^spec\.rules\[0\]\.filters\[0\]\.requestHeaderModifier\.set\[0\]\.name: must be an HTTP header name/);
 });
 
-test('ExternalService: IP addresses only, one port, host names in lower case', () => {
+test('ExternalService: IP addresses or DNS names, distinct ports, host names in lower case', () => {
   const errs = errorsOf(`apiVersion: trellis.dev/v1alpha1
 kind: ExternalService
 metadata: { name: partner }
-spec: { hosts: [Partner.Example.com], addresses: [partner.example.com], ports: [{ port: 80 }, { port: 81 }] }
+spec: { hosts: [Partner.Example.com], addresses: [partner.example.com, "bad name", Upper.example.com], ports: [{ port: 80 }, { port: 80 }], dnsRefreshInterval: 10ms }
 `);
-  assert.equal(errs.length, 3, errs.join('\n'));
+  assert.equal(errs.length, 5, errs.join('\n'));
   assert.match(errs.join('\n'), /spec\.hosts\[0\]: must be a DNS host name/);
-  assert.match(errs.join('\n'), /spec\.addresses\[0\]: must be an IP address/);
-  assert.match(errs.join('\n'), /spec\.ports: one port for now/);
+  assert.match(errs.join('\n'), /spec\.addresses\[1\]: must be an IP address or a DNS host name/);
+  assert.match(errs.join('\n'), /spec\.addresses\[2\]: must be an IP address or a DNS host name/);
+  assert.match(errs.join('\n'), /spec\.ports\[1\]\.port: port 80 is listed twice/);
+  assert.match(errs.join('\n'), /spec\.dnsRefreshInterval: must be at least 1s/);
+  const good = parseResources(`apiVersion: trellis.dev/v1alpha1
+kind: ExternalService
+metadata: { name: partner }
+spec: { hosts: [partner.example.com], addresses: [localhost, 10.0.0.1, "::1"], ports: [{ port: 80 }, { port: 8443 }], dnsRefreshInterval: 5s }
+`, 'r.yaml');
+  assert.equal(good.ok, true, good.ok ? '' : good.errors.map((e) => e.message).join('; '));
 });

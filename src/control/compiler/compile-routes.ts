@@ -10,7 +10,7 @@ import { routeResilience } from './resilience-merge.js';
 import { indexPolicies, routeKey, type PolicyIndex } from './resilience-policies.js';
 import { externalServices, meshRoutes, routeStatuses, type MeshRoute } from './route-status.js';
 import { compileGrpcMatch, grpcRouteEntries, grpcRouteName } from './compile-grpc-routes.js';
-import { compileExternalVirtualHost, externalAsService } from './compile-external-services.js';
+import { compileExternalVirtualHosts, externalAsService } from './compile-external-services.js';
 import { compareStrings, durationFromMs, type XdsObject } from './xds-object.js';
 
 const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -291,9 +291,10 @@ export function buildOutboundRoutes(inputs: OutboundRouteInputs, node: NodeInfo)
   // External services after the mesh's: a host name a mesh service already answers to stays the mesh's
   const taken = new Set(virtualHosts.flatMap((v) => v.domains as string[]));
   for (const ext of inputs.externals) {
-    const vh = compileExternalVirtualHost(ext, attached.get(externalAsService(ext).key) ?? [], opts);
-    vh.domains = (vh.domains as string[]).filter((d) => !taken.has(d));
-    if ((vh.domains as string[]).length) virtualHosts.push(vh);
+    for (const vh of compileExternalVirtualHosts(ext, attached.get(externalAsService(ext).key) ?? [], opts)) {
+      vh.domains = (vh.domains as string[]).filter((d) => !taken.has(d));
+      if ((vh.domains as string[]).length) virtualHosts.push(vh);
+    }
   }
   if (node.ingressFor) {
     const target = services.find((s) => s.key === serviceKey(node.ingressFor!, node.namespace));

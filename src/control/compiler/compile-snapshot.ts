@@ -7,7 +7,7 @@ import { compileEndpoints } from './compile-endpoints.js';
 import { compileApiListener, compileListeners } from './compile-listeners.js';
 import { buildOutboundRoutes, compileServiceRoutes, compileVirtualHost, type RouteCompileOptions } from './compile-routes.js';
 import { serviceKey, type MeshService } from './mesh-services.js';
-import { compileExternalCluster } from './compile-external-services.js';
+import { compileExternalClusters } from './compile-external-services.js';
 import type { XdsObject } from './xds-object.js';
 import { expectedIdentities, hasCertifiedMember, secureCluster, secureEndpoints, secureInboundListener, type SecurityInput } from './compile-mesh-security.js';
 import { indexMesh, type MeshIndex } from './mesh-index.js';
@@ -119,8 +119,8 @@ function sharedView(index: MeshIndex, node: NodeInfo, proxyless: boolean, securi
     }));
   }
   for (const ext of scope.externals) {
-    const c = cache.get(`cds-ext\0${proxyless}\0${digestKey(JSON.stringify(ext))}`, () => compileExternalCluster(ext, proxyless));
-    clusters.set(c.name as string, c);
+    const made = cache.get(`cds-ext\0${proxyless}\0${digestKey(JSON.stringify(ext))}`, () => compileExternalClusters(ext, proxyless));
+    for (const c of made) clusters.set(c.name as string, c);
   }
 
   const endpoints = new Map<string, XdsObject>();

@@ -5,12 +5,19 @@ import { Cluster, type ClusterOptions } from './cluster.js';
 import type { ConnectionStats } from './pool/connection-pool.js';
 import type { Registry } from 'prom-client';
 import { endpointMetricsFor, type EndpointMetrics } from '../telemetry/endpoint-metrics.js';
+import { dnsMetricsFor, type DnsMetrics } from '../telemetry/dns-metrics.js';
+import { StrictDnsResolver, type HostLookup } from './strict-dns-resolver.js';
+import type { ResilienceClock } from './resilience/resilience-clock.js';
 
 export interface ClusterManagerOptions extends Omit<ClusterOptions, 'stats' | 'ejected'> {
   /** Connection counters per cluster name. */
   statsFor?: (cluster: string) => ConnectionStats;
-  /** Where the per-endpoint metrics (ejections, in-flight, EWMA, ejected) are exposed. */
+  /** Where the per-endpoint metrics (ejections, in-flight, EWMA, ejected) and DNS lookups are exposed. */
   registry?: Registry;
+  /** Resolves STRICT_DNS clusters' host names (tests pass their own). */
+  dnsLookup?: HostLookup;
+  /** Schedules DNS refreshes (tests pass a manual clock). */
+  dnsClock?: ResilienceClock;
 }
 
 export interface EndpointView {
@@ -28,6 +35,9 @@ export interface EndpointView {
 
 export class ClusterManager {
   private clusters = new Map<string, Cluster>();
+  /** The resolvers of STRICT_DNS clusters, by cluster name. */
+  private readonly resolvers = new Map<string, StrictDnsResolver>();
+  private readonly dnsMetrics: DnsMetrics | null;
   private readonly retiring = new Set<Cluster>();
   private readonly endpointMetrics: EndpointMetrics | null;
   private readonly source = (): Iterable<Cluster> => this.clusters.values();
@@ -35,6 +45,7 @@ export class ClusterManager {
   constructor(private readonly opts: ClusterManagerOptions = {}) {
     this.endpointMetrics = opts.registry ? endpointMetricsFor(opts.registry) : null;
     this.endpointMetrics?.addSource(this.source);
+    this.dnsMetrics = opts.registry ? dnsMetricsFor(opts.registry) : null;
   }
 
   get(name: string): Cluster | undefined {
@@ -55,8 +66,13 @@ export class ClusterManager {
           ...this.opts, stats: this.opts.statsFor?.(name), ejected: this.endpointMetrics?.ejectedFor(name),
         });
       }
-      cluster.updateEndpoints(endpointsOf(cc, config));
+      cluster.updateEndpoints(cc.dns ? this.resolverFor(name).configure(cc.dns) : endpointsOf(cc, config));
       next.set(name, cluster);
+    }
+    for (const [name, resolver] of this.resolvers) {
+      if (next.get(name)?.config.dns) continue;
+      resolver.close();
+      this.resolvers.delete(name);
     }
     for (const [name, cluster] of this.clusters) {
       if (next.has(name)) continue;
@@ -64,6 +80,26 @@ export class ClusterManager {
       void cluster.retire().then(() => this.retiring.delete(cluster));
     }
     this.clusters = next;
+  }
+
+  /** The DNS resolver of a STRICT_DNS cluster (tests wait on it); undefined for others. */
+  dnsResolver(cluster: string): StrictDnsResolver | undefined {
+    return this.resolvers.get(cluster);
+  }
+
+  private resolverFor(name: string): StrictDnsResolver {
+    let r = this.resolvers.get(name);
+    if (r === undefined) {
+      r = new StrictDnsResolver({
+        lookup: this.opts.dnsLookup,
+        clock: this.opts.dnsClock,
+        counters: this.dnsMetrics?.countersFor(name),
+        // a later refresh replaces the endpoints of the cluster of that name now in force
+        onChange: (endpoints) => this.clusters.get(name)?.updateEndpoints(endpoints),
+      });
+      this.resolvers.set(name, r);
+    }
+    return r;
   }
 
   /** Every endpoint with its live state, for the admin's GET /endpoints. */
@@ -93,6 +129,8 @@ export class ClusterManager {
 
   destroy(): void {
     this.endpointMetrics?.removeSource(this.source);
+    for (const r of this.resolvers.values()) r.close();
+    this.resolvers.clear();
     for (const c of this.clusters.values()) c.destroy();
     for (const c of this.retiring) c.destroy();
     this.retiring.clear();

@@ -190,6 +190,8 @@ export interface ClusterConfig {
   /** EDS service name, or the cluster name; STATIC clusters carry inline endpoints instead. */
   edsServiceName?: string;
   staticEndpoints?: EndpointConfig[];
+  /** STRICT_DNS: the sidecar resolves these endpoints' host names (strict-dns-resolver.ts); every address found is an endpoint. */
+  dns?: DnsDiscovery;
   /** mTLS to endpoints marked `tls` (transport_socket_matches): the peer must hold one of these SPIFFE ids. */
   upstreamTls?: { subjectAltNames: string[]; alpn: string[]; sni: string };
   /**
@@ -203,6 +205,17 @@ export interface ClusterConfig {
 }
 
 export type UpstreamProtocol = 'http1' | 'h2';
+
+/** Which address families a host name's lookup keeps (Envoy's dns_lookup_family). */
+export type DnsLookupFamily = 'v4-only' | 'v6-only' | 'v4-preferred' | 'auto' | 'all';
+
+export interface DnsDiscovery {
+  /** The load_assignment's endpoints; an address that is a host name stands for all it resolves to. */
+  targets: EndpointConfig[];
+  /** Resolve again this often (dns_refresh_rate). */
+  refreshMs: number;
+  family: DnsLookupFamily;
+}
 
 export interface Http2Options {
   /** Cap on streams per session (the peer's SETTINGS may lower it). */

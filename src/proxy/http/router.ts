@@ -183,7 +183,9 @@ export class Router {
     const key = host ?? '';
     const cached = this.hostCache.get(key);
     if (cached !== undefined) return cached;
-    const vh = this.lookup(normalizeHost(key));
+    // a domain with the port (`name:8443`, an external service's second port) before the name alone
+    const withPort = hostWithPort(key);
+    const vh = (withPort !== null ? this.exact.get(withPort) : undefined) ?? this.lookup(normalizeHost(key));
     if (this.hostCache.size >= hostCacheLimit) this.hostCache.clear();
     this.hostCache.set(key, vh);
     return vh;
@@ -201,6 +203,15 @@ export class Router {
     for (const p of this.prefixes) if (host.length > p.prefix.length && host.startsWith(p.prefix)) return p.vh;
     return this.fallback;
   }
+}
+
+/** Lower-cased `name:port` without a trailing dot on the name, or null when the Host has no port. */
+export function hostWithPort(host: string): string | null {
+  const h = host.trim().toLowerCase();
+  const colon = h.lastIndexOf(':');
+  if (colon === -1 || (h.startsWith('[') && h.lastIndexOf(']') > colon)) return null;
+  const name = h.slice(0, colon);
+  return `${name.endsWith('.') ? name.slice(0, -1) : name}${h.slice(colon)}`;
 }
 
 /** Lower-cases and strips the port, keeping IPv6 literals ("[::1]:80" → "[::1]") intact. */

@@ -45,6 +45,8 @@ export function assembleProxyConfig(version: string, accepted: AcceptedResources
     clusters.set(c.name, c);
     if (c.staticEndpoints) {
       endpoints.set(c.name, { clusterName: c.name, endpoints: c.staticEndpoints });
+    } else if (c.dns) {
+      // resolved by the data path (strict-dns-resolver.ts), nothing to wait for
     } else {
       const cla = accepted.assignments.get(c.edsServiceName ?? c.name);
       if (cla) endpoints.set(c.name, cla);

@@ -1,8 +1,9 @@
-// Cluster (CDS) → ClusterConfig: EDS over ADS, or STATIC with inline endpoints, with the balancer,
+// Cluster (CDS) → ClusterConfig: EDS over ADS, STATIC with inline endpoints, or STRICT_DNS (inline
+// endpoints whose host names the sidecar resolves), with the balancer,
 // circuit breakers, outlier detection, idle timeout, requests per connection and retry budget (docs/xds.md, "Clusters" and
 // "Resilience"). Absent fields take Envoy's defaults (Linkerd's for the retry budget).
 import { defaultCircuitBreakers, defaultIdleTimeoutMs, defaultRetryBudget } from '../config/cluster-defaults.js';
-import type { CircuitBreakers, ClusterConfig, LbPolicy, OutlierDetection, RetryBudget } from '../config/proxy-config.js';
+import type { CircuitBreakers, ClusterConfig, DnsLookupFamily, LbPolicy, OutlierDetection, RetryBudget } from '../config/proxy-config.js';
 import { trellisStructs } from '../../xds/trellis-extensions.js';
 import { decodeEndpoints } from './cluster-load-assignment-decoder.js';
 import { decodeUpstreamTls } from './cluster-security-decoder.js';
@@ -22,10 +23,10 @@ export function decodeCluster(cluster: ProtoObject): DecodeResult<ClusterConfig>
 }
 
 function decodeNamedCluster(name: string, c: ProtoObject): DecodeResult<ClusterConfig> {
-  if (c.cluster_type) return refused(`cluster_type ${c.cluster_type.name ?? ''} is not supported (only type EDS or STATIC)`);
+  if (c.cluster_type) return refused(`cluster_type ${c.cluster_type.name ?? ''} is not supported (only type EDS, STATIC or STRICT_DNS)`);
   // proto3 leaves a zero enum off the wire: absent means STATIC and ROUND_ROBIN.
   const type = c.type ?? 'STATIC';
-  if (type !== 'EDS' && type !== 'STATIC') return refused(`type ${type} is not supported (only EDS or STATIC)`);
+  if (type !== 'EDS' && type !== 'STATIC' && type !== 'STRICT_DNS') return refused(`type ${type} is not supported (only EDS, STATIC or STRICT_DNS)`);
   const lbPolicy = decodeLbPolicy(c);
   if (!lbPolicy.ok) return lbPolicy;
   // the places that may hold Trellis extensions are checked by their decoders below
@@ -65,11 +66,23 @@ function decodeNamedCluster(name: string, c: ProtoObject): DecodeResult<ClusterC
     const serviceName = typeof eds.service_name === 'string' && eds.service_name !== '' ? eds.service_name : name;
     return decoded({ ...base, edsServiceName: serviceName });
   }
-  if (!c.load_assignment) return refused('a STATIC cluster needs load_assignment');
+  if (!c.load_assignment) return refused(`a ${type} cluster needs load_assignment`);
   const endpoints = decodeEndpoints(c.load_assignment);
   if (!endpoints.ok) return refused(`load_assignment: ${endpoints.error}`);
-  return decoded({ ...base, staticEndpoints: endpoints.value });
+  if (type === 'STATIC') return decoded({ ...base, staticEndpoints: endpoints.value });
+  const refreshMs = durationMs(c.dns_refresh_rate) ?? defaultDnsRefreshMs;
+  if (refreshMs <= 0) return refused('dns_refresh_rate must be positive');
+  const family = dnsFamilies[c.dns_lookup_family ?? 'AUTO'];
+  if (family === undefined) return refused(`dns_lookup_family ${String(c.dns_lookup_family)} is not supported`);
+  return decoded({ ...base, dns: { targets: endpoints.value, refreshMs, family } });
 }
+
+// Envoy's default when dns_refresh_rate is absent.
+const defaultDnsRefreshMs = 5000;
+
+const dnsFamilies: Record<string, DnsLookupFamily | undefined> = {
+  AUTO: 'auto', V4_ONLY: 'v4-only', V6_ONLY: 'v6-only', V4_PREFERRED: 'v4-preferred', ALL: 'all',
+};
 
 function decodeLbPolicy(c: ProtoObject): DecodeResult<LbPolicy> {
   if (c.load_balancing_policy) {

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { compileOutboundRoutes } from '../../../src/control/compiler/compile-routes.js';
 import { meshServices } from '../../../src/control/compiler/mesh-services.js';
 import { routeStatuses } from '../../../src/control/compiler/route-status.js';
-import { compileExternalCluster } from '../../../src/control/compiler/compile-external-services.js';
+import { compileExternalClusters } from '../../../src/control/compiler/compile-external-services.js';
 import type { ExternalService } from '../../../src/resources/external-service.js';
 import type { Resource } from '../../../src/resources/kinds.js';
 import { nodeInfo, resources } from '../helpers.js';
@@ -120,7 +120,7 @@ spec:
     assert.match(st.get('mirror').message, /^spec\.rules\[0\]\.filters\[0\]\.requestMirror\.backendRef: backend Service nowhere\.default does not exist/);
     assert.match(st.get('wrong-kind').message, /^spec\.parentRefs\[0\]: parent Service partner\.default does not exist/);
     const vh = (compileOutboundRoutes(meshServices(rs, []), rs, nodeInfo({ service: 'web' })).virtual_hosts as any[]).find((v) => v.name === 'partner.default');
-    assert.deepEqual(vh.domains, ['partner.example.com']);
+    assert.deepEqual(vh.domains, ['partner.example.com', 'partner.example.com:80']);
     assert.deepEqual(vh.routes.map((r: any) => [r.name, r.route.cluster, r.route.timeout]), [['ext.0', 'partner.default', { seconds: 2 }]]);
   });
 
@@ -130,10 +130,40 @@ kind: ExternalService
 metadata: { name: partner }
 spec: { hosts: [partner.example.com], addresses: [10.0.0.1, 10.0.0.2], ports: [{ port: 8080 }] }
 `) as ExternalService[];
-    const c = compileExternalCluster(ext);
+    const [c] = compileExternalClusters(ext);
     assert.equal(c.type, 'STATIC');
     assert.deepEqual((c.load_assignment as any).endpoints[0].lb_endpoints.map((e: any) => e.endpoint.address.socket_address), [
       { address: '10.0.0.1', port_value: 8080 }, { address: '10.0.0.2', port_value: 8080 },
     ]);
+    assert.equal(c.dns_refresh_rate, undefined);
+  });
+
+  it('compiles host-name addresses into STRICT_DNS, and each further port into a cluster and a virtual host of its own', () => {
+    const rs = resources(`apiVersion: trellis.dev/v1alpha1
+kind: ExternalService
+metadata: { name: partner }
+spec:
+  hosts: [partner.example.com]
+  addresses: [partner-a.example.net, 10.0.0.7]
+  ports: [{ port: 8080 }, { port: 8443 }]
+  dnsRefreshInterval: 10s
+`);
+    const ext = rs[0] as ExternalService;
+    const clusters = compileExternalClusters(ext);
+    assert.deepEqual(clusters.map((c) => [c.name, c.type, c.dns_refresh_rate, c.dns_lookup_family]), [
+      ['partner.default', 'STRICT_DNS', { seconds: 10 }, 'V4_PREFERRED'],
+      ['partner.default:8443', 'STRICT_DNS', { seconds: 10 }, 'V4_PREFERRED'],
+    ]);
+    assert.deepEqual((clusters[1].load_assignment as any).endpoints[0].lb_endpoints.map((e: any) => e.endpoint.address.socket_address), [
+      { address: 'partner-a.example.net', port_value: 8443 }, { address: '10.0.0.7', port_value: 8443 },
+    ]);
+    const [proxyless] = compileExternalClusters(ext, true);
+    assert.equal(proxyless.type, 'LOGICAL_DNS', 'gRPC clients resolve one name themselves');
+    const vhs = (compileOutboundRoutes(meshServices(rs, []), rs, nodeInfo({ service: 'web' })).virtual_hosts as any[]).filter((v) => v.name.startsWith('partner.'));
+    assert.deepEqual(vhs.map((v) => [v.name, v.domains, v.routes.map((r: any) => r.route.cluster)]), [
+      ['partner.default', ['partner.example.com', 'partner.example.com:8080'], ['partner.default']],
+      ['partner.default:8443', ['partner.example.com:8443'], ['partner.default:8443']],
+    ]);
+    assert.ok(vhs[1].routes[0].route.retry_policy, 'the other port gets the default retries too');
   });
 });

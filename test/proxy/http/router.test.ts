@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Router, normalizeHost } from '../../../src/proxy/http/router.js';
+import { Router, hostWithPort, normalizeHost } from '../../../src/proxy/http/router.js';
 import type { RouteTable } from '../../../src/proxy/config/proxy-config.js';
 import { prefixRoute } from '../proxy-test-support.js';
 
@@ -104,4 +104,22 @@ test('normalizeHost keeps IPv6 literals and drops a trailing dot', () => {
   assert.equal(normalizeHost('[::1]:8080'), '[::1]');
   assert.equal(normalizeHost('Api.Default.'), 'api.default');
   assert.equal(normalizeHost('api:15001'), 'api');
+});
+
+test('a domain with a port wins for a Host with that port; any other port falls back to the name', () => {
+  const table: RouteTable = {
+    name: 'outbound',
+    virtualHosts: [
+      { name: 'partner', domains: ['partner.test', 'partner.test:80'], routes: [prefixRoute('p80', '/', [['partner.default', 1]])] },
+      { name: 'partner:8443', domains: ['partner.test:8443'], routes: [prefixRoute('p8443', '/', [['partner.default:8443', 1]])] },
+    ],
+  };
+  const r = new Router(table);
+  assert.equal(r.route('partner.test:8443', '/')?.pickCluster(), 'partner.default:8443');
+  assert.equal(r.route('Partner.Test.:8443', '/')?.pickCluster(), 'partner.default:8443');
+  assert.equal(r.route('partner.test', '/')?.pickCluster(), 'partner.default');
+  assert.equal(r.route('partner.test:9999', '/')?.pickCluster(), 'partner.default');
+  assert.equal(hostWithPort('[::1]'), null);
+  assert.equal(hostWithPort('[::1]:80'), '[::1]:80');
+  assert.equal(hostWithPort('api'), null);
 });

@@ -181,7 +181,8 @@ test('cluster: STATIC with inline endpoints; absent type, lb policy and timeout 
 });
 
 test('cluster: other discovery types are refused', () => {
-  refusedWith(decode(clusterKind, edsCluster('dns', { type: 'STRICT_DNS' })), 'cluster "dns"', 'STRICT_DNS');
+  refusedWith(decode(clusterKind, edsCluster('dns', { type: 'LOGICAL_DNS' })), 'cluster "dns"', 'LOGICAL_DNS');
+  refusedWith(decode(clusterKind, edsCluster('dns', { type: 'STRICT_DNS' })), 'cluster "dns"', 'a STRICT_DNS cluster needs load_assignment');
   refusedWith(decode(clusterKind, { name: 'custom', cluster_type: { name: 'envoy.clusters.aggregate', typed_config: foreignAny } }), 'cluster "custom"', 'cluster_type');
 });
 
@@ -192,6 +193,20 @@ test('cluster: lb policies the sidecar does not implement are refused', () => {
 
 test('cluster: an unknown typed extension (transport socket) is refused', () => {
   refusedWith(decode(clusterKind, edsCluster('api.default', { transport_socket: { name: 'tls', typed_config: foreignAny } })), 'cluster "api.default"', foreignUrl, 'transport_socket');
+});
+
+test('cluster: STRICT_DNS keeps its host-name endpoints for the sidecar to resolve, with the refresh rate and lookup family', () => {
+  const c = ok(decode(clusterKind, {
+    ...staticCluster('partner.default', 'partner.example.test', 8443), type: 'STRICT_DNS',
+    dns_refresh_rate: { seconds: 30 }, dns_lookup_family: 'V4_PREFERRED',
+  }));
+  assert.equal(c.staticEndpoints, undefined);
+  assert.deepEqual(c.dns, {
+    targets: [{ address: 'partner.example.test', port: 8443, weight: 1, healthy: true, zone: '', labels: {} }], refreshMs: 30_000, family: 'v4-preferred',
+  });
+  const defaults = ok(decode(clusterKind, { ...staticCluster('p', 'p.test', 80), type: 'STRICT_DNS' }));
+  assert.deepEqual({ refreshMs: defaults.dns?.refreshMs, family: defaults.dns?.family }, { refreshMs: 5000, family: 'auto' }, 'Envoy\'s defaults');
+  refusedWith(decode(clusterKind, { ...staticCluster('p', 'p.test', 80), type: 'STRICT_DNS', dns_refresh_rate: { seconds: 0 } }), 'cluster "p"', 'dns_refresh_rate must be positive');
 });
 
 test('cluster: a STATIC cluster without endpoints is refused', () => {

@@ -117,7 +117,7 @@ test('an ExternalService becomes a STATIC cluster and a virtual host for its hos
   const c: ClusterConfig = decodeBytes(clusterKind, encoded.resources.get(typeUrls.cluster)!.get('payments.default')!.value);
   assert.deepEqual(c.staticEndpoints?.map((e) => `${e.address}:${e.port}`), ['127.0.35.9:8443', '127.0.35.10:8443']);
   const vh = table.virtualHosts.find((v) => v.name === 'payments.default')!;
-  assert.deepEqual(vh.domains, ['pay.example.com']);
+  assert.deepEqual(vh.domains, ['pay.example.com', 'pay.example.com:8443']);
   assert.deepEqual(vh.routes[0].clusters, [{ cluster: 'payments.default', weight: 1 }]);
   assert.ok(vh.routes[0].retry, 'external traffic gets the default retries');
 });
