@@ -8,12 +8,13 @@ import { unacceptingListener } from '../unaccepting-listener.js';
 import { clusterName, retryPolicy, startProxy } from './resilience-test-support.js';
 
 const host = (n: number): string => `127.0.92.${n}`;
+// connect timeouts of 500 ms: long enough that a loaded machine never times out a connect that succeeds
 
 test('an expired connect timeout answers 504 connect-timeout; a refused connect stays 502 upstream-connect', async () => {
   const hole = await unacceptingListener(host(11));
   const closed = { address: host(12), port: await freePort(host(12)) };
-  const toHole = await startProxy({ address: host(13), endpoints: [endpoint(hole.address, hole.port)], cluster: { connectTimeoutMs: 50 } });
-  const toClosed = await startProxy({ address: host(14), endpoints: [endpoint(closed.address, closed.port)], cluster: { connectTimeoutMs: 50 } });
+  const toHole = await startProxy({ address: host(13), endpoints: [endpoint(hole.address, hole.port)], cluster: { connectTimeoutMs: 500 } });
+  const toClosed = await startProxy({ address: host(14), endpoints: [endpoint(closed.address, closed.port)], cluster: { connectTimeoutMs: 500 } });
   try {
     const timedOut = await request({ host: toHole.address, port: toHole.port });
     assert.equal(timedOut.status, 504);
@@ -43,7 +44,7 @@ test('a connect timeout is a connect failure: retried elsewhere, and 5 of them e
     address: host(23),
     endpoints: [endpoint(hole.address, hole.port), endpoint(good.address, good.port)],
     cluster: {
-      connectTimeoutMs: 50,
+      connectTimeoutMs: 500,
       outlierDetection: { consecutiveFailures: 5, intervalMs: 10_000, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectionPercent: 50 },
     },
     route: { retry: retryPolicy({ maxRetries: 2, retryOn: ['connect-failure'], backoffBaseMs: 0 }) },
