@@ -12,7 +12,7 @@ const views: Record<string, { path: string; name: (r: Row) => string; columns: [
       ['NAMESPACE', (r) => r.metadata?.namespace],
       ['NAME', (r) => r.metadata?.name],
       ['CLUSTER-IP', (r) => r.status?.clusterIP ?? '-'],
-      ['PORTS', (r) => (r.spec?.ports ?? []).map((p: Row) => `${p.port}/${p.protocol}`)],
+      ['PORTS', (r) => (r.spec?.ports ?? []).map((p: Row) => `${p.port}/${p.protocol ?? 'auto'}`)],
       ['SELECTOR', (r) => r.spec?.selector],
       ['ENDPOINTS', (r) => r.status?.endpoints],
       ['DRAINING', (r) => r.status?.draining],

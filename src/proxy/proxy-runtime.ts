@@ -93,7 +93,15 @@ export class ProxyRuntime {
     return l instanceof HttpListener ? l : undefined;
   }
 
-  /** The outbound TCP listener of a cluster's port (a Service's tcp port), for interception. */
+  /** The HTTP listener of a route table (a detecting listener hands it HTTP connections). */
+  private readonly httpListenerServing = (routeConfigName: string): HttpListener | undefined => {
+    for (const l of this.listeners.values()) {
+      if (l instanceof HttpListener && l.config.direction === 'outbound' && l.config.routeConfigName === routeConfigName && !l.config.inlineRoutes) return l;
+    }
+    return undefined;
+  };
+
+  /** The outbound TCP listener of a cluster's port (a Service's tcp port, or a detecting one of an auto port), for interception. */
   tcpListenerFor(cluster: string, port: number): TcpListener | undefined {
     for (const l of this.listeners.values()) {
       if (l instanceof TcpListener && l.config.port === port && l.config.tcpProxy?.cluster === cluster) return l;
@@ -117,7 +125,7 @@ export class ProxyRuntime {
     for (const lc of config.listeners) {
       let listener = this.listeners.get(lc.name);
       if (!listener) {
-        if (lc.tcpProxy) listener = new TcpListener(lc, this.clusters, this.metrics);
+        if (lc.tcpProxy) listener = new TcpListener(lc, this.clusters, this.metrics, this.httpListenerServing);
         else {
           const protection = { limits: this.limits, overload: this.overload, clock: this.opts.clock };
           listener = lc.direction === 'inbound'
@@ -180,7 +188,7 @@ export class ProxyRuntime {
   }
 
   private allBound(): boolean {
-    for (const l of this.listeners.values()) if (l.address === null) return false;
+    for (const l of this.listeners.values()) if (l.address === null && l.config.bindToPort !== false) return false;
     return true;
   }
 
@@ -195,5 +203,7 @@ export class ProxyRuntime {
 
 function sameSocket(a: ListenerConfig, b: ListenerConfig): boolean {
   // a listener that turns from HTTP to TCP (or back) is a different kind of listener: rebind
-  return a.address === b.address && a.port === b.port && a.direction === b.direction && (a.tcpProxy === undefined) === (b.tcpProxy === undefined);
+  return a.address === b.address && a.port === b.port && a.direction === b.direction && (a.tcpProxy === undefined) === (b.tcpProxy === undefined)
+    // binding or not, detecting or not, is a different socket setup
+    && (a.bindToPort !== false) === (b.bindToPort !== false) && (a.detect === undefined) === (b.detect === undefined);
 }

@@ -27,7 +27,8 @@ const addressSchema = z.string().min(1).max(253)
 const portSchema = z.object({
   name: z.string().optional(),
   port: z.number().int().min(1).max(65535),
-  protocol: protocolSchema.default('http'),
+  // auto is a Service's (detection): an ExternalService is routed by host name
+  protocol: protocolSchema.exclude(['auto']).default('http'),
 }).strict();
 
 export const externalServiceSchema = z.object({

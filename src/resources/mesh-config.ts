@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isIPv4 } from 'node:net';
 import { metadataSchema } from './metadata.js';
+import { durationMs, durationSchema } from './resilience-policy.js';
 
 function isServiceCidr(v: string): boolean {
   const m = /^([0-9.]+)\/(\d+)$/.exec(v);
@@ -28,9 +29,15 @@ export const meshConfigSchema = z.object({
     defaultAuthorization: z.enum(['allow', 'deny']).default('allow'),
     // Where services' virtual IPs (what an intercepted app connects to) are allocated.
     serviceCidr: z.string().refine(isServiceCidr, 'must be an IPv4 CIDR from /8 to /30, such as 10.96.0.0/16').default('10.96.0.0/16'),
+    // How long a sidecar waits for a client's first bytes on a port that declares no protocol
+    // before it treats the connection as TCP (Istio's protocolDetectionTimeout). Not 0: a port
+    // that must not wait is marked `protocol: tcp`; at most 1h (timers overflow past ~24 days).
+    protocolDetectionTimeout: durationSchema
+      .refine((v) => !/^\d+(ms|s|m|h)$/.test(v) || (durationMs(v) > 0 && durationMs(v) <= 3_600_000), 'must be more than 0 and at most 1h (mark a port protocol: tcp to skip detection)')
+      .default('10s'),
   }).strict().default({
     trustDomain: 'cluster.local', mtls: { mode: 'permissive' }, accessLog: { format: 'off', filter: 'all' },
-    tracing: { samplingRate: 0 }, defaultAuthorization: 'allow', serviceCidr: '10.96.0.0/16',
+    tracing: { samplingRate: 0 }, defaultAuthorization: 'allow', serviceCidr: '10.96.0.0/16', protocolDetectionTimeout: '10s',
   }),
 }).strict();
 

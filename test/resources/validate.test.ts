@@ -38,7 +38,7 @@ metadata: { name: mesh }
   it('reads a JSON array', () => {
     const r = parseResources(JSON.stringify([{ apiVersion: 'trellis.dev/v1alpha1', kind: 'Service', metadata: { name: 'a' }, spec: {} }]), 'x.json');
     assert.ok(r.ok);
-    if (r.ok && r.resources[0].kind === 'Service') assert.deepEqual(r.resources[0].spec.ports, [{ port: 80, protocol: 'http' }]);
+    if (r.ok && r.resources[0].kind === 'Service') assert.deepEqual(r.resources[0].spec.ports, [{ port: 80, protocol: 'auto' }]);
   });
 
   it('names the file, document, line, resource and field of each error', () => {

@@ -11,7 +11,7 @@ function routerFilter(): XdsObject {
   return { name: 'envoy.filters.http.router', typed_config: packMessage(typeUrls.router, {}) };
 }
 
-function httpConnectionManager(statPrefix: string, routing: XdsObject, telemetry: XdsObject = {}): XdsObject {
+export function httpConnectionManager(statPrefix: string, routing: XdsObject, telemetry: XdsObject = {}): XdsObject {
   return {
     name: 'envoy.filters.network.http_connection_manager',
     typed_config: packMessage(typeUrls.httpConnectionManager, {

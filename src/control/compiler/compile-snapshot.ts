@@ -15,6 +15,7 @@ import { egressScope, type EgressScope } from './egress-scope.js';
 import { digestKey } from './compile-cache.js';
 import { compileTcpListeners, inboundTcpCluster, inboundTcpPorts, tcpPlan, type TcpPlan } from './compile-tcp.js';
 import { nodeInService } from './compile-authorization.js';
+import { compileDetectListeners, detectPorts, type DetectServicePort } from './compile-detect.js';
 import { durationFromMs } from './xds-object.js';
 
 export interface MeshState {
@@ -55,15 +56,19 @@ export function compileProxySnapshot(index: MeshIndex, node: NodeInfo, listenerN
 
   // raw TCP (compile-tcp.ts): not for proxyless clients, which speak gRPC only
   const tcp = proxyless ? null : tcpPlanOf(index);
-  const tcpInbound = tcp === null || !node.app ? [] : inboundTcpPorts(tcp, (key) => {
+  const belongs = (key: string): boolean => {
     const svc = index.byKey.get(key);
     return svc !== undefined && nodeInService(node, svc);
-  });
+  };
+  const tcpInbound = tcp === null || !node.app ? [] : inboundTcpPorts(tcp, belongs, tcp.detect);
   const listeners = new Map<string, XdsObject>();
   for (const l of nodeListeners(index, node, proxyless, security, tcpInbound)) listeners.set(l.name as string, l);
   if (tcp !== null) {
     const reachable = new Set(view.scope.services.map((s) => s.key));
     for (const l of compileTcpListeners(tcp, node, reachable, tcpInbound)) listeners.set(l.name as string, l);
+    // protocol detection on auto ports (compile-detect.ts); the node's own Services' ports are its app's
+    const ownPorts = node.app ? [...tcpInbound, ...tcp.detect.filter((p) => belongs(p.key)).map((p) => p.port)] : [];
+    for (const l of compileDetectListeners(tcp.detect, node, reachable, ownPorts, index.detectionTimeoutMs, index.telemetry)) listeners.set(l.name as string, l);
   }
   for (const name of listenerNames) {
     if (listeners.has(name)) continue;
@@ -158,13 +163,16 @@ function securityInput(index: MeshIndex): SecurityInput {
   return input;
 }
 
-const tcpPlans = new WeakMap<MeshIndex, TcpPlan>();
+/** The tcp ports, and the auto ports whose listeners detect (they yield the port numbers tcp ports hold). */
+type PortPlan = TcpPlan & { detect: DetectServicePort[] };
+const tcpPlans = new WeakMap<MeshIndex, PortPlan>();
 
-/** The mesh's tcp port plan, made once per index (a refresh pass), not once per proxy. */
-function tcpPlanOf(index: MeshIndex): TcpPlan {
+/** The mesh's tcp and auto port plan, made once per index (a refresh pass), not once per proxy. */
+function tcpPlanOf(index: MeshIndex): PortPlan {
   let plan = tcpPlans.get(index);
   if (plan === undefined) {
-    plan = tcpPlan(index.state.resources);
+    const tcp = tcpPlan(index.state.resources);
+    plan = { ...tcp, detect: detectPorts(index.state.resources, new Set(tcp.ports.map((p) => p.port))) };
     tcpPlans.set(index, plan);
   }
   return plan;

@@ -138,9 +138,12 @@ export function tcpProxyFilter(p: TcpServicePort): XdsObject {
   };
 }
 
-/** The node's own tcp target ports: those of the services it belongs to. */
-export function inboundTcpPorts(plan: TcpPlan, belongs: (key: string) => boolean): number[] {
-  return [...new Set(plan.ports.filter((p) => belongs(p.key)).map((p) => p.targetPort))].sort((a, b) => a - b);
+/**
+ * The target ports a peer may open a CONNECT tunnel to on this node: those of the tcp ports, and
+ * of the auto ports (`detect`: their TCP path tunnels too), of the services it belongs to.
+ */
+export function inboundTcpPorts(plan: TcpPlan, belongs: (key: string) => boolean, detect: readonly TcpServicePort[] = []): number[] {
+  return [...new Set([...plan.ports, ...detect].filter((p) => belongs(p.key)).map((p) => p.targetPort))].sort((a, b) => a - b);
 }
 
 export function inboundTcpClusterName(port: number): string {

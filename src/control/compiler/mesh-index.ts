@@ -4,6 +4,8 @@ import type { Instance } from '../registry.js';
 import { meshConfigOf } from './compile-authorization.js';
 import type { MeshState } from './compile-snapshot.js';
 import { compileHcmTelemetry } from './compile-telemetry.js';
+import { DEFAULT_DETECTION_TIMEOUT_MS } from './compile-detect.js';
+import { durationMs } from '../../resources/resilience-policy.js';
 import { CompileCache, digestKey } from './compile-cache.js';
 import { externalAsService } from './compile-external-services.js';
 import { routesByParent } from './compile-routes.js';
@@ -27,6 +29,8 @@ export interface MeshIndex {
   /** Accepted HTTPRoutes and GRPCRoutes by parent service key. */
   readonly attached: ReadonlyMap<string, MeshRoute[]>;
   readonly telemetry: XdsObject;
+  /** MeshConfig protocolDetectionTimeout: the detecting listeners' listener_filters_timeout. */
+  readonly detectionTimeoutMs: number;
   readonly authorizationPolicies: readonly AuthorizationPolicy[];
   readonly cache: CompileCache;
   readonly certified: ReadonlySet<string>;
@@ -84,6 +88,8 @@ export function indexMesh(state: MeshState, cache = new CompileCache()): MeshInd
   return {
     state, services, byKey, externals, externalByKey, policies, attached, certified, cache,
     telemetry: compileHcmTelemetry(resources),
+    // a MeshConfig stored before the field existed has none
+    detectionTimeoutMs: meshConfig?.spec.protocolDetectionTimeout ? durationMs(meshConfig.spec.protocolDetectionTimeout) : DEFAULT_DETECTION_TIMEOUT_MS,
     authorizationPolicies: resources.filter((r): r is AuthorizationPolicy => r.kind === 'AuthorizationPolicy'),
     members,
     membersPrint: (svc) => print(`m\0${svc.key}`, () => JSON.stringify(members(svc).map((i) => [

@@ -20,6 +20,22 @@ export interface ListenerConfig {
    * as opaque bytes; routeConfigName is '' and there are no routes.
    */
   tcpProxy?: TcpProxyConfig;
+  /**
+   * Protocol detection (a Service port without a protocol, docs/protocols.md): connections whose
+   * first bytes are HTTP go to the HTTP listener serving `routeConfigName`; TLS, anything else, or
+   * silence for `timeoutMs` go to `tcpProxy`.
+   */
+  detect?: DetectConfig;
+  /** false: the listener binds nothing and takes only connections the interception listener hands it (Envoy's bind_to_port). */
+  bindToPort?: boolean;
+}
+
+export interface DetectConfig {
+  /** How long a silent (or inconclusive) client is waited for: Envoy's listener_filters_timeout. */
+  timeoutMs: number;
+  /** Which detected HTTP versions take the HTTP path (the HTTP chain's application_protocols). */
+  http1: boolean;
+  h2c: boolean;
 }
 
 export interface TcpProxyConfig {

@@ -5,6 +5,8 @@
 //     the outbound HTTP listener, which routes by Host like any outbound request;
 //   - the listener itself (an app that calls 127.0.0.1:15001 directly) → the same;
 //   - a service's address at one of its tcp ports → that port's outbound TCP listener (tcp_proxy);
+//   - a service's address at a port that declares no protocol → that port's detecting listener,
+//     which sends HTTP on to the outbound HTTP listener and the rest to tcp_proxy;
 //   - a service's address on a port it does not serve → refused at once (there is nothing there);
 //   - anything else → passthrough: a plain TCP connection to the original destination.
 import net, { type AddressInfo, type Socket } from 'node:net';
@@ -148,19 +150,20 @@ export class InterceptListener {
     }
     const table = outbound?.routeTable;
     const mesh = table ? meshDestinations(table) : null;
+    const cluster = mesh?.addresses.get(dst.address);
+    // a tcp port's listener, or the detecting listener of a port that declares no protocol
+    const tcp = cluster === undefined ? undefined : this.opts.tcp?.(cluster, dst.port);
+    if (tcp !== undefined) {
+      this.metrics.mesh.inc();
+      socket.removeListener('error', noop);
+      tcp.acceptConnection(socket);
+      return;
+    }
     if (outbound !== undefined && mesh !== null && mesh.ports.has(`${dst.address}:${dst.port}`)) {
       this.metrics.mesh.inc();
       return this.toMesh(outbound, socket);
     }
-    const cluster = mesh?.addresses.get(dst.address);
     if (cluster !== undefined) {
-      const tcp = this.opts.tcp?.(cluster, dst.port);
-      if (tcp !== undefined) {
-        this.metrics.mesh.inc();
-        socket.removeListener('error', noop);
-        tcp.acceptConnection(socket);
-        return;
-      }
       // a virtual IP exists only in the mesh: passing it through would wait for a connect timeout
       this.metrics.refused.inc();
       socket.resetAndDestroy();

@@ -28,6 +28,11 @@ export interface ProtocolDispatchOptions {
   handlers: ProtocolHandlers;
   /** Metric label (`outbound`, `inbound`). */
   direction: string;
+  /**
+   * Metric labels of the connection's destination: the service (cluster) whose port it is and the
+   * port; default: no cluster and the destination's port. Bounded by the ports Services declare.
+   */
+  labels?: (destination: OriginalDestination | null) => { cluster: string; port: string };
   /** Read per connection, so a new config applies to the next one. */
   timeoutMs?: () => number;
   registry?: Registry;
@@ -44,10 +49,11 @@ export class ProtocolDispatch {
   accept(socket: Socket, destination: OriginalDestination | null = null): void {
     const direction = this.opts.direction;
     const metrics = this.metrics;
+    const labels = metrics === null ? null : this.opts.labels?.(destination) ?? { cluster: '', port: destination === null ? '' : String(destination.port) };
     socket.on('error', ignore);
     void detectProtocol(socket, {
       timeoutMs: this.opts.timeoutMs?.() ?? defaultDetectTimeoutMs,
-      onOutcome: metrics === null ? undefined : (p, o) => metrics.cell(direction, p, o).inc(),
+      onOutcome: metrics === null ? undefined : (p, o) => metrics.cell(direction, labels!.cluster, labels!.port, p, o).inc(),
     }).then((d) => {
       if (d === null) return;
       this.handlerFor(d.protocol)(socket, d, destination);

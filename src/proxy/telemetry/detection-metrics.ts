@@ -7,12 +7,12 @@ import type { DetectedProtocol, DetectionOutcome } from '../listener/protocol-de
 
 export class DetectionMetrics {
   readonly detections = new CounterFamily('trellis_protocol_detections_total',
-    'Connections whose protocol the sidecar sniffed, by what it found (tls, http1, http2, tcp; none when the client left first) and why (matched, unrecognized, timeout, closed).',
-    ['direction', 'protocol', 'outcome']);
+    'Connections whose protocol the sidecar sniffed (on Service ports that declare none), by the service and port they were for, what it found (tls, http1, http2, tcp; none when the client left first) and why (matched, unrecognized, timeout, closed).',
+    ['direction', 'cluster', 'port', 'protocol', 'outcome']);
 
   /** The cell of one decision; the family caches it, so this is cheap once per connection. */
-  cell(direction: string, protocol: DetectedProtocol | null, outcome: DetectionOutcome): CounterCell {
-    return this.detections.cell(direction, protocol ?? 'none', outcome);
+  cell(direction: string, cluster: string, port: string, protocol: DetectedProtocol | null, outcome: DetectionOutcome): CounterCell {
+    return this.detections.cell(direction, cluster, port, protocol ?? 'none', outcome);
   }
 }
 

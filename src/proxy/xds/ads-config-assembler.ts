@@ -21,7 +21,7 @@ export function edsNamesOf(clusters: Iterable<ClusterConfig>): string[] {
 /** RDS names to subscribe to: those the listeners reference without an inline route config, sorted. */
 export function rdsNamesOf(listeners: Iterable<ListenerConfig>): string[] {
   const names = new Set<string>();
-  for (const l of listeners) if (!l.inlineRoutes && !l.tcpProxy) names.add(l.routeConfigName);
+  for (const l of listeners) if (!l.inlineRoutes && (!l.tcpProxy || l.detect)) names.add(l.routeConfigName);
   return [...names].sort();
 }
 
@@ -34,7 +34,7 @@ export function assembleProxyConfig(version: string, accepted: AcceptedResources
   const listeners = [...accepted.listeners.values()].sort((a, b) => a.name.localeCompare(b.name));
   const routes = new Map<string, RouteTable>();
   for (const l of listeners) {
-    if (l.tcpProxy) continue; // a TCP listener has no routes
+    if (l.tcpProxy && !l.detect) continue; // a TCP listener has no routes (a detecting one routes its HTTP)
     const table = l.inlineRoutes ?? accepted.routes.get(l.routeConfigName);
     if (table) routes.set(table.name, table);
     else missing.push(`route configuration "${l.routeConfigName}" (listener "${l.name}")`);

@@ -10,6 +10,7 @@ import { decodeHcmTelemetry } from './telemetry-decoder.js';
 import { findUnknownTypedExtension, socketAddress } from './xds-decode-fields.js';
 import { decoded, refused, type DecodeResult, type ProtoObject } from './xds-decode-result.js';
 import { decodeTcpProxy } from './tcp-proxy-decoder.js';
+import { decodeDetectListener, isDetectListener } from './detect-listener-decoder.js';
 
 export function decodeListener(listener: ProtoObject): DecodeResult<ListenerConfig> {
   const name = typeof listener.name === 'string' ? listener.name : '';
@@ -29,6 +30,8 @@ function decodeNamedListener(name: string, l: ProtoObject): DecodeResult<Listene
   if (l.default_filter_chain) return refused('default_filter_chain is not supported');
   if (l.filter_chain_matcher) return refused('filter_chain_matcher is not supported');
   if (l.additional_addresses?.length) return refused('additional_addresses are not supported');
+  if (isDetectListener(l)) return decodeDetectListener(name, addr, direction, l, decodeRdsChain);
+  if (l.bind_to_port?.value === false) return refused('bind_to_port false is only supported on a protocol-detecting listener');
   const chains = decodeFilterChains(l, direction);
   if (!chains.ok) return chains;
   const chain = chains.value.chain;
@@ -73,6 +76,25 @@ function decodeTcpListener(name: string, addr: { address: string; port: number }
   const t = decodeTcpProxy(filter.typed_config as AnyMessage);
   if (!t.ok) return refused(`filter_chains[0].filters[0] ("${filter.name ?? ''}"): ${t.error}`);
   return decoded({ name, address: addr.address, port: addr.port, direction, routeConfigName: '', tcpProxy: t.value });
+}
+
+/** The HTTP chain of a detecting listener: one HttpConnectionManager that routes by RDS; its route config name. */
+function decodeRdsChain(chain: ProtoObject): DecodeResult<string> {
+  const filters = (chain.filters ?? []) as ProtoObject[];
+  if (filters.length !== 1) return refused(`must hold exactly one filter (the HttpConnectionManager), got ${filters.length}`);
+  const url = (filters[0].typed_config as AnyMessage | undefined)?.type_url;
+  if (url !== typeUrls.httpConnectionManager) return refused(`unknown typed extension ${url || '(empty type_url)'} in filters[0] ("${filters[0].name ?? ''}")`);
+  const hcm = unpackAny(filters[0].typed_config as AnyMessage);
+  if (!hcm) return refused(`cannot decode ${url}`);
+  if (!hcm.rds) return refused('HttpConnectionManager: rds is required (the HTTP path uses the outbound route table)');
+  const filtersOk = checkHttpFilters(hcm);
+  if (filtersOk) return refused(`HttpConnectionManager: ${filtersOk}`);
+  const unknownInside = findUnknownTypedExtension(hcm);
+  if (unknownInside) return refused(`HttpConnectionManager: ${unknownInside}`);
+  const telemetry = decodeHcmTelemetry(hcm);
+  if (!telemetry.ok) return refused(`HttpConnectionManager: ${telemetry.error}`);
+  const routes = decodeHcmRoutes(hcm);
+  return routes.ok ? decoded(routes.value.routeConfigName) : refused(`HttpConnectionManager: ${routes.error}`);
 }
 
 function decodeHcmRoutes(hcm: ProtoObject): DecodeResult<Pick<ListenerConfig, 'routeConfigName' | 'inlineRoutes'>> {

@@ -31,7 +31,8 @@ describe('compileSnapshot', () => {
     const snap = compileSnapshot({ resources: rs, instances }, node);
     assert.deepEqual([...snap.get(typeUrls.cluster)!.keys()], ['api.default', 'web.default', 'inbound|local']);
     assert.deepEqual([...snap.get(typeUrls.clusterLoadAssignment)!.keys()], ['api.default', 'web.default']);
-    assert.deepEqual([...snap.get(typeUrls.listener)!.keys()], ['outbound', 'inbound']);
+    // api's port 80 declares no protocol: a detecting listener (compile-detect.ts)
+    assert.deepEqual([...snap.get(typeUrls.listener)!.keys()], ['outbound', 'inbound', 'auto|api.default|80']);
     assert.deepEqual([...snap.get(typeUrls.routeConfiguration)!.keys()], ['outbound']);
   });
 

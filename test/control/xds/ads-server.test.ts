@@ -22,7 +22,8 @@ const service = (name: string): Resource[] => resources(`
 apiVersion: trellis.dev/v1alpha1
 kind: Service
 metadata: { name: ${name} }
-spec: {}
+# http: the pushes counted below are those of HTTP services (a port without a protocol adds a detecting listener)
+spec: { ports: [{ port: 80, protocol: http }] }
 `);
 
 const digestOf = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('base64');

@@ -224,11 +224,11 @@ test('ProtocolDispatch hands each protocol to its handler, unknown ones to TCP, 
     assert.deepEqual(seen, ['http1:4242', 'tcp:matched:4242', 'tcp:matched:4242', 'tcp:unrecognized:4242', 'tcp:timeout:4242']);
     const text = await registry.metrics();
     for (const line of [
-      'trellis_protocol_detections_total{direction="outbound",protocol="http1",outcome="matched"} 1',
-      'trellis_protocol_detections_total{direction="outbound",protocol="http2",outcome="matched"} 1',
-      'trellis_protocol_detections_total{direction="outbound",protocol="tls",outcome="matched"} 1',
-      'trellis_protocol_detections_total{direction="outbound",protocol="tcp",outcome="unrecognized"} 1',
-      'trellis_protocol_detections_total{direction="outbound",protocol="tcp",outcome="timeout"} 1',
+      'trellis_protocol_detections_total{direction="outbound",cluster="",port="4242",protocol="http1",outcome="matched"} 1',
+      'trellis_protocol_detections_total{direction="outbound",cluster="",port="4242",protocol="http2",outcome="matched"} 1',
+      'trellis_protocol_detections_total{direction="outbound",cluster="",port="4242",protocol="tls",outcome="matched"} 1',
+      'trellis_protocol_detections_total{direction="outbound",cluster="",port="4242",protocol="tcp",outcome="unrecognized"} 1',
+      'trellis_protocol_detections_total{direction="outbound",cluster="",port="4242",protocol="tcp",outcome="timeout"} 1',
     ]) assert.ok(text.includes(line), `${line} in\n${text}`);
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -19,7 +19,7 @@ const yaml = (name: string) => `
 apiVersion: trellis.dev/v1alpha1
 kind: Service
 metadata: { name: ${name} }
-spec: { ports: [{ port: 8000 }] }
+spec: { ports: [{ port: 8000, protocol: http }] }  # a port without a protocol would add a listener too
 `;
 
 interface Replica { ads: AdsServer; registry: Registry; address: string }

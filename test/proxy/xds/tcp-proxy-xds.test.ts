@@ -76,7 +76,8 @@ test('the inbound listener of a member terminates CONNECTs to its tcp target por
   const snap = encodeSnapshot(compileSnapshot({ resources: mesh, instances: [] }, dbNode));
   const listeners = decodeAll<ListenerConfig>(listenerKind, snap);
   const inbound = listeners.get('inbound')!;
-  assert.deepEqual(inbound.inlineRoutes?.connect, [{ name: 'tcp|15432', port: 15432, cluster: 'inbound|tcp|15432' }]);
+  // 15432: the tcp port's target; 8000: db's port without a protocol, whose TCP path tunnels too (compile-detect.ts)
+  assert.deepEqual(inbound.inlineRoutes?.connect, [{ name: 'tcp|8000', port: 8000, cluster: 'inbound|tcp|8000' }, { name: 'tcp|15432', port: 15432, cluster: 'inbound|tcp|15432' }]);
   assert.equal(inbound.inlineRoutes?.virtualHosts[0].routes.length, 1, 'the CONNECT route is not an HTTP route');
   const clusters = decodeAll<ClusterConfig>(clusterKind, snap);
   assert.deepEqual(clusters.get('inbound|tcp|15432')?.staticEndpoints?.map((e) => `${e.address}:${e.port}`), ['127.0.75.21:15432']);
