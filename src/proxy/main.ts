@@ -81,6 +81,7 @@ export function buildNodeInfo(opts: StartProxyOptions, adminPort = opts.adminPor
     app: opts.app ? parseHostPort(opts.app, '--app') : undefined,
     ingressFor: opts.ingressFor,
     ...(opts.egress?.length ? { egress: opts.egress } : {}),
+    ...(opts.intercept ? { intercept: true } : {}),
     labels,
     zone: labels.zone ?? '',
     region: labels.region ?? '',

@@ -13,6 +13,8 @@ export interface NodeInfo {
   ingressFor?: string;        // an ingress sends requests for unknown hosts to this service
   /** The services this proxy calls (`name` or `name.namespace`); absent: every service in the mesh. */
   egress?: string[];
+  /** The sidecar takes the app's intercepted connections (`--intercept`): it gets listeners that bind nothing (docs/protocols.md). */
+  intercept?: boolean;
   labels: Record<string, string>;
   zone: string;
   region: string;
@@ -72,6 +74,7 @@ export function encodeNode(n: NodeInfo): Record<string, unknown> {
       labels: n.labels,
       ingressFor: n.ingressFor,
       egress: n.egress,
+      intercept: n.intercept ? true : undefined,
     }),
   };
 }
@@ -107,6 +110,7 @@ export function decodeNode(node: any): NodeInfo | string {
     app,
     ingressFor: typeof md.ingressFor === 'string' && md.ingressFor ? md.ingressFor : undefined,
     ...(egress ? { egress } : {}),
+    ...(md.intercept === true ? { intercept: true } : {}),
     labels,
     zone: node.locality?.zone ?? labels.zone ?? '',
     region: node.locality?.region ?? labels.region ?? '',

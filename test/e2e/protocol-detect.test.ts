@@ -4,11 +4,15 @@
 // through opaque to the service's app; a client that says nothing meets a server-speaks-first
 // banner after the MeshConfig's protocolDetectionTimeout (300ms here), counted as a timeout; a
 // `tcp` port (the opaque marking) gives its banner at once even with a 10 s timeout, which reaches
-// the sidecars over xDS without a restart. 127.0.87.0/24.
+// the sidecars over xDS without a restart. An app behind such a port gets each request in the
+// protocol its client spoke (HTTP/1.1 stays HTTP/1.1, h2c goes as h2c), although the sidecars
+// carry both over HTTP/2. 127.0.87.0/24.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +23,7 @@ const webPort = 9000;
 const securePort = 9443;
 const greeterPort = 7100;
 const smtpPort = 7200;
+const protoPort = 9100;
 
 const meshConfig = (timeout: string) => `apiVersion: trellis.dev/v1alpha1
 kind: MeshConfig
@@ -46,6 +51,11 @@ apiVersion: trellis.dev/v1alpha1
 kind: Service
 metadata: { name: smtp }
 spec: { ports: [{ port: ${smtpPort}, targetPort: 8000, protocol: tcp }] }
+---
+apiVersion: trellis.dev/v1alpha1
+kind: Service
+metadata: { name: proto }
+spec: { ports: [{ port: ${protoPort}, targetPort: 8000 }] }
 ---
 apiVersion: trellis.dev/v1alpha1
 kind: Service
@@ -92,6 +102,24 @@ function tlsApp(dir: string): AppStarter {
     });
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, address, resolve));
     return () => new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+}
+
+/** An app that answers, as JSON, who it is, the HTTP version it was spoken to in and whether it saw the sidecars' origin marker. */
+function versionApp(pod: string, version: 'http1' | 'h2c'): AppStarter {
+  return async (address, port) => {
+    const answer = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ pod, httpVersion: req.httpVersion, marker: req.headers['x-trellis-orig-proto'] ?? null }));
+    };
+    // an HTTP/1.1-only app, or an h2c-only one (prior knowledge, as gRPC servers are)
+    const server = version === 'http1' ? http.createServer(answer) : http2.createServer(answer);
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, address, resolve));
+    return () => new Promise<void>((resolve) => {
+      if (server instanceof http.Server) server.closeAllConnections();
+      server.close(() => resolve());
+    });
   };
 }
 
@@ -145,17 +173,18 @@ describe('protocol detection on Service ports that declare no protocol', () => {
     const applied = await mesh.apply(resources);
     assert.equal(applied.code, 0, applied.stderr);
     client = await mesh.addPod('client-1', 'client');
-    await mesh.addPod('web-1', 'web');
+    await mesh.addPod('web-1', 'web', {}, { app: versionApp('web-1', 'http1') });
     await mesh.addPod('secure-1', 'secure', {}, { app: tlsApp(certDir) });
     await mesh.addPod('greeter-1', 'greeter', {}, { app: bannerApp('greeter') });
     await mesh.addPod('smtp-1', 'smtp', {}, { app: bannerApp('smtp') });
-    await mesh.waitInSync(20_000, 5);
+    await mesh.addPod('proto-1', 'proto', {}, { app: versionApp('proto-1', 'h2c') });
+    await mesh.waitInSync(20_000, 6);
     await waitFor(async () => {
       const d = await dump(client);
       const bound = (name: string) => (d.listeners as Record<string, any>[]).find((l) => l.name === name)?.bound === true;
       const endpoints = (name: string) => (d.clusters as Record<string, any>[]).find((c) => c.name === name)?.endpoints.length === 1;
-      return bound(`auto|web.default|${webPort}`) && bound(`auto|secure.default|${securePort}`) && bound(`auto|greeter.default|${greeterPort}`)
-        && bound(`tcp|${smtpPort}`) && ['web', 'secure', 'greeter', 'smtp'].every((s) => endpoints(`${s}.default`));
+      return bound(`auto|web.default|${webPort}`) && bound(`auto|proto.default|${protoPort}`) && bound(`auto|secure.default|${securePort}`) && bound(`auto|greeter.default|${greeterPort}`)
+        && bound(`tcp|${smtpPort}`) && ['web', 'secure', 'greeter', 'smtp', 'proto'].every((s) => endpoints(`${s}.default`));
     }, 20_000, 'the client sidecar\'s detecting and tcp listeners, and an endpoint per service');
   });
 
@@ -182,12 +211,24 @@ describe('protocol detection on Service ports that declare no protocol', () => {
     assert.ok(await metric(client, new RegExp(`^trellis_protocol_detections_total\\{direction="outbound",cluster="web.default",port="${webPort}",protocol="http1",outcome="matched"\\}`)) >= 2);
   });
 
-  it('routes h2c with prior knowledge (curl --http2-prior-knowledge)', { timeout: 20_000 }, async () => {
-    const out = await curl(['--http2-prior-knowledge', '-i', '-H', 'Host: web', '-w', '\n%{http_version}', `http://${client.address}:${webPort}/routed/h2`]);
+  it('routes h2c with prior knowledge (curl --http2-prior-knowledge) to an h2c app', { timeout: 20_000 }, async () => {
+    const out = await curl(['--http2-prior-knowledge', '-i', '-H', 'Host: proto', '-w', '\n%{http_version}', `http://${client.address}:${protoPort}/h2`]);
     assert.match(out, /^HTTP\/2 200/);
-    assert.match(out, /^x-route: routed\r?$/m);
     assert.equal(out.slice(out.lastIndexOf('\n') + 1), '2');
-    assert.ok(await metric(client, new RegExp(`^trellis_protocol_detections_total\\{direction="outbound",cluster="web.default",port="${webPort}",protocol="http2",outcome="matched"\\}`)) >= 1);
+    assert.equal(JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4, out.lastIndexOf('\n'))).pod, 'proto-1');
+    assert.ok(await metric(client, new RegExp(`^trellis_protocol_detections_total\\{direction="outbound",cluster="proto.default",port="${protoPort}",protocol="http2",outcome="matched"\\}`)) >= 1);
+  });
+
+  it('gives the app behind a port without a protocol each request in its client\'s protocol', { timeout: 20_000 }, async () => {
+    // through the client's outbound listener (15001) and its detecting listener alike; the sidecars carry both over HTTP/2
+    for (const port of [15001, webPort]) {
+      const h1 = JSON.parse(await curl(['-H', 'Host: web', '-H', 'x-trellis-orig-proto: forged', `http://${client.address}:${port}/`]));
+      assert.deepEqual(h1, { pod: 'web-1', httpVersion: '1.1', marker: null }, `HTTP/1.1 stays HTTP/1.1 via ${port}, and the marker stays between the sidecars`);
+    }
+    for (const port of [15001, protoPort]) {
+      const h2 = JSON.parse(await curl(['--http2-prior-knowledge', '-H', 'Host: proto', `http://${client.address}:${port}/`]));
+      assert.deepEqual(h2, { pod: 'proto-1', httpVersion: '2.0', marker: null }, `h2c goes to the app as h2c via ${port}`);
+    }
   });
 
   it('passes TLS through opaque to the service\'s app', { timeout: 20_000 }, async () => {

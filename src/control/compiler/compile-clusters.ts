@@ -4,7 +4,7 @@ import { clusterResilienceFields } from './compile-resilience.js';
 import { clusterResilience } from './resilience-merge.js';
 import type { PolicyIndex } from './resilience-policies.js';
 import { adsConfigSource, durationFromMs, socketAddress, type XdsObject } from './xds-object.js';
-import { appProtocol, speaksHttp2, withHttp2 } from './compile-upstream-protocol.js';
+import { appProtocol, speaksHttp2, withDownstreamProtocol, withHttp2 } from './compile-upstream-protocol.js';
 import { serviceKey } from './mesh-services.js';
 
 export const INBOUND_LOCAL_CLUSTER = 'inbound|local';
@@ -38,7 +38,8 @@ export function compileClusters(
         endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(node.app.address, node.app.port) } }] }],
       },
     };
-    clusters.push(speaksHttp2(appProtocol(node, own)) ? withHttp2(local) : local);
+    const protocol = appProtocol(node, own);
+    clusters.push(speaksHttp2(protocol) ? withHttp2(local) : protocol === 'auto' ? withDownstreamProtocol(local) : local);
   }
   return clusters;
 }

@@ -7,10 +7,12 @@
 // port, tunnelled like a tcp port's).
 //
 // On the pod address a port number holds one listener: tcp ports keep theirs (opaque marking
-// wins), then the oldest Service declaring the port as auto binds it. Every other auto port of a
-// reachable service, and one the node cannot bind (its app's port, a sidecar port, a port of its
-// own Services), still gets its listener with `bind_to_port: false`: the interception listener
-// hands it the connections to that service's virtual IP and port (Istio's virtual listeners).
+// wins), then the oldest Service declaring the port as auto binds it. On a sidecar that intercepts
+// (its Node says so), every other auto port of a reachable service, and one the node cannot bind
+// (its app's port, a sidecar port, a port of its own Services), still gets its listener with
+// `bind_to_port: false`: the interception listener hands it the connections to that service's
+// virtual IP and port (Istio's virtual listeners). Other sidecars do without those, so a large
+// mesh whose Services leave the protocol out does not give every sidecar a listener per service.
 import type { Resource } from '../../resources/kinds.js';
 import type { Service } from '../../resources/service.js';
 import { securityTypeUrls, tlsInspectorName } from '../../xds/security-extensions.js';
@@ -71,6 +73,8 @@ export function compileDetectListeners(ports: readonly DetectServicePort[], node
   for (const p of ports) {
     if (!reachable.has(p.key)) continue;
     const binds = p.holdsPodPort && nodePortClash(node, p.port) === null && !ownPorts.includes(p.port);
+    // one that binds nothing serves interception only: a sidecar that does not intercept has no use for it
+    if (!binds && node.intercept !== true) continue;
     out.push(detectListener(p, node.address, binds, timeoutMs, telemetry));
   }
   return out;

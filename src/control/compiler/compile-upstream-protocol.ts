@@ -4,7 +4,10 @@
 //   version travel as streams multiplexed on a few mTLS (ALPN h2) or h2c connections, and come
 //   out on the other side in the version the app there speaks (Linkerd's transparent upgrade);
 // - the inbound cluster reaches the local app in the protocol its Service port declares:
-//   h2c for `http2` and `grpc`, HTTP/1.1 for `http` (and when nothing is declared).
+//   h2c for `http2` and `grpc`, HTTP/1.1 for `http` (and without a Service); a port without a
+//   protocol (`auto`) gets each request in the protocol it came in, Envoy's
+//   use_downstream_protocol_config: HTTP/1 stays HTTP/1 (the peer sidecar marks what it carried
+//   over HTTP/2 as HTTP/1, forward-headers.ts), h2c and gRPC go as h2c.
 import type { Protocol, Service } from '../../resources/service.js';
 import { httpProtocolOptionsKey, typeUrls } from '../../xds/type-urls.js';
 import type { NodeInfo } from '../../xds/node.js';
@@ -21,6 +24,12 @@ const meshHttp2Options: XdsObject = {
 
 export function http2ProtocolOptions(): XdsObject {
   return { [httpProtocolOptionsKey]: packMessage(typeUrls.httpProtocolOptions, { explicit_http_config: { http2_protocol_options: meshHttp2Options } }) };
+}
+
+/** Each request to the app in its downstream's protocol (a Service port without a protocol). */
+export function withDownstreamProtocol(cluster: XdsObject): XdsObject {
+  const options = packMessage(typeUrls.httpProtocolOptions, { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: meshHttp2Options } });
+  return { ...cluster, typed_extension_protocol_options: { ...((cluster.typed_extension_protocol_options ?? {}) as XdsObject), [httpProtocolOptionsKey]: options } };
 }
 
 /** Adds HTTP/2 to a cluster's typed_extension_protocol_options (keeping what is there). */

@@ -213,14 +213,16 @@ export interface ClusterConfig {
   /**
    * How requests travel to the endpoints (typed_extension_protocol_options' HttpProtocolOptions,
    * docs/xds.md "Upstream protocol"): HTTP/1.1 keep-alive sockets, or HTTP/2 streams multiplexed
-   * on a few sessions (over mTLS with ALPN h2, else h2c). Absent = 'http1'.
+   * on a few sessions (over mTLS with ALPN h2, else h2c), or 'downstream': each request in the
+   * protocol it came in (Envoy's USE_DOWNSTREAM_PROTOCOL; an app behind a port without a protocol).
+   * Absent = 'http1'.
    */
   upstreamProtocol?: UpstreamProtocol;
-  /** Settings of the HTTP/2 sessions when upstreamProtocol is 'h2'; absent = the defaults. */
+  /** Settings of the HTTP/2 sessions when upstreamProtocol is 'h2' or 'downstream'; absent = the defaults. */
   http2?: Http2Options;
 }
 
-export type UpstreamProtocol = 'http1' | 'h2';
+export type UpstreamProtocol = 'http1' | 'h2' | 'downstream';
 
 /** Which address families a host name's lookup keeps (Envoy's dns_lookup_family). */
 export type DnsLookupFamily = 'v4-only' | 'v6-only' | 'v4-preferred' | 'auto' | 'all';

@@ -7,14 +7,24 @@ import type { BodyFraming } from '../cluster/pool/upstream-client.js';
 export interface RequestHead {
   head: string;
   framing: BodyFraming;
+  /** The request carried the origin marker (a peer sidecar carried an HTTP/1 request over HTTP/2); the marker is not in `head`. */
+  fromHttp1?: boolean;
 }
+
+/**
+ * Set by a sidecar on an HTTP/1 request it sends to a peer over HTTP/2 (Linkerd's
+ * l5d-orig-proto): a peer whose app speaks "the downstream's protocol" (a Service port without a
+ * protocol) gives it to the app as HTTP/1.1 again. Never forwarded further: every head drops it.
+ */
+export const origProtoHeader = 'x-trellis-orig-proto';
+const origProtoLine = origProtoHeader + ': HTTP/1.1\r\n';
 
 /** Lower-cased header names that never cross a hop (te is handled on its own). */
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'expect']);
 
 function isHopCandidate(len: number): boolean {
   // Cheap length filter so most headers are never lower-cased.
-  return len === 2 || len === 6 || len === 7 || len === 10 || len === 14 || len === 15 || len === 16 || len === 17;
+  return len === 2 || len === 6 || len === 7 || len === 10 || len === 14 || len === 15 || len === 16 || len === 17 || len === 20;
 }
 
 /** Extra header names a Connection header marks as hop-by-hop; null when there are none. */
@@ -33,7 +43,8 @@ function connectionTokens(raw: string[]): Set<string> | null {
   return set;
 }
 
-export function buildRequestHead(req: IncomingMessage, defaultHost: string): RequestHead {
+/** `markHttp1`: add the origin marker (an HTTP/1 request about to travel to a peer over HTTP/2). */
+export function buildRequestHead(req: IncomingMessage, defaultHost: string, markHttp1 = false): RequestHead {
   const raw = req.rawHeaders;
   let head = req.method + ' ' + req.url + ' HTTP/1.1\r\n';
   let framing: BodyFraming = 'none';
@@ -41,6 +52,7 @@ export function buildRequestHead(req: IncomingMessage, defaultHost: string): Req
   let xff: string | null = null;
   let authority: string | null = null;
   let extra: Set<string> | null | undefined;
+  let fromHttp1 = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
@@ -65,6 +77,9 @@ export function buildRequestHead(req: IncomingMessage, defaultHost: string): Req
         // Only "trailers" may be forwarded (RFC 9110 §10.1.4).
         if (value.toLowerCase().includes('trailers')) head += 'te: trailers\r\n';
         continue;
+      } else if (lower === origProtoHeader) {
+        fromHttp1 = value.trim() === 'HTTP/1.1';
+        continue;
       } else if (hopByHop.has(lower)) {
         if (lower === 'connection' && extra === undefined) extra = connectionTokens(raw);
         continue;
@@ -80,8 +95,8 @@ export function buildRequestHead(req: IncomingMessage, defaultHost: string): Req
   }
   if (!sawHost) head += 'host: ' + (authority ?? defaultHost) + '\r\n';
   const remote = remoteAddress(req);
-  head += 'x-forwarded-for: ' + (xff === null ? remote : xff + ', ' + remote) + '\r\n\r\n';
-  return { head, framing };
+  head += 'x-forwarded-for: ' + (xff === null ? remote : xff + ', ' + remote) + (markHttp1 ? '\r\n' + origProtoLine + '\r\n' : '\r\n\r\n');
+  return fromHttp1 ? { head, framing, fromHttp1 } : { head, framing };
 }
 
 function dropHeaderLines(head: string, names: Set<string>): string {

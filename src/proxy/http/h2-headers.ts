@@ -82,7 +82,7 @@ export function withH2Framing(req: IncomingMessage, rh: RequestHead): RequestHea
   const stream = h2StreamOf(req);
   if (stream === undefined || stream.endAfterHeaders) return rh;
   if (req.headers['content-length'] === '0') return rh;
-  return { head: rh.head.slice(0, -2) + 'transfer-encoding: chunked\r\n\r\n', framing: 'chunked' };
+  return { ...rh, head: rh.head.slice(0, -2) + 'transfer-encoding: chunked\r\n\r\n', framing: 'chunked' };
 }
 
 /**

@@ -40,15 +40,15 @@ export class RouteFilters {
   }
 
   /** The upstream head with the rewrite and the request header modifier applied. */
-  requestHead(req: IncomingMessage, defaultHost: string): RequestHead {
-    if (!this.changesRequest) return buildRequestHead(req, defaultHost);
+  requestHead(req: IncomingMessage, defaultHost: string, markHttp1 = false): RequestHead {
+    if (!this.changesRequest) return buildRequestHead(req, defaultHost, markHttp1);
     let raw = req.rawHeaders;
     if (this.hostRewrite !== null) raw = applyHeaderMutation(raw, { set: [['host', this.hostRewrite]], add: [], remove: [] });
     if (this.requestHeaders !== null) raw = applyHeaderMutation(raw, this.requestHeaders);
     const url = this.pathRewrite === null ? req.url ?? '/' : this.pathRewrite.apply(req.url ?? '/');
     // buildRequestHead reads these four fields only
     const view = { method: req.method, url, rawHeaders: raw, socket: req.socket } as unknown as IncomingMessage;
-    return buildRequestHead(view, defaultHost);
+    return buildRequestHead(view, defaultHost, markHttp1);
   }
 
   /** Answers with the redirect (and the route's response header modifier). */

@@ -114,6 +114,11 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
   private mirrors: RequestMirror[] | null = null;
   /** Tap, access log and tracing state; null (and never allocated) while all are off. */
   private record: RequestRecord | null = null;
+  /**
+   * The request's protocol at its origin is HTTP/2: a cluster that speaks "the downstream's
+   * protocol" (an app behind a port without a protocol) gets it as h2c, else as HTTP/1.1.
+   */
+  downstreamH2 = false;
 
   constructor(
     private readonly host: ExchangeHost,
@@ -219,7 +224,7 @@ export class HttpExchange implements ResponseSink, PendingWaiter {
 
   private acquire(fresh: boolean): void {
     const r = this.target.resilience;
-    const conn = this.picked!.pool.acquireWithin(r.breaker, fresh);
+    const conn = this.picked!.pool.acquireWithin(r.breaker, fresh, this.downstreamH2);
     if (conn !== null) {
       this.send(conn);
       return;

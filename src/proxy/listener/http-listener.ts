@@ -327,9 +327,13 @@ export class HttpListener implements ExchangeHost, ProxyListener {
       return;
     }
     const target = this.targetFor(route, clusterName, cluster);
-    const { head, framing } = withH2Framing(req, filters === null ? buildRequestHead(req, target.defaultHost) : filters.requestHead(req, target.defaultHost));
+    // an HTTP/1 request that travels to a peer over HTTP/2 says so, for a peer whose app takes the downstream's protocol
+    const markHttp1 = this.direction === 'outbound' && req.httpVersionMajor === 1 && cluster.config.upstreamProtocol === 'h2';
+    const rh = withH2Framing(req, filters === null ? buildRequestHead(req, target.defaultHost, markHttp1) : filters.requestHead(req, target.defaultHost, markHttp1));
+    const { head, framing } = rh;
     this.inFlight++;
     const ex = new HttpExchange(this, req, res, target, head, framing, start);
+    ex.downstreamH2 = req.httpVersionMajor === 2 && rh.fromHttp1 !== true;
     if (filters !== null && filters.mirrors !== null) ex.mirrorTo(filters.startMirrors(this.clusters, head, framing, req.method === 'HEAD', this.random));
     ex.start();
   };

@@ -1,8 +1,8 @@
 // What a listener that does not know its clients' protocol does with each accepted connection:
 // detect (protocol-detect.ts), count the decision, then hand the socket to the handler of that
 // protocol. A protocol without a handler goes to the TCP handler: its bytes still flow, opaque.
-// The interception listener calls accept() with each redirected socket and its original
-// destination; listeners of undeclared Service ports call it with their own address.
+// The detecting listener of a Service port without a protocol (tcp-listener.ts) calls accept()
+// with each socket, whether it accepted it or interception handed it over.
 import type { Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import { defaultDetectTimeoutMs, detectProtocol, type DetectedProtocol, type Detection } from './protocol-detect.js';

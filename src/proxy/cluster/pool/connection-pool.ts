@@ -31,7 +31,7 @@ export interface ConnectionPoolOptions {
   maxRequestsPerConnection?: number;
   /** Size and count limits of response heads; Envoy's defaults without. */
   responseLimits?: ResponseLimits;
-  /** 'h2': requests are HTTP/2 streams; absent = HTTP/1.1. */
+  /** 'h2': requests are HTTP/2 streams; 'downstream': each request as it came in; absent = HTTP/1.1. */
   protocol?: UpstreamProtocol;
   http2?: Http2Options;
 }
@@ -115,8 +115,13 @@ export class ConnectionPool implements ConnectionOwner, H2PoolHost {
   }
 
   /** A stream for one request outside the breaker's accounting (mirrors), whatever the protocol. */
-  acquireStream(fresh = false): UpstreamStream {
-    return this.protocol === 'h2' ? this.sessions.acquire(null, fresh)! : this.acquire(fresh);
+  acquireStream(fresh = false, downstreamH2 = false): UpstreamStream {
+    return this.speaksH2(downstreamH2) ? this.sessions.acquire(null, fresh)! : this.acquire(fresh);
+  }
+
+  /** HTTP/2 for this request: the cluster's protocol, or with 'downstream' the request's own. */
+  private speaksH2(downstreamH2: boolean): boolean {
+    return this.protocol === 'h2' || (this.protocol === 'downstream' && downstreamH2);
   }
 
   /** An idle HTTP/1.1 connection, or a new one (writes are buffered until it connects). */
@@ -159,8 +164,8 @@ export class ConnectionPool implements ConnectionOwner, H2PoolHost {
    * Like acquire, but a new socket counts against the cluster's connection limit: null when the
    * limit is reached and no idle socket is left to close, and the caller waits as pending.
    */
-  acquireWithin(breaker: CircuitBreaker, fresh = false): UpstreamStream | null {
-    if (this.protocol === 'h2') {
+  acquireWithin(breaker: CircuitBreaker, fresh = false, downstreamH2 = false): UpstreamStream | null {
+    if (this.speaksH2(downstreamH2)) {
       this.trackBreaker(breaker);
       return this.sessions.acquire(breaker, fresh);
     }
