@@ -66,16 +66,21 @@ export function detectListenerName(p: Pick<TcpServicePort, 'key' | 'port'>): str
  * The detecting listeners of one node: one per auto port of each service it may reach
  * (`reachable`). `ownPorts`: the ports of its own Services (the app holds them). Bound on the pod
  * address only where the service holds the port number and the node can bind it. `telemetry`: the
- * HCM's access log and tracing, as on the outbound listener whose route table the HTTP chain uses.
+ * HCM's access log and tracing, as on the outbound listener whose route table the HTTP chain uses;
+ * `cached` must key on it too (the caller's cache does, by the mesh's MeshConfig print).
  */
-export function compileDetectListeners(ports: readonly DetectServicePort[], node: NodeInfo, reachable: ReadonlySet<string>, ownPorts: readonly number[], timeoutMs: number, telemetry: XdsObject = {}): XdsObject[] {
+export function compileDetectListeners(
+  ports: readonly DetectServicePort[], node: NodeInfo, reachable: ReadonlySet<string>, ownPorts: readonly number[], timeoutMs: number,
+  telemetry: XdsObject = {}, cached: (key: string, make: () => XdsObject) => XdsObject = (_k, make) => make(),
+): XdsObject[] {
   const out: XdsObject[] = [];
   for (const p of ports) {
     if (!reachable.has(p.key)) continue;
     const binds = p.holdsPodPort && nodePortClash(node, p.port) === null && !ownPorts.includes(p.port);
     // one that binds nothing serves interception only: a sidecar that does not intercept has no use for it
     if (!binds && node.intercept !== true) continue;
-    out.push(detectListener(p, node.address, binds, timeoutMs, telemetry));
+    // a pass recompiles every proxy: the same inputs give the same (already packed) listener
+    out.push(cached(`lds-auto\0${p.key}\0${p.port}\0${p.targetPort}\0${node.address}\0${binds}\0${timeoutMs}`, () => detectListener(p, node.address, binds, timeoutMs, telemetry)));
   }
   return out;
 }

@@ -68,7 +68,8 @@ export function compileProxySnapshot(index: MeshIndex, node: NodeInfo, listenerN
     for (const l of compileTcpListeners(tcp, node, reachable, tcpInbound)) listeners.set(l.name as string, l);
     // protocol detection on auto ports (compile-detect.ts); the node's own Services' ports are its app's
     const ownPorts = node.app ? [...tcpInbound, ...tcp.detect.filter((p) => belongs(p.key)).map((p) => p.port)] : [];
-    for (const l of compileDetectListeners(tcp.detect, node, reachable, ownPorts, index.detectionTimeoutMs, index.telemetry)) listeners.set(l.name as string, l);
+    const cached = (key: string, make: () => XdsObject) => index.cache.get(`${key}\0${index.meshPrint}`, make);
+    for (const l of compileDetectListeners(tcp.detect, node, reachable, ownPorts, index.detectionTimeoutMs, index.telemetry, cached)) listeners.set(l.name as string, l);
   }
   for (const name of listenerNames) {
     if (listeners.has(name)) continue;
