@@ -22,6 +22,8 @@ export class H2Listener {
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   /** Bytes read from the socket being handed over, injected into its session as it is made. */
   private replay: Buffer | null = null;
+  /** The socket being handed over, while its session is made. */
+  private accepting: net.Socket | null = null;
   private readonly limits: H2AbuseLimits;
 
   constructor(private readonly opts: H2ListenerOptions) {
@@ -39,10 +41,12 @@ export class H2Listener {
     // reads the handle itself) would never see them: they are injected like `read`.
     if (read === null && socket.readableLength > 0) read = socket.read() as Buffer | null;
     this.replay = read;
+    this.accepting = socket;
     try {
       this.server.emit('connection', socket);
     } finally {
       this.replay = null;
+      this.accepting = null;
     }
   }
 
@@ -68,6 +72,11 @@ export class H2Listener {
     }
     this.sessions.add(session);
     session.once('close', () => this.sessions.delete(session));
+    // Sockets of the listeners are half-open (for tunnels), and HTTP/2 has no half-close: a peer
+    // that sent FIN opens no more streams, so the session closes (GOAWAY, streams in flight
+    // finish) instead of holding its socket and connection slot until an idle timeout.
+    const socket = this.accepting;
+    if (socket !== null) socket.once('end', () => closeSession(session));
     (session as any)[kGuard] = new SessionGuard(session, this.limits, this.opts.refusals);
     // errors are counted by the guard; an unhandled 'error' must never end the process
     session.on('error', ignore);
@@ -79,6 +88,10 @@ export class H2Listener {
       }
     });
   };
+}
+
+function closeSession(session: http2.ServerHttp2Session): void {
+  if (!session.closed && !session.destroyed) session.close();
 }
 
 function onStream(stream: http2.ServerHttp2Stream): void {

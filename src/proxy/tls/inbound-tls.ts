@@ -83,12 +83,16 @@ export class InboundTlsFront {
       return;
     }
     socket.on('error', ignore);
-    socket.setTimeout(firstByteTimeoutMs, () => socket.destroy());
+    socket.setTimeout(firstByteTimeoutMs, destroyThis);
+    // the front is half-open (for tunnels): a client that leaves before its first byte (a TCP
+    // connect, a health check) would otherwise hold its socket and connection slot until the timeout
+    socket.once('end', destroyThis);
     socket.once('data', (chunk: Buffer) => this.dispatch(socket, chunk));
   };
 
   private dispatch(socket: net.Socket, chunk: Buffer): void {
     socket.setTimeout(0);
+    socket.removeListener('end', destroyThis);
     socket.pause();
     // The TLS socket and the HTTP server both read what is buffered before reading the handle.
     socket.unshift(chunk);
@@ -120,3 +124,7 @@ export class InboundTlsFront {
 }
 
 function ignore(): void {}
+
+function destroyThis(this: net.Socket): void {
+  this.destroy();
+}
