@@ -37,7 +37,6 @@ export class H2UpstreamStream implements UpstreamStream {
     }
     this.stream = stream;
     stream.on('response', this.onResponse);
-    stream.on('data', this.onData);
     stream.on('trailers', this.onTrailers);
     stream.on('end', this.onEnd);
     stream.on('error', this.onError);
@@ -106,6 +105,11 @@ export class H2UpstreamStream implements UpstreamStream {
     this.gotResponse = true;
     const raw = rawHeaders !== undefined ? rawWithoutPseudo(rawHeaders) : rawFromObject(headers as Record<string, string>);
     sink.onUpstreamHead(Number(headers[':status']), '', raw, (flags & NGHTTP2_FLAG_END_STREAM) !== 0);
+    // Read the body only now: node:http2 emits 'response' on the next tick but pushes DATA that
+    // came in the same read (one TLS record) at once, so a stream flowing from the start hands
+    // the body over before its head (the HTTP/1 side then sent an implicit head and cut the
+    // connection when the real one came).
+    this.stream?.on('data', this.onData);
   };
 
   private readonly onData = (chunk: Buffer): void => {
