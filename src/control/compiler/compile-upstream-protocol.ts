@@ -26,9 +26,12 @@ export function http2ProtocolOptions(): XdsObject {
   return { [httpProtocolOptionsKey]: packMessage(typeUrls.httpProtocolOptions, { explicit_http_config: { http2_protocol_options: meshHttp2Options } }) };
 }
 
+let downstreamOptions: ReturnType<typeof packMessage> | undefined;
+
 /** Each request to the app in its downstream's protocol (a Service port without a protocol). */
 export function withDownstreamProtocol(cluster: XdsObject): XdsObject {
-  const options = packMessage(typeUrls.httpProtocolOptions, { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: meshHttp2Options } });
+  // the same for every node: packed once, not once per proxy per pass
+  const options = (downstreamOptions ??= packMessage(typeUrls.httpProtocolOptions, { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: meshHttp2Options } }));
   return { ...cluster, typed_extension_protocol_options: { ...((cluster.typed_extension_protocol_options ?? {}) as XdsObject), [httpProtocolOptionsKey]: options } };
 }
 
