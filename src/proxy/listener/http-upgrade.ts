@@ -25,6 +25,7 @@ import { BytePipe } from './byte-pipe.js';
 import { TCP_IDLE_TIMEOUT_MS } from './tcp-defaults.js';
 import type { ExchangeTarget } from './http-exchange.js';
 import { downstreamClosedStatus } from './http-exchange.js';
+import { releaseParser } from '../http/http1-parser-release.js';
 
 const require = createRequire(import.meta.url);
 // The parser Node's own http client uses (upstream-client.ts explains the callbacks). Returning 2
@@ -248,6 +249,7 @@ class UpgradeExchange {
     up.removeListener('data', this.onUpstreamData);
     up.removeListener('close', this.onUpstreamClose);
     this.downstream.removeListener('close', this.onDownstreamClose);
+    releaseParser(this.parser);
     this.parser = null;
     this.endAttempt('success');
     if (rest.length > 0) this.downstream.write(rest);
@@ -292,6 +294,10 @@ class UpgradeExchange {
   /** The request's part is over (a stream may go on): counters and the breaker's request slot. */
   private finish(status: number, error: ProxyError | null): void {
     this.finished = true;
+    if (this.parser !== null) {
+      releaseParser(this.parser);
+      this.parser = null;
+    }
     this.owner.untrack(this);
     if (this.admitted) {
       this.admitted = false;

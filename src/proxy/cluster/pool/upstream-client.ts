@@ -10,6 +10,7 @@ import { connectTls, type TlsSessionSlot, type UpstreamTlsPolicy } from '../../t
 import { parseErrorReason } from '../../http/http1-parse-errors.js';
 import type { UpstreamStream } from './upstream-stream.js';
 import { onlyChunked } from '../../http/transfer-coding.js';
+import { releaseParser } from '../../http/http1-parser-release.js';
 
 const require = createRequire(import.meta.url);
 // Undocumented but stable since Node 12; Node 20's callbacks: kOnHeaders(headers, url),
@@ -239,6 +240,7 @@ export class UpstreamConnection implements UpstreamStream {
     this.state = State.Closed;
     this.clearConnectTimer();
     this.socket.destroy();
+    releaseParser(this.parser);
     this.owner.remove(this);
   }
 
