@@ -2,13 +2,13 @@
 // reference: 100 concurrent streams, bounded flow-control windows and header lists, and per
 // session guards against the floods a peer can send cheaply (CVE-2023-44487 rapid reset: open a
 // stream and cancel it at once, over and over; PING and SETTINGS floods, which each make the
-// server queue an ACK). nghttp2 itself bounds queued ACKs, CONTINUATION frames and invalid
-// frames (maxSessionInvalidFrames); what trips any of these ends the session with GOAWAY and is
-// counted in trellis_http2_refusals_total by reason.
+// server queue an ACK). nghttp2 itself bounds queued ACKs, CONTINUATION frames per header block
+// (CVE-2024-27316 class), invalid frames (maxSessionInvalidFrames) and streams past an
+// acknowledged limit; what trips any of these ends the session with GOAWAY and is counted in
+// trellis_refused_total{direction, reason} under the `h2-*` reasons below (docs/telemetry.md).
+// A header list over the limit from a client that never acknowledged it is refused by the
+// request checks (http-limits.ts).
 import http2 from 'node:http2';
-import type { Registry } from 'prom-client';
-import { CounterFamily, type CounterCell } from '../telemetry/metric-families.js';
-import type { Direction } from '../telemetry/metrics.js';
 
 const { NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 
@@ -26,10 +26,11 @@ export const defaultAbuseLimits: H2AbuseLimits = { windowMs: 10_000, maxClientRe
 /** Request header list cap: 60 KiB as for HTTP/1 (Envoy's default), and 100 headers plus pseudo-headers. */
 export const maxHeaderListBytes = 60 * 1024;
 export const maxHeaderPairs = 100 + 5;
+export const maxConcurrentStreams = 100;
 
 export const h2ServerOptions: http2.ServerOptions = {
   settings: {
-    maxConcurrentStreams: 100,
+    maxConcurrentStreams,
     initialWindowSize: 256 * 1024,
     maxHeaderListSize: maxHeaderListBytes,
     enablePush: false,
@@ -48,35 +49,26 @@ export const h2ServerOptions: http2.ServerOptions = {
 /** The connection window the server grants each session (stream windows are the SETTINGS above). */
 export const serverConnectionWindow = 1024 * 1024;
 
+/**
+ * Why the sidecar ended an HTTP/2 session or refused a stream, as counted in
+ * `trellis_refused_total{direction, reason}` next to the HTTP/1 reasons (docs/telemetry.md).
+ */
 export type H2RefusalReason =
-  | 'h2-rapid-reset' | 'h2-ping-flood' | 'h2-settings-flood' | 'h2-invalid-frames' | 'h2-protocol-error' | 'h2-session-error';
+  | 'h2-rapid-reset' | 'h2-ping-flood' | 'h2-settings-flood' | 'h2-continuation-flood' | 'h2-control-flood'
+  | 'h2-too-many-streams' | 'h2-header-list-too-large' | 'h2-invalid-frames' | 'h2-protocol-error' | 'h2-session-error';
 
-export const h2RefusalReasons: readonly H2RefusalReason[] = [
-  'h2-rapid-reset', 'h2-ping-flood', 'h2-settings-flood', 'h2-invalid-frames', 'h2-protocol-error', 'h2-session-error',
-];
+/** Counts one refusal for the listener that owns the session (made once per listener). */
+export type H2RefusalCounter = (reason: H2RefusalReason) => void;
 
-export class H2Refusals {
-  readonly family = new CounterFamily('trellis_http2_refusals_total',
-    'HTTP/2 sessions ended by the sidecar for abuse or protocol errors (GOAWAY), by reason.', ['direction', 'reason']);
-
-  cells(direction: Direction): Record<H2RefusalReason, CounterCell> {
-    const out = {} as Record<H2RefusalReason, CounterCell>;
-    for (const r of h2RefusalReasons) out[r] = this.family.cell(direction, r);
-    return out;
-  }
-}
-
-const byRegistry = new WeakMap<Registry, H2Refusals>();
-
-export function h2RefusalsFor(registry: Registry): H2Refusals {
-  let r = byRegistry.get(registry);
-  if (!r) {
-    r = new H2Refusals();
-    registry.registerMetric(r.family as any);
-    byRegistry.set(registry, r);
-  }
-  return r;
-}
+/** nghttp2's error codes (nghttp2.h) that say why it gave up on a session; Node passes them as `errno`. */
+const nghttp2Errors = {
+  /** A frame the protocol forbids here, e.g. HEADERS past the acknowledged concurrent-stream limit. */
+  proto: -505,
+  /** Too many PING/SETTINGS ACKs or RST_STREAMs queued for a peer that does not read. */
+  flooded: -904,
+  /** A header block split over more CONTINUATION frames than nghttp2 accepts (CVE-2024-27316 class). */
+  tooManyContinuations: -905,
+} as const;
 
 /** Per session: counts what the client does within the current window, ends the session past a limit. */
 export class SessionGuard {
@@ -84,18 +76,29 @@ export class SessionGuard {
   private resets = 0;
   private pings = 0;
   private settings = 0;
+  /** Streams JavaScript holds open: at the limit, a protocol error is a client that ignored it. */
+  private openStreams = 0;
   private refused = false;
 
   constructor(
     private readonly session: http2.ServerHttp2Session,
     private readonly limits: H2AbuseLimits,
-    private readonly counters: Record<H2RefusalReason, CounterCell>,
+    private readonly count: H2RefusalCounter,
   ) {
     this.windowStart = Date.now();
     session.on('ping', this.onPing);
     session.on('remoteSettings', this.onSettings);
     session.on('error', this.onError);
-    session.on('frameError', this.onFrameError);
+  }
+
+  /** A new stream of this session (the caller reports its close). */
+  streamOpened(): void {
+    this.openStreams++;
+  }
+
+  streamClosed(): void {
+    // streams closed by the session's end still count: its error is reported after them
+    if (!this.session.destroyed) this.openStreams--;
   }
 
   /** A stream of this session was reset by the client before its response ended. */
@@ -115,10 +118,10 @@ export class SessionGuard {
   private refuse(reason: H2RefusalReason): void {
     if (this.refused) return;
     this.refused = true;
-    this.counters[reason].inc();
+    this.count(reason);
     const s = this.session;
     if (s.destroyed) return;
-    // GOAWAY with ENHANCE_YOUR_CALM, then cut: a flooding peer gets no grace period.
+    // GOAWAY with ENHANCE_YOUR_CALM, then cut: a flooding peer gets no grace period
     s.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
     s.destroy();
   }
@@ -133,17 +136,21 @@ export class SessionGuard {
     if (++this.settings > this.limits.maxSettings) this.refuse('h2-settings-flood');
   };
 
-  private readonly onFrameError = (): void => {
-    // counted when nghttp2 gives up on the session (maxSessionInvalidFrames), not per frame
-  };
-
+  /** nghttp2 (or Node around it) ended the session: counted once, by what it detected. */
   private readonly onError = (err: NodeJS.ErrnoException): void => {
     if (this.refused) return;
-    this.refused = true;
     const code = err.code ?? '';
-    if (code === 'ERR_HTTP2_TOO_MANY_INVALID_FRAMES') this.counters['h2-invalid-frames'].inc();
-    else if (code === 'ERR_HTTP2_ERROR' || code === 'ERR_HTTP2_SESSION_ERROR') this.counters['h2-protocol-error'].inc();
-    else if (code !== 'ECONNRESET' && code !== 'EPIPE') this.counters['h2-session-error'].inc();
-    else this.refused = false;
+    if (code === 'ECONNRESET' || code === 'EPIPE') return; // the peer went away: not a refusal
+    this.refused = true;
+    this.count(this.reasonOf(code, err.errno));
   };
+
+  private reasonOf(code: string, errno: number | undefined): H2RefusalReason {
+    if (code === 'ERR_HTTP2_TOO_MANY_INVALID_FRAMES') return 'h2-invalid-frames';
+    if (code !== 'ERR_HTTP2_ERROR' && code !== 'ERR_HTTP2_SESSION_ERROR') return 'h2-session-error';
+    if (errno === nghttp2Errors.tooManyContinuations) return 'h2-continuation-flood';
+    if (errno === nghttp2Errors.flooded) return 'h2-control-flood';
+    if (errno === nghttp2Errors.proto && this.openStreams >= maxConcurrentStreams) return 'h2-too-many-streams';
+    return 'h2-protocol-error';
+  }
 }

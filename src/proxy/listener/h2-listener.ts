@@ -6,14 +6,13 @@
 import http2 from 'node:http2';
 import type net from 'node:net';
 import type http from 'node:http';
-import { defaultAbuseLimits, h2ServerOptions, serverConnectionWindow, SessionGuard, type H2AbuseLimits, type H2RefusalReason } from './h2-hardening.js';
-import type { CounterCell } from '../telemetry/metric-families.js';
+import { defaultAbuseLimits, h2ServerOptions, serverConnectionWindow, SessionGuard, type H2AbuseLimits, type H2RefusalCounter } from './h2-hardening.js';
 
 const kGuard = Symbol('trellis.h2guard');
 
 export interface H2ListenerOptions {
   onRequest: (req: http.IncomingMessage, res: http.ServerResponse) => void;
-  refusals: Record<H2RefusalReason, CounterCell>;
+  refusals: H2RefusalCounter;
   limits?: H2AbuseLimits;
 }
 
@@ -97,12 +96,23 @@ function closeSession(session: http2.ServerHttp2Session): void {
 function onStream(stream: http2.ServerHttp2Stream): void {
   stream.on('aborted', onAborted);
   stream.on('error', ignore);
+  const guard = guardOf(stream);
+  if (guard === undefined) return;
+  guard.streamOpened();
+  stream.once('close', onClosed);
+}
+
+function guardOf(stream: http2.ServerHttp2Stream): SessionGuard | undefined {
+  return (stream.session as any)?.[kGuard] as SessionGuard | undefined;
+}
+
+function onClosed(this: http2.ServerHttp2Stream): void {
+  guardOf(this)?.streamClosed();
 }
 
 /** The client reset a stream before its response was complete (RST_STREAM). */
 function onAborted(this: http2.ServerHttp2Stream): void {
-  const guard = (this.session as any)?.[kGuard] as SessionGuard | undefined;
-  if (guard !== undefined) guard.clientReset();
+  guardOf(this)?.clientReset();
 }
 
 /**

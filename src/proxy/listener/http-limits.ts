@@ -24,6 +24,7 @@ import type { RefusalDirection, RefusalMetrics } from '../telemetry/refusal-metr
 import type { CounterCell } from '../telemetry/metric-families.js';
 import { kExchange, type HttpExchange } from './http-exchange.js';
 import { onlyChunked } from '../http/transfer-coding.js';
+import { maxHeaderListBytes } from './h2-hardening.js';
 
 // Node starts its connection tracking (header timeouts, closeAllConnections) when a server
 // listens; an inbound server fed by the TLS front never does, so it is started here. Internal
@@ -53,6 +54,8 @@ export const refusals = Object.freeze({
   invalidTransferEncoding: refusal('invalid-transfer-encoding', bad('the request has an unsupported or invalid Transfer-Encoding')),
   invalidHost: refusal('invalid-host', bad('the request has a missing, repeated or invalid Host header')),
   httpVersion: refusal('http-version', badRequestError(505, 'only HTTP/1.0 and HTTP/1.1 are served here')),
+  /** HTTP/2 only: the stream is refused alone, its connection goes on. */
+  h2HeaderListTooLarge: refusal('h2-header-list-too-large', badRequestError(431, 'the request header list is too large')),
   headerTimeout: refusal('header-timeout', errors.requestTimeout),
   /** Memory above the guard's threshold (RSS, or the V8 heap): the connection may stay, the request is shed. */
   overloadMemory: refusal('overload-memory', errors.overloaded, false),
@@ -66,6 +69,13 @@ const byParseReason = new Map<string, Refusal>([
   ['header-too-large', refusals.headerTooLarge],
   ['chunk-extensions-too-large', refusals.chunkExtensionsTooLarge],
 ]);
+
+/** An HTTP/2 header list's size as SETTINGS_MAX_HEADER_LIST_SIZE counts it (RFC 9113 6.5.2). */
+function headerListBytes(raw: string[]): number {
+  let bytes = 0;
+  for (let i = 0; i < raw.length; i++) bytes += raw[i].length + (i % 2 === 0 ? 32 : 0);
+  return bytes;
+}
 
 function parseRefusal(reason: string): Refusal {
   let r = byParseReason.get(reason);
@@ -206,11 +216,13 @@ export class HttpLimits {
     if ((req.socket as any)[kRefused] === true) return refusals.pipelinedAfterRefusal;
     const o = this.opts.overload;
     if (o !== null && o.shedding !== null) return o.shedding === 'memory' ? refusals.overloadMemory : refusals.overloadHeap;
-    // HTTP/2 requests come from the h2 server (h2-listener.ts): nghttp2 framed them, its limits
-    // (h2-hardening.ts) bounded their header lists
+    // HTTP/2 requests come from the h2 server (h2-listener.ts), framed by nghttp2
     if (req.httpVersionMajor !== 1 && !(req.httpVersionMajor === 2 && (req as any).stream !== undefined)) return refusals.httpVersion;
     if (req.url!.length + req.method!.length > this.limits.maxRequestLineBytes) return refusals.uriTooLong;
     const raw = req.rawHeaders;
+    // Node enforces the advertised header-list size only once the client has acknowledged it (and
+    // then resets the stream itself); a client that never does gets here with a larger list
+    if (req.httpVersionMajor === 2 && headerListBytes(raw) > maxHeaderListBytes) return refusals.h2HeaderListTooLarge;
     if (raw.length > this.maxRawHeaders) return refusals.tooManyHeaders;
     let hosts = 0;
     for (let i = 0; i < raw.length; i += 2) {

@@ -34,7 +34,6 @@ import type { OverloadGuard } from '../overload/overload-guard.js';
 import { refusalMetricsFor } from '../telemetry/refusal-metrics.js';
 import { HttpLimits } from './http-limits.js';
 import { H2Listener } from './h2-listener.js';
-import { h2RefusalsFor } from './h2-hardening.js';
 import { ProtocolSplit } from './protocol-split.js';
 import { respondHeadersOnly, withH2Framing } from '../http/h2-headers.js';
 import { grpcErrorHead, grpcStatusForError, isGrpcRequest } from '../http/grpc.js';
@@ -134,7 +133,9 @@ export class HttpListener implements ExchangeHost, ProxyListener {
     this.limits.attach(this.server);
     this.upgrades = new UpgradeStreams(this.direction, streamMetricsFor(this.metrics.registry));
     this.server.on('upgrade', this.onUpgrade);
-    this.h2 = new H2Listener({ onRequest: this.onRequest, refusals: h2RefusalsFor(this.metrics.registry).cells(this.direction) });
+    const refusals = refusalMetricsFor(this.metrics.registry);
+    const direction = this.direction;
+    this.h2 = new H2Listener({ onRequest: this.onRequest, refusals: (reason) => refusals.count(direction, reason) });
     this.split = new ProtocolSplit(this.server, this.h2);
     if (this.direction === 'inbound') {
       this.connects = new ConnectTerminator(this.clusters, this.metrics, streamMetricsFor(this.metrics.registry));
