@@ -52,7 +52,8 @@ export interface EchoServerLog {
   lastTimeoutMs: number | null;
 }
 
-export async function startEchoServer(address: string, port: number, pod: string): Promise<{ stop: () => Promise<void>; log: EchoServerLog }> {
+/** `failAllWith`: a broken instance that answers every unary call with this status (e.g. 14, UNAVAILABLE). */
+export async function startEchoServer(address: string, port: number, pod: string, opts: { failAllWith?: number } = {}): Promise<{ stop: () => Promise<void>; log: EchoServerLog }> {
   const log: EchoServerLog = { cancelled: [], calls: new Map(), lastMetadata: null, lastRequestBytes: 0, lastTimeoutMs: null };
   const server = new grpc.Server();
   const seen = (call: grpc.ServerUnaryCall<Buffer, Buffer> | grpc.ServerWritableStream<Buffer, Buffer>, req: EchoRequest, bytes: number) => {
@@ -73,6 +74,10 @@ export async function startEchoServer(address: string, port: number, pod: string
       call.on('cancelled', () => log.cancelled.push(req.key ?? ''));
       const answer = () => {
         if (call.cancelled) return;
+        if (opts.failAllWith !== undefined) {
+          cb({ code: opts.failAllWith, details: `${pod} is broken` });
+          return;
+        }
         if (req.failFirst !== undefined && n <= req.failFirst) {
           cb({ code: grpc.status.UNAVAILABLE, details: `try ${n} fails` });
           return;
