@@ -140,7 +140,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const auth = new ApiAuth(admin.admin, authMode, admin.file, readTokens);
   const rollouts = await RolloutController.open({
     store, dataDir: opts.dataDir, logger,
-    stats: { scrape: () => telemetry.collector.scrapeOnce(), rows: (windowMs) => telemetry.collector.history.query(windowMs) },
+    stats: {
+      scrape: () => telemetry.collector.scrapeOnce(),
+      rows: (windowMs) => telemetry.collector.history.query(windowMs),
+      latestRoundAt: () => telemetry.collector.history.latestAt,
+    },
     registeredServices: (namespace) => registry.list().filter((i) => i.namespace === namespace).map((i) => i.service),
   });
   const api = new ApiServer({ store, registry, logger, telemetry, auth, identity: { ca, tokens, issuer }, readTokens, tapGrants, rollouts, xds: ads, replica: replicaId });

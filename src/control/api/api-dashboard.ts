@@ -18,6 +18,7 @@ export const dashboardTopics = {
   endpoints: '/api/v1/endpoints',
   policies: '/api/v1/policies',
   stats: '/api/v1/stats?window=1m',
+  rollouts: '/api/v1/rollouts',
 } as const;
 
 export type DashboardTopic = keyof typeof dashboardTopics;

@@ -12,14 +12,14 @@ export function rolloutRoutes(rollouts: RolloutController | undefined): { patter
     const unavailable = async (): Promise<[number, unknown]> => [503, { error: 'this control plane runs no rollout controller' }];
     return [{ pattern: /^\/api\/v1\/rollouts(\/.*)?$/, methods: { GET: unavailable, POST: unavailable } }];
   }
-  const answer = (r: RolloutResult): [number, unknown] => (r.ok ? [200, r.rollout] : [r.status, { error: r.error }]);
+  const answer = (r: RolloutResult): [number, unknown] => (r.ok ? [200, rollouts.view(r.rollout)] : [r.status, { error: r.error }]);
   return [
     {
       pattern: /^\/api\/v1\/rollouts$/,
       methods: {
         GET: async (_req, url) => {
           const service = url.searchParams.get('service');
-          return [200, rollouts.list().filter((r) => !service || r.service === service)];
+          return [200, rollouts.list().filter((r) => !service || r.service === service).map((r) => rollouts.view(r))];
         },
         POST: async (req) => {
           const body = await readBody(req);
@@ -33,7 +33,7 @@ export function rolloutRoutes(rollouts: RolloutController | undefined): { patter
           const checked = checkStart(spec);
           if (typeof checked === 'string') return [400, { error: checked }];
           const r = await rollouts.start(checked);
-          return r.ok ? [201, r.rollout] : [r.status, { error: r.error }];
+          return r.ok ? [201, rollouts.view(r.rollout)] : [r.status, { error: r.error }];
         },
       },
     },
@@ -42,7 +42,7 @@ export function rolloutRoutes(rollouts: RolloutController | undefined): { patter
       methods: {
         GET: async (_req, _url, [namespace, service]) => {
           const r = rollouts.get(namespace, service);
-          return r ? [200, r] : [404, { error: `no rollout of ${namespace}/${service}` }];
+          return r ? [200, rollouts.view(r)] : [404, { error: `no rollout of ${namespace}/${service}` }];
         },
       },
     },

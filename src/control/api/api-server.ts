@@ -84,7 +84,7 @@ export class ApiServer {
     ];
     this.dashboard = new Dashboard({
       read: (p) => this.dispatch({ method: 'GET' } as IncomingMessage, new URL(p, 'http://localhost')),
-      changes: [(cb) => opts.registry.onChange(cb), (cb) => opts.store.onChange(() => cb())],
+      changes: [(cb) => opts.registry.onChange(cb), (cb) => opts.store.onChange(() => cb()), (cb) => opts.rollouts?.onChange(cb) ?? (() => undefined)],
       logger: opts.logger,
     });
     this.server = createServer((req, res) => void this.handle(req, res));

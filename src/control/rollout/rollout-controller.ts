@@ -9,6 +9,7 @@ import type { StatsRow } from '../telemetry/stats-history.js';
 import type { Store } from '../store/store.js';
 import { loadRollouts, saveRollouts } from './rollout-file.js';
 import { backendFigures, judgeStep } from './rollout-judge.js';
+import { liveStepFigures, type RolloutView } from './rollout-live.js';
 import { createdRoute, createdRouteName, currentBackend, routesOfService, withWeights, type RouteTarget } from './rollout-routes.js';
 import {
   defaultThresholds, maxEvents, rolloutKey, weightScale, weightsFor,
@@ -19,6 +20,8 @@ import {
 export interface RolloutStats {
   scrape(): Promise<void>;
   rows(windowMs: number): StatsRow[];
+  /** When the latest round was taken: the live figures' window ends there, so it holds only the step's rounds. */
+  latestRoundAt?(): number | undefined;
 }
 
 export interface RolloutControllerOptions {
@@ -48,6 +51,7 @@ export const minIntervalMs = 1000;
 export class RolloutController {
   private readonly rollouts = new Map<string, RolloutState>();
   private readonly timers = new Map<string, unknown>();
+  private readonly listeners = new Set<() => void>();
   private readonly clock: Clock;
   /** Every mutation runs in this chain: timers and API calls never interleave on one state. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -82,6 +86,21 @@ export class RolloutController {
 
   get(namespace: string, service: string): RolloutState | undefined {
     return this.rollouts.get(rolloutKey(namespace, service));
+  }
+
+  /** The rollout with the live figures of its step (null unless it progresses and traffic is scraped). */
+  view(r: RolloutState): RolloutView {
+    const stats = this.opts.stats;
+    if (r.phase !== 'progressing' || !stats) return { ...r, live: null };
+    // the step began right after a scrape round (beginStep): the rounds since hold only its traffic
+    const windowMs = (stats.latestRoundAt?.() ?? this.clock.now()) - r.stepStartedAt;
+    return { ...r, live: liveStepFigures(r, windowMs > 0 ? stats.rows(windowMs) : [], Math.max(0, windowMs)) };
+  }
+
+  /** Calls `cb` after every change of any rollout (a step, a verdict, an event); returns the unsubscribe. */
+  onChange(cb: () => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
   }
 
   start(spec: StartRollout): Promise<RolloutResult> {
@@ -280,6 +299,7 @@ export class RolloutController {
     r.events.push({ at, message });
     if (r.events.length > maxEvents) r.events.splice(0, r.events.length - maxEvents);
     r.updatedAt = at;
+    for (const cb of this.listeners) cb();
   }
 
   private persist(): Promise<void> {

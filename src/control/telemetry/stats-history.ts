@@ -93,6 +93,11 @@ export class StatsHistory {
     return this.ticks.length;
   }
 
+  /** When the latest scrape round was taken (the end of every query's window); undefined before the first. */
+  get latestAt(): number | undefined {
+    return this.ticks.at(-1)?.at;
+  }
+
   /** Adds one scrape round: per source service, what its sidecars counted since the previous round. */
   record(at: number, deltas: readonly { service: string; counts: TrafficCounts }[]): void {
     this.begin(at);

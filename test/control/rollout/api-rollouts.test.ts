@@ -41,6 +41,7 @@ test('POST/GET /api/v1/rollouts and abort/rollback by path', () => withTempDir(a
     assert.equal(started.body.thresholds.maxP99Ratio, 1.5, 'unset thresholds keep their defaults');
     assert.equal((await call('POST', '/api/v1/rollouts', { service: 'reviews', from: 'reviews-v1', to: 'reviews-v2', steps: [100], intervalMs: 1000 })).status, 409);
     assert.equal((await call('GET', '/api/v1/rollouts/default/reviews')).body.weights.to, 1000);
+    assert.equal((await call('GET', '/api/v1/rollouts/default/reviews')).body.live, null, 'no telemetry here: no live figures');
     assert.equal((await call('GET', '/api/v1/rollouts/default/nothing')).status, 404);
     assert.equal((await call('GET', '/api/v1/rollouts?service=reviews')).body.length, 1);
 

@@ -33,11 +33,18 @@ function edge(to: string, requests: number, successRate: number, p99Ms = 5): Sta
 /** Traffic the test sets; every judged window sees it. */
 class FakeStats implements RolloutStats {
   rowsNow: StatsRow[] = [];
+  /** The window each rows() call asked for, latest last. */
+  windows: number[] = [];
+  latestAt: number | undefined;
   scrapes = 0;
+  latestRoundAt(): number | undefined {
+    return this.latestAt;
+  }
   async scrape(): Promise<void> {
     this.scrapes++;
   }
-  rows(): StatsRow[] {
+  rows(windowMs: number): StatsRow[] {
+    this.windows.push(windowMs);
     return this.rowsNow;
   }
 }
@@ -132,6 +139,61 @@ spec:
   const state = c.get('default', 'reviews')!;
   assert.deepEqual(state.history.map((h) => [h.percent, h.verdict]), [[10, 'pass'], [50, 'pass'], [100, 'pass']]);
   assert.equal(state.history[2].baseline?.requests, 900);
+  await c.close();
+  await store.close();
+}));
+
+test('the step in force shows live figures of both backends over the rounds since it began; a finished rollout none', () => withTempDir(async (dir) => {
+  const { store, clock, stats, open } = await setup(dir);
+  const c = await open();
+  const started = await c.start({ service: 'reviews', from: 'reviews-v1', to: 'reviews-v2', steps: [10, 100], intervalMs: 5000 });
+  assert.ok(started.ok, JSON.stringify(started));
+  const r = c.get('default', 'reviews')!;
+  // no round since the step began: nothing of the previous step's traffic is shown as this one's
+  stats.latestAt = r.stepStartedAt - 10;
+  stats.rowsNow = [edge('reviews-v1', 90, 1, 8), { ...edge('reviews-v2', 10, 0.9, 20), from: 'web' }, { ...edge('reviews-v2', 10, 0.5, 40), from: 'mobile' }];
+  let live = c.view(r).live!;
+  assert.equal(live.windowMs, 0);
+  assert.deepEqual(live.to, { requests: 0, successRate: null, p99Ms: null, rps: 0 });
+  // 1.5 s of rounds: the window asked for ends at the latest round and starts at the step
+  clock.advance(1500);
+  stats.latestAt = r.stepStartedAt + 1500;
+  live = c.view(r).live!;
+  assert.equal(stats.windows.at(-1), 1500);
+  assert.deepEqual({ step: live.step, percent: live.percent, windowMs: live.windowMs }, { step: 1, percent: 10, windowMs: 1500 });
+  assert.deepEqual(live.from, { requests: 90, successRate: 1, p99Ms: 8, rps: 90 });
+  // two callers of the new backend: requests and rps add, success and p99 are request-weighted
+  assert.deepEqual(live.to, { requests: 20, successRate: 0.7, p99Ms: 30, rps: 20 });
+  // the state itself is untouched (the view is computed, never persisted)
+  assert.equal((c.get('default', 'reviews') as unknown as { live?: unknown }).live, undefined);
+  // completed: no step in force
+  stats.rowsNow = [edge('reviews-v1', 900, 1), edge('reviews-v2', 100, 1)];
+  clock.advance(3500);
+  await waitFor(() => c.get('default', 'reviews')?.stepIndex === 1, 'step 2');
+  stats.rowsNow = [edge('reviews-v2', 1000, 1)];
+  clock.advance(5000);
+  await waitFor(() => c.get('default', 'reviews')?.phase === 'completed', 'completion');
+  assert.equal(c.view(c.get('default', 'reviews')!).live, null);
+  await c.close();
+  await store.close();
+}));
+
+test('tells its listeners of every change, until they unsubscribe', () => withTempDir(async (dir) => {
+  const { store, clock, stats, open } = await setup(dir);
+  const c = await open();
+  let calls = 0;
+  const off = c.onChange(() => calls++);
+  assert.ok((await c.start({ service: 'reviews', from: 'reviews-v1', to: 'reviews-v2', steps: [50, 100], intervalMs: 2000 })).ok);
+  assert.ok(calls >= 2, `started and step 1 (${calls})`);
+  const before = calls;
+  stats.rowsNow = [edge('reviews-v1', 100, 1), edge('reviews-v2', 100, 1)];
+  clock.advance(2000);
+  await waitFor(() => c.get('default', 'reviews')?.stepIndex === 1, 'step 2');
+  assert.ok(calls > before, 'the verdict and the next step were told');
+  off();
+  const after = calls;
+  assert.ok((await c.abort('default', 'reviews')).ok);
+  assert.equal(calls, after);
   await c.close();
   await store.close();
 }));
