@@ -76,7 +76,8 @@ export interface PolicyRow {
 
 // The control plane's own row types (type-only: nothing of the server is bundled).
 import type { StatsRow, HistoryPoint } from '../control/telemetry/stats-history.js';
-export type { StatsRow, HistoryPoint };
+import type { RolloutView, LiveBackendFigures } from '../control/rollout/rollout-live.js';
+export type { StatsRow, HistoryPoint, RolloutView, LiveBackendFigures };
 
 export interface Topics {
   proxies: ProxyRow[];
@@ -86,6 +87,7 @@ export interface Topics {
   endpoints: EndpointRow[];
   policies: PolicyRow[];
   stats: StatsRow[];
+  rollouts: RolloutView[];
 }
 
 export type Topic = keyof Topics;

@@ -1,6 +1,6 @@
 // The frame around every page: navigation, the connection's standing, the API token form, and
-// a hash router (`#/`, `#/service/<name>`, `#/proxies`), so a page is a link a person can share.
-import { useEffect, useState } from 'preact/hooks';
+// a hash router (`#/`, `#/service/<name>`, `#/proxies`, ...), so a page is a link a person can share.
+import { useCallback, useEffect, useState } from 'preact/hooks';
 import { apiToken, setApiToken } from './api-client.js';
 import type { EventStreamHandle } from './event-stream.js';
 import { useConnection } from './live-store.js';
@@ -22,23 +22,53 @@ function useRoute(): Route {
 }
 
 // Single keys move between pages, as in many operator tools; never while typing in a field.
-const shortcuts: Record<string, string> = { t: '#/', p: '#/proxies' };
+// The navigation shows each page's key, and `?` opens the list of them all.
+const pages = [
+  { key: 't', href: '#/', label: 'Topology' },
+  { key: 'p', href: '#/proxies', label: 'Proxies' },
+  { key: 'l', href: '#/tap', label: 'Live tap' },
+  { key: 'c', href: '#/canaries', label: 'Canaries' },
+] as const;
 
-function useShortcuts(): void {
+function useShortcuts(toggleHelp: () => void, closeHelp: () => void): void {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') return closeHelp();
       if (e.ctrlKey || e.metaKey || e.altKey) return;
       const target = e.target as HTMLElement | null;
       if (target && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))) return;
-      const to = shortcuts[e.key];
-      if (to) {
-        location.hash = to;
+      if (e.key === '?') {
+        toggleHelp();
+        e.preventDefault();
+        return;
+      }
+      const page = pages.find((p) => p.key === e.key);
+      if (page) {
+        closeHelp();
+        location.hash = page.href;
         e.preventDefault();
       }
     };
     addEventListener('keydown', onKey);
     return () => removeEventListener('keydown', onKey);
-  }, []);
+  }, [toggleHelp, closeHelp]);
+}
+
+function KeyboardHelp({ onClose }: { onClose: () => void }) {
+  return (
+    <section class="keys-help" role="dialog" aria-label="Keyboard shortcuts" data-testid="keys-help">
+      <h2>Keyboard</h2>
+      <table>
+        <tbody>
+          {pages.map((p) => <tr key={p.key}><td><kbd>{p.key}</kbd></td><td>{p.label}</td></tr>)}
+          <tr><td><kbd>?</kbd></td><td>this list (again to close)</td></tr>
+          <tr><td><kbd>Esc</kbd></td><td>close this list</td></tr>
+          <tr><td><kbd>Tab</kbd> <kbd>Enter</kbd></td><td>move between links and open one; the tables under the graph list every service and call</td></tr>
+        </tbody>
+      </table>
+      <button type="button" onClick={onClose}>Close</button>
+    </section>
+  );
 }
 
 function ConnectionBadge() {
@@ -67,14 +97,17 @@ function TokenForm({ stream }: { stream: EventStreamHandle }) {
 
 export function App({ stream }: { stream: EventStreamHandle }) {
   const route = useRoute();
-  useShortcuts();
+  const [help, setHelp] = useState(false);
+  const toggleHelp = useCallback(() => setHelp((h) => !h), []);
+  const closeHelp = useCallback(() => setHelp(false), []);
+  useShortcuts(toggleHelp, closeHelp);
   useEffect(() => {
     document.title = route.page === 'service' ? `${route.name} · Trellis` : `${route.page} · Trellis`;
     // the page heading takes focus after navigation, so keyboard and screen-reader users land on the new page
     document.querySelector<HTMLElement>('main h1')?.focus();
   }, [route.page, route.page === 'service' ? route.name : '']);
   const link = (href: string, label: string, active: boolean, key?: string) => (
-    <a href={href} aria-current={active ? 'page' : undefined} class={active ? 'active' : undefined}>
+    <a key={href} href={href} aria-current={active ? 'page' : undefined} class={active ? 'active' : undefined} aria-keyshortcuts={key}>
       {label}{key && <kbd aria-hidden="true">{key}</kbd>}
     </a>
   );
@@ -84,14 +117,13 @@ export function App({ stream }: { stream: EventStreamHandle }) {
       <header class="top">
         <span class="brand">Trellis</span>
         <nav aria-label="Pages">
-          {link('#/', 'Topology', route.page === 'topology' || route.page === 'service', 't')}
-          {link('#/proxies', 'Proxies', route.page === 'proxies', 'p')}
-          {link('#/tap', 'Live tap', route.page === 'tap')}
-          {link('#/canaries', 'Canaries', route.page === 'canaries')}
+          {pages.map((p) => link(p.href, p.label, p.href === '#/' ? route.page === 'topology' || route.page === 'service' : `#/${route.page}` === p.href, p.key))}
         </nav>
         <ConnectionBadge />
+        <button type="button" class="keys" aria-expanded={help} aria-keyshortcuts="?" onClick={toggleHelp} data-testid="keys-button">Keys <kbd aria-hidden="true">?</kbd></button>
         <TokenForm stream={stream} />
       </header>
+      {help && <KeyboardHelp onClose={closeHelp} />}
       <main id="main" tabIndex={-1}>
         {route.page === 'topology' && <PageTopology />}
         {route.page === 'service' && <PageService key={route.name} name={route.name} />}

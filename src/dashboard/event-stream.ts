@@ -5,7 +5,7 @@ import { authHeaders } from './api-client.js';
 import type { Topic } from './api-types.js';
 import { liveStore } from './live-store.js';
 
-const topics = new Set<Topic>(['proxies', 'services', 'routes', 'grpcroutes', 'endpoints', 'policies', 'stats']);
+const topics = new Set<Topic>(['proxies', 'services', 'routes', 'grpcroutes', 'endpoints', 'policies', 'stats', 'rollouts']);
 
 export interface EventStreamHandle {
   /** Drops the current stream and opens a new one (e.g. after the token changed). */

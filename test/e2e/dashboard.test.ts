@@ -1,15 +1,17 @@
 // The dashboard in a real browser (Debian's Chromium driven by playwright-core) against a real
 // mesh: a web pod calling api (split 80/20 between api-v1 and api-v2 by an HTTPRoute) and db,
-// with paced traffic. Screenshots of each page go to a temp folder named in the test output;
-// with TRELLIS_UPDATE_SCREENSHOT=1 the topology's also replaces docs/dashboard.png.
+// with paced traffic. A screenshot of each page goes to test-output/dashboard/ at the repo's root
+// (git-ignored; the path is printed); with TRELLIS_UPDATE_SCREENSHOT=1 the topology's also
+// replaces docs/dashboard.png.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { Mesh, type Pod } from './mesh-harness.js';
+import { Mesh, waitFor, type Pod } from './mesh-harness.js';
+import type { RolloutState } from '../../src/control/rollout/rollout-state.js';
 
 const net = '127.0.62';
 const chromiumPath = process.env.TRELLIS_CHROMIUM ?? '/usr/bin/chromium';
@@ -69,7 +71,7 @@ describe('the dashboard in a browser', {
   skip: existsSync(chromiumPath) ? false : `no Chromium at ${chromiumPath} (Debian package \`chromium\`; .ci/run installs it)`,
 }, () => {
   const mesh = new Mesh(net);
-  const shots = mkdtempSync(path.join(os.tmpdir(), 'trellis-dashboard-screenshots-'));
+  const shots = path.join(repoRoot, 'test-output', 'dashboard');
   const profile = mkdtempSync(path.join(os.tmpdir(), 'trellis-chromium-profile-'));
   const consoleErrors: string[] = [];
   const loads: PacedLoad[] = [];
@@ -107,6 +109,7 @@ describe('the dashboard in a browser', {
     page.setDefaultTimeout(30_000);
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`console: ${m.text()}`); });
     page.on('pageerror', (err) => consoleErrors.push(`page error: ${err.message}`));
+    mkdirSync(shots, { recursive: true });
     console.log(`dashboard screenshots: ${shots}`);
   });
 
@@ -155,7 +158,7 @@ describe('the dashboard in a browser', {
     assert.match(await page.getByTestId('endpoints-table').innerText(), /127\.0\.62\.\d+:\d+\s+api-v1-1[\s\S]*healthy/);
     // web reaches api through its route's backends: still listed as api's caller
     await page.locator('[data-testid=callers-table] tr[data-service=web]').waitFor();
-    await shot('service-api-charts');
+    await shot('service-charts');
     // web calls the subsets (the route's backends), so they list it as their caller
     await page.goto(`${mesh.apiUrl}/#/service/api-v1`);
     await page.locator('[data-testid=callers-table] tr[data-service=web]').waitFor();
@@ -182,7 +185,7 @@ describe('the dashboard in a browser', {
     const share = (b: string) => page.locator(`[data-route=api-split] tr[data-rule="1"][data-backend=${b}] [data-field=actual-share]`);
     await page.waitForFunction(() => /%$/.test(document.querySelector('[data-route=api-split] tr[data-rule="1"][data-backend=api-v1] [data-field=actual-share]')?.textContent ?? ''));
     assert.ok(parseFloat(await share('api-v1').innerText()) > parseFloat(await share('api-v2').innerText()), 'api-v1 (weight 80) gets more than api-v2 (20)');
-    await shot('service-api');
+    await shot('service');
 
     const applied = await mesh.apply(route(30, 70));
     assert.equal(applied.code, 0, applied.stderr);
@@ -205,14 +208,87 @@ describe('the dashboard in a browser', {
     await shot('proxies');
   });
 
-  it('logged no console errors and keyboard shortcuts move between pages', async () => {
+  it('watches requests scroll in on the live tap', async () => {
+    await page.goto(`${mesh.apiUrl}/#/tap`);
+    await page.waitForSelector('[data-testid=tap-service] option[value=api]', { state: 'attached' });
+    await page.selectOption('[data-testid=tap-service]', 'api');
+    await page.click('[data-testid=tap-start]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=tap-state]')?.textContent?.includes('Tapping api'));
+    await page.locator('[data-testid=tap-table] tbody tr').nth(2).waitFor({ timeout: 20_000 });
+    assert.match(await page.locator('[data-testid=tap-table] tbody tr').first().innerText(), /api\.default\s+GET\s+(\S+\s+)?\/\s+200/);
+    await shot('tap');
+    // leaving the page ends the tap
+    await page.goto(`${mesh.apiUrl}/#/`);
+  });
+
+  it('moves between pages with single keys, and lists them on ?', async () => {
     await page.goto(`${mesh.apiUrl}/#/service/web`);
     await page.locator('section.service[data-service=web] h1').waitFor();
-    await page.keyboard.press('t');
-    await page.waitForFunction(() => location.hash === '#/');
-    await page.keyboard.press('p');
+    for (const [key, hash] of [['t', '#/'], ['p', '#/proxies'], ['l', '#/tap'], ['c', '#/canaries'], ['t', '#/']]) {
+      await page.keyboard.press(key);
+      await page.waitForFunction((h) => location.hash === h, hash);
+    }
+    // every page's key is on the navigation, and ? lists them all
+    assert.deepEqual(await page.locator('header nav a kbd').allInnerTexts(), ['t', 'p', 'l', 'c']);
+    await page.keyboard.press('?');
+    const help = page.getByTestId('keys-help');
+    await help.waitFor();
+    const text = await help.innerText();
+    for (const line of [/t\s+Topology/, /p\s+Proxies/, /l\s+Live tap/, /c\s+Canaries/]) assert.match(text, line);
+    await page.keyboard.press('Escape');
+    await help.waitFor({ state: 'detached' });
+    // a key typed into a field is text, not a shortcut
+    await page.locator('#api-token').fill('');
+    await page.locator('#api-token').press('p');
+    assert.equal(await page.evaluate(() => location.hash), '#/');
+    await page.locator('#api-token').fill('');
+  });
+
+  it('can be driven with Tab and Enter alone, and the focused element is always visible', async () => {
+    /** Presses `key` until the focused element matches `selector` (at most 40 times); fails otherwise. */
+    const focusBy = async (key: 'Tab' | 'Shift+Tab', selector: string) => {
+      for (let i = 0; i < 40; i++) {
+        if (await page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector)) return;
+        await page.keyboard.press(key);
+      }
+      throw new Error(`${key} never reached ${selector}; focus is on ${await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120))}`);
+    };
+    /** The focused element draws an outline and sits inside the window. */
+    const assertFocusVisible = async () => {
+      const f = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        const css = getComputedStyle(el);
+        const box = el.getBoundingClientRect();
+        return { html: el.outerHTML.slice(0, 80), style: css.outlineStyle, width: parseFloat(css.outlineWidth), box: [box.top, box.bottom, box.width], vh: innerHeight };
+      });
+      assert.notEqual(f.style, 'none', `outline of ${f.html}`);
+      assert.ok(f.width >= 2, `outline width ${f.width} of ${f.html}`);
+      assert.ok(f.box[0] >= 0 && f.box[1] <= f.vh && f.box[2] > 0, `${f.html} is inside the window: ${JSON.stringify(f)}`);
+    };
+    await page.goto(`${mesh.apiUrl}/#/`);
+    await page.locator('[data-testid=services-table] tr[data-service=db]').waitFor();
+    // from the page's heading back up to the navigation, then along it
+    await focusBy('Shift+Tab', 'header nav a[href="#/proxies"]');
+    await assertFocusVisible();
+    await page.keyboard.press('Enter');
     await page.waitForFunction(() => location.hash === '#/proxies');
-    assert.deepEqual(consoleErrors, []);
+    await focusBy('Shift+Tab', 'header nav a[href="#/canaries"]');
+    await assertFocusVisible();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => location.hash === '#/canaries');
+    await focusBy('Shift+Tab', 'header nav a[href="#/"]');
+    await assertFocusVisible();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => location.hash === '#/');
+    // down the topology's table to a service, and open it
+    await page.locator('[data-testid=services-table] tr[data-service=db]').waitFor();
+    await focusBy('Tab', '[data-testid=services-table] tr[data-service=db] a');
+    await assertFocusVisible();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => location.hash === '#/service/db');
+    await page.locator('section.service[data-service=db] h1').waitFor();
+    // the new page's heading has the focus, so the next Tab starts on it
+    assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1');
   });
 
   it('sends the API token the user entered with every request, the event stream included', async () => {
@@ -232,10 +308,77 @@ describe('the dashboard in a browser', {
       assert.ok(stream(), `the restarted stream carries the token: ${JSON.stringify(sent.slice(-5))}`);
     } finally {
       page.off('request', onRequest);
-      await page.evaluate(() => sessionStorage.removeItem('trellis.apiToken'));
+      // cleared the way a person would: an empty field and "Clear"
+      await page.locator('#api-token').fill('');
+      await page.locator('form.token button[type=submit]').click();
+      await page.waitForFunction(() => sessionStorage.getItem('trellis.apiToken') === null);
     }
     if (process.env.TRELLIS_UPDATE_SCREENSHOT === '1') {
       copyFileSync(path.join(shots, 'topology.png'), path.join(repoRoot, 'docs', 'dashboard.png'));
     }
+  });
+
+  it('shows a canary rollout live: its steps, the weights, the figures of the step in force and every verdict', async () => {
+    // the page follows the event stream: it never polls the rollouts itself
+    const polled: string[] = [];
+    const onRequest = (r: { url(): string }) => { if (r.url().includes('/api/v1/rollouts')) polled.push(r.url()); };
+    page.on('request', onRequest);
+    try {
+      await page.goto(`${mesh.apiUrl}/#/canaries`);
+      await page.waitForFunction(() => /No rollouts yet/.test(document.querySelector('[data-testid=rollouts-summary]')?.textContent ?? ''));
+      // the split the route test left is 30/70; the canary starts again from api-v1
+      const started = await mesh.cli(['canary', 'api', '--from', 'api-v1', '--to', 'api-v2', '--steps', '10,50,100', '--interval', '5s', '--min-requests', '5', '--max-p99-ratio', '1000']);
+      assert.equal(started.code, 0, started.stderr);
+      const rollout = page.locator('article[data-rollout=api]');
+      await rollout.waitFor();
+      assert.equal(await rollout.locator('[data-testid=rollout-steps] li').count(), 3);
+      assert.match(await rollout.getByTestId('rollout-steps').innerText(), /step 1\s+10% to api-v2[\s\S]*step 2\s+50% to api-v2[\s\S]*step 3\s+100% to api-v2/);
+
+      // step 1 in force: its weights, and both backends' live figures before any verdict (at 10 % the old one gets more)
+      const live = rollout.getByTestId('rollout-live');
+      await page.waitForFunction(() => {
+        const cell = (role: string) => Number(document.querySelector(`article[data-rollout=api] [data-testid=rollout-live] tr[data-role=${role}] [data-field=requests]`)?.textContent);
+        return document.querySelector('article[data-rollout=api] li[data-step="1"]')?.getAttribute('data-state') === 'current' && cell('new') > 0 && cell('old') > cell('new');
+      }, undefined, { timeout: 20_000 }).catch(async (err: Error) => {
+        throw new Error(`${err.message}; the page shows: ${await rollout.innerText()}`);
+      });
+      assert.match(await rollout.getByTestId('rollout-weights').innerText(), /api-v1 9000 : api-v2 1000 \(10% to api-v2\)/);
+      assert.match(await live.locator('tr[data-role=new]').innerText(), /new: api-v2\s+\d+\s+[\d.]+ rps\s+100\.00%\s+[\d.]+ (ms|s)/);
+      assert.match(await live.locator('tr[data-role=old]').innerText(), /old: api-v1\s+\d+\s+[\d.]+ rps\s+100\.00%/);
+
+      // step 2: the first verdict, with the figures it judged, and the new weights
+      await page.waitForFunction(() => document.querySelector('article[data-rollout=api] li[data-step="2"]')?.getAttribute('data-state') === 'current', undefined, { timeout: 30_000 });
+      const state = JSON.parse((await mesh.cli(['canary', 'status', 'api', '-o', 'json'])).stdout) as RolloutState;
+      const judged = state.history.find((h) => h.step === 1 && h.verdict === 'pass');
+      assert.ok(judged, JSON.stringify(state.history));
+      const verdict = rollout.locator('[data-testid=rollout-verdicts] tr[data-step="1"][data-verdict=pass]');
+      await verdict.waitFor();
+      const cells = await verdict.locator('td').allInnerTexts();
+      assert.equal(cells[2], String(judged.newBackend.requests));
+      assert.equal(cells[3], '100.00%');
+      assert.equal(cells[5], String(judged.baseline?.requests));
+      await page.waitForFunction(() => /api-v1 5000 : api-v2 5000/.test(document.querySelector('article[data-rollout=api] [data-testid=rollout-weights]')?.textContent ?? ''));
+      await shot('canaries');
+
+      // to the end: every step done, three passes
+      await page.waitForFunction(() => document.querySelector('article[data-rollout=api]')?.getAttribute('data-phase') === 'completed', undefined, { timeout: 40_000 });
+      assert.deepEqual(await rollout.locator('[data-testid=rollout-steps] li').evaluateAll((els) => els.map((e) => e.getAttribute('data-state'))), ['done', 'done', 'done']);
+      assert.deepEqual(await rollout.locator('[data-testid=rollout-verdicts] tr[data-verdict=pass]').evaluateAll((els) => els.map((e) => e.getAttribute('data-step'))), ['1', '2', '3']);
+      assert.match(await rollout.getByTestId('rollout-weights').innerText(), /api-v1 0 : api-v2 10000/);
+      assert.equal(await rollout.getByTestId('rollout-live').count(), 0, 'a finished rollout has no step in force');
+      const done = await waitFor(async () => {
+        const routes = await mesh.getJson('routes');
+        const w = routes.find((x) => x.metadata.name === 'api-split')!.spec.rules[1].backendRefs as { name: string; weight: number }[];
+        return w.find((b) => b.name === 'api-v2')?.weight === 10_000 ? w : undefined;
+      }, 10_000, 'the route at 100% api-v2');
+      assert.deepEqual(done.map((b) => [b.name, b.weight]), [['api-v1', 0], ['api-v2', 10_000]]);
+      assert.deepEqual(polled, []);
+    } finally {
+      page.off('request', onRequest);
+    }
+  });
+
+  it('logged no console errors on any page', () => {
+    assert.deepEqual(consoleErrors, []);
   });
 });
