@@ -5,11 +5,16 @@ import { apiToken, setApiToken } from './api-client.js';
 import type { EventStreamHandle } from './event-stream.js';
 import { useConnection } from './live-store.js';
 import { PageCanaries } from './page-canaries.js';
+import { PageEdge } from './page-edge.js';
 import { PageProxies } from './page-proxies.js';
 import { PageService } from './page-service.js';
 import { PageTopology } from './page-topology.js';
 import { PageTap } from './page-tap.js';
 import { parseRoute, type Route } from './hash-route.js';
+
+function routeTitle(route: Route): string {
+  return route.page === 'service' ? route.name : route.page === 'edge' ? `${route.from} → ${route.to}` : route.page;
+}
 
 function useRoute(): Route {
   const [route, setRoute] = useState(() => parseRoute(location.hash));
@@ -102,10 +107,10 @@ export function App({ stream }: { stream: EventStreamHandle }) {
   const closeHelp = useCallback(() => setHelp(false), []);
   useShortcuts(toggleHelp, closeHelp);
   useEffect(() => {
-    document.title = route.page === 'service' ? `${route.name} · Trellis` : `${route.page} · Trellis`;
+    document.title = `${routeTitle(route)} · Trellis`;
     // the page heading takes focus after navigation, so keyboard and screen-reader users land on the new page
     document.querySelector<HTMLElement>('main h1')?.focus();
-  }, [route.page, route.page === 'service' ? route.name : '']);
+  }, [routeTitle(route)]);
   const link = (href: string, label: string, active: boolean, key?: string) => (
     <a key={href} href={href} aria-current={active ? 'page' : undefined} class={active ? 'active' : undefined} aria-keyshortcuts={key}>
       {label}{key && <kbd aria-hidden="true">{key}</kbd>}
@@ -117,7 +122,7 @@ export function App({ stream }: { stream: EventStreamHandle }) {
       <header class="top">
         <span class="brand">Trellis</span>
         <nav aria-label="Pages">
-          {pages.map((p) => link(p.href, p.label, p.href === '#/' ? route.page === 'topology' || route.page === 'service' : `#/${route.page}` === p.href, p.key))}
+          {pages.map((p) => link(p.href, p.label, p.href === '#/' ? ['topology', 'service', 'edge'].includes(route.page) : `#/${route.page}` === p.href, p.key))}
         </nav>
         <ConnectionBadge />
         <button type="button" class="keys" aria-expanded={help} aria-keyshortcuts="?" onClick={toggleHelp} data-testid="keys-button">Keys <kbd aria-hidden="true">?</kbd></button>
@@ -127,6 +132,7 @@ export function App({ stream }: { stream: EventStreamHandle }) {
       <main id="main" tabIndex={-1}>
         {route.page === 'topology' && <PageTopology />}
         {route.page === 'service' && <PageService key={route.name} name={route.name} />}
+        {route.page === 'edge' && <PageEdge key={`${route.from}->${route.to}`} from={route.from} to={route.to} />}
         {route.page === 'proxies' && <PageProxies />}
         {route.page === 'tap' && <PageTap />}
         {route.page === 'canaries' && <PageCanaries />}

@@ -1,68 +1,12 @@
 // One service: its golden metrics over time, the routes that send it traffic (matches, weights
 // and what each backend actually receives), its endpoints as the sidecars see them, the
 // resilience and authorization policies aimed at it, and who calls it and whom it calls.
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, apiGet } from './api-client.js';
-import type { HistoryPoint, PolicyRow, RouteMatch, RouteRow, StatsRow } from './api-types.js';
+import { useMemo } from 'preact/hooks';
+import type { PolicyRow, RouteMatch, RouteRow, StatsRow } from './api-types.js';
 import { serviceHref } from './hash-route.js';
 import { fmtLabels, fmtMs, fmtPct, fmtRps, health, none } from './format.js';
 import { useNow, useTopic } from './live-store.js';
-import { TimeSeriesChart } from './time-series-chart.js';
-
-const windows = { '15m': '10s', '1h': '30s' } as const;
-type HistoryWindow = keyof typeof windows;
-
-function useHistory(service: string, window: HistoryWindow): { points: HistoryPoint[]; error?: string } {
-  const [state, setState] = useState<{ points: HistoryPoint[]; error?: string }>({ points: [] });
-  const [, statsVersion] = useTopic('stats');
-  const last = useRef({ at: 0, key: '' });
-  useEffect(() => {
-    // a new scrape moves the stats topic every couple of seconds; one history fetch per 3 s is plenty
-    const key = `${service}|${window}`;
-    if (last.current.key === key && Date.now() - last.current.at < 3000) return;
-    last.current = { at: Date.now(), key };
-    const ctl = new AbortController();
-    apiGet<{ points: HistoryPoint[] }>(`/api/v1/stats/history?service=${encodeURIComponent(service)}&window=${window}&step=${windows[window]}`, ctl.signal)
-      .then((h) => setState({ points: h.points }))
-      .catch((err: Error) => { if (!ctl.signal.aborted) setState((s) => ({ points: s.points, error: err instanceof ApiError ? err.message : String(err) })); });
-    return () => ctl.abort();
-  }, [service, window, statsVersion]);
-  return state;
-}
-
-function Charts({ name }: { name: string }) {
-  const [window, setWindow] = useState<HistoryWindow>('15m');
-  const { points, error } = useHistory(name, window);
-  const data = useMemo(() => {
-    const t = points.map((p) => Date.parse(p.at) / 1000);
-    const served = (v: number | null, p: HistoryPoint) => (p.requests > 0 ? v : null);
-    return {
-      rps: [t, points.map((p) => p.rps)] as [number[], ...(number | null)[][]],
-      success: [t, points.map((p) => served(p.successRate, p))] as [number[], ...(number | null)[][]],
-      latency: [t, points.map((p) => served(p.p50Ms, p)), points.map((p) => served(p.p95Ms, p)), points.map((p) => served(p.p99Ms, p))] as [number[], ...(number | null)[][]],
-    };
-  }, [points]);
-  return (
-    <section aria-labelledby="charts-h">
-      <div class="section-head">
-        <h2 id="charts-h">Traffic served</h2>
-        <div role="group" aria-label="Time window" class="seg">
-          {(Object.keys(windows) as HistoryWindow[]).map((w) => (
-            <button type="button" key={w} aria-pressed={window === w} onClick={() => setWindow(w)}>last {w}</button>
-          ))}
-        </div>
-      </div>
-      {error && <p class="error" role="alert">History unavailable: {error}</p>}
-      <div class="charts">
-        <TimeSeriesChart title="Requests per second" testId="chart-rps" series={[{ label: 'rps', color: '#1f5fbf' }]} data={data.rps} format={(v) => (v === null ? none : fmtRps(v))} />
-        <TimeSeriesChart title="Success rate" testId="chart-success" series={[{ label: 'success', color: '#2e9e5b' }]} data={data.success}
-          format={(v) => fmtPct(v)} yRange={[0, 1]} />
-        <TimeSeriesChart title="Latency" testId="chart-latency" data={data.latency} format={(v) => fmtMs(v)}
-          series={[{ label: 'p50', color: '#2e9e5b' }, { label: 'p95', color: '#d89614' }, { label: 'p99', color: '#d64545' }]} />
-      </div>
-    </section>
-  );
-}
+import { TrafficCharts } from './traffic-charts.js';
 
 function matchText(kind: RouteRow['kind'], m: RouteMatch): string {
   if (kind === 'GRPCRoute') {
@@ -283,7 +227,7 @@ export function PageService({ name }: { name: string }) {
         <div><dt>Success (1m)</dt><dd class={`health-${health(now?.successRate, now?.requests)}`}>{fmtPct(now?.successRate)}</dd></div>
         <div><dt>p50 / p95 / p99</dt><dd>{fmtMs(now?.p50Ms)} / {fmtMs(now?.p95Ms)} / {fmtMs(now?.p99Ms)}</dd></div>
       </dl>
-      <Charts name={name} />
+      <TrafficCharts query={{ service: name }} title="Traffic served" />
       <Routes name={name} routes={routes ?? []} stats={stats ?? []} />
       <Endpoints name={name} />
       <Neighbours name={name} stats={stats ?? []} routes={routes ?? []} />

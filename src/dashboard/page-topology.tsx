@@ -3,7 +3,7 @@
 // the keyboard's way in (a canvas has no focusable parts).
 import { useEffect, useMemo, useRef } from 'preact/hooks';
 import type { StatsRow } from './api-types.js';
-import { serviceHref } from './hash-route.js';
+import { edgeHref, serviceHref } from './hash-route.js';
 import { fmtMs, fmtPct, fmtRps, health, healthColor } from './format.js';
 import { useTopic } from './live-store.js';
 import { TopologyGraph, type GraphEdge, type GraphNode } from './topology-graph.js';
@@ -47,7 +47,10 @@ export function PageTopology() {
   const box = useRef<HTMLDivElement>(null);
   const graph = useRef<TopologyGraph>();
   useEffect(() => {
-    graph.current = new TopologyGraph(box.current!, (name) => (location.hash = serviceHref(name)));
+    graph.current = new TopologyGraph(box.current!, {
+      openService: (name) => (location.hash = serviceHref(name)),
+      openEdge: (from, to) => (location.hash = edgeHref(from, to)),
+    });
     return () => graph.current?.destroy();
   }, []);
   useEffect(() => {
@@ -62,7 +65,7 @@ export function PageTopology() {
   return (
     <section class="topology">
       <h1 tabIndex={-1}>Topology</h1>
-      <p class="hint">Last minute of traffic. Click a service or a call to open it; green ≥ 99% success, amber ≥ 95%, red below, grey idle.</p>
+      <p class="hint">Last minute of traffic. Click a service or a call (or its arrow in the table) to open it; green ≥ 99% success, amber ≥ 95%, red below, grey idle.</p>
       <div ref={box} class="graph" data-testid="topology-graph" role="img"
         aria-label={`Call graph of ${model.names.length} services and ${model.edges.length} calls; the same figures are in the tables below`} />
       <div class="columns">
@@ -94,7 +97,7 @@ export function PageTopology() {
               <tbody>
                 {model.statEdges.map((e) => (
                   <tr key={`${e.from}->${e.to}`} data-edge={`${e.from}->${e.to}`} class={`health-${health(e.successRate, e.requests)}`}>
-                    <td><a href={serviceHref(e.from!)}>{e.from}</a> → <a href={serviceHref(e.to!)}>{e.to}</a></td>
+                    <td><a href={serviceHref(e.from!)}>{e.from}</a> <a href={edgeHref(e.from!, e.to!)} aria-label={`the calls from ${e.from} to ${e.to}`} data-field="open-edge">→</a> <a href={serviceHref(e.to!)}>{e.to}</a></td>
                     <td class="num">{fmtRps(e.rps)}</td><td class="num">{fmtPct(e.successRate)}</td><td class="num">{fmtMs(e.p99Ms)}</td>
                   </tr>
                 ))}

@@ -38,14 +38,23 @@ export function statsRoutes(telemetry: ControlTelemetry | undefined): { pattern:
     {
       pattern: /^\/api\/v1\/stats\/history$/,
       methods: {
+        // a service's (what it served), or with from and to an edge's (what the caller sent the callee)
         GET: async (_req, url) => {
           const service = url.searchParams.get('service');
-          if (!service) return [400, { error: 'service is required, e.g. /api/v1/stats/history?service=web' }];
+          const from = url.searchParams.get('from');
+          const to = url.searchParams.get('to');
+          if (service && (from || to)) return [400, { error: 'service, or from and to, not both' }];
+          if (!service && !from && !to) return [400, { error: 'service is required, e.g. /api/v1/stats/history?service=web (or from and to for a call, e.g. ?from=web&to=api)' }];
+          if (!service && !from) return [400, { error: 'from is required with to: the calling service, e.g. ?from=web&to=api' }];
+          if (!service && !to) return [400, { error: 'to is required with from: the called service, e.g. ?from=web&to=api' }];
           const windowMs = parseWindow(url.searchParams.get('window'), 15 * 60_000);
           if (typeof windowMs === 'string') return [400, { error: windowMs }];
           const stepMs = parseWindow(url.searchParams.get('step'), Math.max(10_000, windowMs / 90), 'step');
           if (typeof stepMs === 'string') return [400, { error: stepMs }];
-          return [200, { service, window: formatWindow(windowMs), step: formatWindow(stepMs), points: history.series(service, windowMs, stepMs) }];
+          const span = { window: formatWindow(windowMs), step: formatWindow(stepMs) };
+          return service
+            ? [200, { service, ...span, points: history.series(service, windowMs, stepMs) }]
+            : [200, { from, to, ...span, points: history.edgeSeries(from!, to!, windowMs, stepMs) }];
         },
       },
     },

@@ -165,6 +165,15 @@ export class StatsHistory {
 
   /** What a service served (inbound), in steps of `stepMs` over the last `windowMs`: the dashboard's time series. */
   series(service: string, windowMs: number, stepMs: number): HistoryPoint[] {
+    return this.seriesOf((e) => e.direction === 'inbound' && e.service === service, windowMs, stepMs);
+  }
+
+  /** What a caller sent a callee (its sidecars' outbound counts), stepped like `series`: one edge of the topology over time. */
+  edgeSeries(from: string, to: string, windowMs: number, stepMs: number): HistoryPoint[] {
+    return this.seriesOf((e) => e.direction === 'outbound' && e.service === from && clusterService(e.cluster) === to, windowMs, stepMs);
+  }
+
+  private seriesOf(wanted: (e: Entry) => boolean, windowMs: number, stepMs: number): HistoryPoint[] {
     const end = this.ticks.at(-1)?.at;
     if (end === undefined || stepMs <= 0) return [];
     const steps = Math.min(Math.ceil(windowMs / stepMs), 2000);
@@ -174,7 +183,7 @@ export class StatsHistory {
       if (tick.at <= first) continue;
       const i = Math.min(steps - 1, Math.ceil((tick.at - first) / stepMs) - 1);
       for (const e of tick.entries.values()) {
-        if (e.direction !== 'inbound' || e.service !== service) continue;
+        if (!wanted(e)) continue;
         accs[i] ??= { requests: 0, failures: 0, buckets: new Map() };
         merge(accs[i]!, e);
       }

@@ -171,6 +171,34 @@ test('history is bounded by retention and serves a time series per service', asy
   assert.deepEqual(collector.history.series('other', 30_000, 10_000).map((p) => p.requests), [0, 0, 0]);
 });
 
+test("an edge's time series holds what the caller sent that callee only; latestAt is the last round", async () => {
+  const { clock, collector, add } = setup();
+  const web = add('web', 80);
+  const admin = add('admin', 81);
+  add('api', 82);
+  await collector.scrapeOnce();
+  const toApi = web.routeStatsFor('outbound', 'api.default', 'api.default');
+  for (let i = 0; i < 3; i++) {
+    clock.advance(10_000);
+    times(10 * (i + 1), () => toApi.record(200, null, 0.004));
+    toApi.record(503, null, 0.004);
+    times(5, () => web.routeStatsFor('outbound', 'db.default', 'db.default').record(200, null, 0.001));
+    // another caller of api: not web's edge
+    times(7, () => admin.routeStatsFor('outbound', 'api.default', 'api.default').record(200, null, 0.002));
+    // what api served (inbound) is the service's series, not the edge's
+    times(4, () => web.routeStatsFor('inbound', '', 'inbound|local').record(200, null, 0.002));
+    await collector.scrapeOnce();
+  }
+  assert.equal(collector.history.latestAt, clock.now());
+  const points = collector.history.edgeSeries('web', 'api', 30_000, 10_000);
+  assert.deepEqual(points.map((p) => p.requests), [11, 21, 31]);
+  assert.deepEqual(points.map((p) => p.rps), [1.1, 2.1, 3.1]);
+  assert.equal(points[2].successRate, Math.round((30 / 31) * 10_000) / 10_000);
+  assert.ok(points[2].p99Ms !== null && points[2].p99Ms > 0);
+  assert.deepEqual(collector.history.edgeSeries('admin', 'api', 30_000, 10_000).map((p) => p.requests), [7, 7, 7]);
+  assert.deepEqual(collector.history.edgeSeries('api', 'web', 30_000, 10_000).map((p) => p.requests), [0, 0, 0]);
+});
+
 test('start() scrapes on its interval until closed', async () => {
   const { clock, collector, add } = setup();
   add('api', 70);
