@@ -36,6 +36,8 @@ export interface Instance {
   connected: boolean;
   connectedAt: string;
   disconnectedAt: string | null;
+  /** When the sidecar started, as it said in its Node (absent from older sidecars). */
+  startedAt?: string;
   // xDS progress, kept here so the API can show it; changing it does not change any snapshot
   sentVersion: string | null;
   ackedVersion: string | null;
@@ -143,6 +145,7 @@ export class Registry {
       connected: true,
       connectedAt: new Date(this.clock.now()).toISOString(),
       disconnectedAt: null,
+      ...(node.startedAt ? { startedAt: node.startedAt } : {}),
       // versions are content digests: the new stream states its own progress
       sentVersion: null,
       ackedVersion: null,

@@ -14,6 +14,8 @@ export interface ProxyRow {
   connected: boolean;
   connectedAt: string | null;
   disconnectedAt: string | null;
+  /** When the sidecar process started (null from sidecars that do not say). */
+  startedAt?: string | null;
   ackedVersion: string | null;
   sentVersion: string | null;
   lastNack: { version: string; error: string } | null;

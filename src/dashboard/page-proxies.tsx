@@ -30,6 +30,15 @@ function CertExpiry({ at, now }: { at: string | null | undefined; now: number })
   return <span class={`badge ${cls}`} title={at}>{left <= 0 ? `expired ${fmtDuration(-left)} ago` : `in ${fmtDuration(left)}`}</span>;
 }
 
+// the sidecar's own uptime when it says when it started (a reconnection to the control plane
+// does not reset it); else how long its stream has been up; a proxy that dropped off: how long ago
+function Uptime({ p, up, now }: { p: ProxyRow; up: boolean; now: number }) {
+  if (!up) return p.disconnectedAt ? <>down {fmtDuration(now - Date.parse(p.disconnectedAt))}</> : <>{none}</>;
+  const connected = p.connectedAt ? `connected ${fmtDuration(now - Date.parse(p.connectedAt))} ago` : '';
+  if (p.startedAt) return <span title={`started ${p.startedAt}; ${connected}`} data-started-at={p.startedAt}>{fmtDuration(now - Date.parse(p.startedAt))}</span>;
+  return p.connectedAt ? <span class="muted" title="this sidecar does not say when it started">{connected}</span> : <>{none}</>;
+}
+
 export function PageProxies() {
   const [proxies] = useTopic('proxies');
   const now = useNow(1000);
@@ -58,7 +67,6 @@ export function PageProxies() {
         </thead>
         <tbody>
           {rows.map(({ p, s }) => {
-            const since = s === 'in-sync' || s === 'syncing' || s === 'nack' ? p.connectedAt : p.disconnectedAt;
             return (
               <tr key={p.id} data-proxy={p.id} data-standing={s} class={`standing-${s}`}>
                 <td><code>{p.id}</code></td>
@@ -70,7 +78,7 @@ export function PageProxies() {
                 <td><code>{p.ackedVersion ?? none}</code> / <code>{p.sentVersion ?? none}</code></td>
                 <td class={p.lastNack ? 'bad-text' : undefined}>{p.lastNack ? <><code>{p.lastNack.version}</code>: {p.lastNack.error}</> : none}</td>
                 <td><CertExpiry at={p.certExpiry} now={now} /></td>
-                <td class="num">{since ? (s === 'in-sync' || s === 'syncing' || s === 'nack' ? fmtDuration(now - Date.parse(since)) : `down ${fmtDuration(now - Date.parse(since))}`) : none}</td>
+                <td class="num" data-field="uptime"><Uptime p={p} up={s === 'in-sync' || s === 'syncing' || s === 'nack'} now={now} /></td>
               </tr>
             );
           })}

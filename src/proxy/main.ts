@@ -86,6 +86,7 @@ export function buildNodeInfo(opts: StartProxyOptions, adminPort = opts.adminPor
     zone: labels.zone ?? '',
     region: labels.region ?? '',
     version: trellisVersion(),
+    startedAt: new Date().toISOString(),
   };
 }
 

@@ -19,6 +19,8 @@ export interface NodeInfo {
   zone: string;
   region: string;
   version: string;            // the Trellis build
+  /** When this sidecar started (ISO 8601): its uptime, which outlives reconnections to the control plane. */
+  startedAt?: string;
 }
 
 type StructValue =
@@ -75,6 +77,7 @@ export function encodeNode(n: NodeInfo): Record<string, unknown> {
       ingressFor: n.ingressFor,
       egress: n.egress,
       intercept: n.intercept ? true : undefined,
+      startedAt: n.startedAt,
     }),
   };
 }
@@ -97,6 +100,13 @@ export function decodeNode(node: any): NodeInfo | string {
     if (!Array.isArray(md.egress) || md.egress.some((e) => typeof e !== 'string' || !e)) return 'node.metadata.egress must be a list of service names';
     egress = md.egress as string[];
   }
+  let startedAt: string | undefined;
+  if (md.startedAt !== undefined && md.startedAt !== null) {
+    if (typeof md.startedAt !== 'string' || !/^\d{4}-\d\d-\d\dT/.test(md.startedAt) || Number.isNaN(Date.parse(md.startedAt))) {
+      return `node.metadata.startedAt must be an ISO 8601 time such as 2026-01-01T00:00:00.000Z, got ${JSON.stringify(md.startedAt)}`;
+    }
+    startedAt = new Date(md.startedAt).toISOString();
+  }
   const labels: Record<string, string> = {};
   if (md.labels && typeof md.labels === 'object') for (const [k, v] of Object.entries(md.labels)) labels[k] = String(v);
   return {
@@ -115,5 +125,6 @@ export function decodeNode(node: any): NodeInfo | string {
     zone: node.locality?.zone ?? labels.zone ?? '',
     region: node.locality?.region ?? labels.region ?? '',
     version: node.user_agent_version ?? '',
+    ...(startedAt ? { startedAt } : {}),
   };
 }

@@ -75,6 +75,8 @@ export function proxyRows(instances: readonly Instance[]): Record<string, unknow
     connected: inst.connected,
     connectedAt: inst.connectedAt,
     disconnectedAt: inst.disconnectedAt,
+    // when the sidecar process started: its uptime (null from sidecars that do not say)
+    startedAt: inst.startedAt ?? null,
     // the control-plane replica holding its xDS stream (the last one, once disconnected)
     controlReplica: inst.controlReplica ?? null,
     ackedVersion: inst.ackedVersion,

@@ -114,7 +114,7 @@ spec: {}
   it('shows routes with status, services, proxies and endpoints', async () => {
     const client = new AdsTestClient(`${host}:${cp.xdsPort}`);
     clients.push(client);
-    const node = nodeInfo({ service: 'api', address: '127.0.1.40', labels: { version: 'v1' }, zone: 'z9' });
+    const node = nodeInfo({ service: 'api', address: '127.0.1.40', labels: { version: 'v1' }, zone: 'z9', startedAt: '2026-01-01T00:00:00.000Z' });
     client.send({ node: encodeNode(node), type_url: typeUrls.cluster });
     const cds = await client.next();
     client.send({ type_url: typeUrls.cluster, version_info: cds.version_info, response_nonce: cds.nonce });
@@ -136,7 +136,7 @@ spec: {}
     assert.deepEqual(proxies, [{
       id: node.id, service: 'api', namespace: 'default', address: '127.0.1.40', adminPort: 15000, labels: { version: 'v1', app: 'api' },
       zone: 'z9', region: 'r1', state: 'connected', connected: true, connectedAt: proxies[0].connectedAt, disconnectedAt: null,
-      controlReplica: proxies[0].controlReplica, ackedVersion: proxies[0].ackedVersion, sentVersion: proxies[0].ackedVersion, lastNack: null,
+      startedAt: '2026-01-01T00:00:00.000Z', controlReplica: proxies[0].controlReplica, ackedVersion: proxies[0].ackedVersion, sentVersion: proxies[0].ackedVersion, lastNack: null,
       sentRevision: proxies[0].sentRevision, ackedRevision: proxies[0].ackedRevision,
       certExpiry: null, certIssuedAt: null, spiffeId: null,
     }]);
