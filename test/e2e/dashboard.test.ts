@@ -96,7 +96,11 @@ describe('the dashboard in a browser', {
     await mesh.addPod('api-v2-1', 'api', { version: 'v2' });
     await mesh.addPod('db-1', 'db');
     spare = await mesh.addPod('db-2', 'db');
-    await mesh.waitInSync(20_000, 5);
+    // a sidecar that joined with a token holds a mesh certificate (permissive mTLS: the others need none)
+    const token = await mesh.cli(['token', 'create', '--service', 'vault', '-o', 'json']);
+    assert.equal(token.code, 0, token.stderr);
+    await mesh.addPod('vault-1', 'vault', {}, { token: (JSON.parse(token.stdout) as { token: string }).token });
+    await mesh.waitInSync(20_000, 6);
     loads.push(new PacedLoad(mesh, web, 'api', 40), new PacedLoad(mesh, web, 'db', 100));
 
     context = await chromium.launchPersistentContext(profile, {
@@ -141,6 +145,50 @@ describe('the dashboard in a browser', {
     await page.locator('[data-testid=services-table] tr[data-service=db] a').click();
     await page.waitForFunction(() => location.hash === '#/service/db');
     await page.locator('section.service[data-service=db] h1').waitFor();
+  });
+
+  it("opens a call's own page by clicking its edge on the graph, with its figures over time", async () => {
+    await page.goto(`${mesh.apiUrl}/#/`);
+    const graph = page.getByTestId('topology-graph');
+    await page.waitForFunction(() => (document.querySelector<HTMLElement>('[data-testid=topology-graph]')?.dataset.edges ?? '').split(',').includes('web->db'));
+    // where cytoscape drew the edge: a click there is what a person's click is
+    const edgeAt = () => page.evaluate(() => {
+      const box = document.querySelector('[data-testid=topology-graph]') as HTMLElement & { topologyGraph?: { renderedPosition(id: string): { x: number; y: number } | null } };
+      return box.topologyGraph!.renderedPosition('web->db');
+    });
+    // the graph is laid out again when its shape changes (a call appears): click where the edge is now
+    for (let attempt = 1; ; attempt++) {
+      const at = await edgeAt();
+      const box = await graph.boundingBox();
+      assert.ok(at && box, 'the edge and the graph are drawn');
+      await page.mouse.click(box.x + at.x, box.y + at.y);
+      try {
+        await page.waitForFunction(() => location.hash === '#/edge/web/db', undefined, { timeout: 3000 });
+        break;
+      } catch (err) {
+        if (attempt === 3) throw new Error(`clicking the edge web->db did not open it (hash ${await page.evaluate(() => location.hash)}): ${(err as Error).message}`);
+      }
+    }
+    const edge = page.locator('section.edge[data-edge="web->db"]');
+    await edge.locator('h1').waitFor();
+    assert.match(await edge.locator('h1').innerText(), /web\s*→\s*db/);
+    await page.waitForFunction(() => /rps$/.test(document.querySelector('[data-testid=edge-summary] [data-field=rps]')?.textContent ?? ''));
+    assert.equal(await edge.locator('[data-testid=edge-summary] [data-field=success]').innerText(), '100.0%');
+    // what the API has for this call over time is what the charts draw
+    await page.waitForFunction(() => ['chart-rps', 'chart-success', 'chart-latency']
+      .every((id) => Number(document.querySelector<HTMLElement>(`[data-testid=${id}]`)?.dataset.points) > 0));
+    const history = await fetch(`${mesh.apiUrl}/api/v1/stats/history?from=web&to=db&window=15m&step=10s`).then((r) => r.json()) as { from: string; to: string; points: { requests: number }[] };
+    assert.equal(history.from, 'web');
+    assert.ok(history.points.some((p) => p.requests > 0), JSON.stringify(history));
+    const missing = await fetch(`${mesh.apiUrl}/api/v1/stats/history?from=web`);
+    assert.equal(missing.status, 400);
+    assert.match(((await missing.json()) as { error: string }).error, /^to is required/);
+    await shot('edge');
+    // the keyboard's way to the same page: the arrow in the calls table
+    await page.goto(`${mesh.apiUrl}/#/`);
+    await page.locator('[data-testid=edges-table] tr[data-edge="web->api-v1"] a[data-field=open-edge]').click();
+    await page.waitForFunction(() => location.hash === '#/edge/web/api-v1');
+    await page.locator('section.edge[data-edge="web->api-v1"] h1').waitFor();
   });
 
   it("fills the service page's charts with data points, and keeps adding them live", async () => {
@@ -198,13 +246,27 @@ describe('the dashboard in a browser', {
     const row = page.locator('[data-testid=proxies-table] tr[data-proxy=db-2]');
     await row.waitFor();
     await page.waitForFunction(() => document.querySelector('tr[data-proxy=db-2]')?.getAttribute('data-standing') === 'in-sync');
-    assert.equal(await page.locator('[data-testid=proxies-table] tbody tr').count(), 5);
+    assert.equal(await page.locator('[data-testid=proxies-table] tbody tr').count(), 6);
+    // uptime runs from the sidecar's own start, as it said in its xDS Node
+    const api = await mesh.getJson('proxies');
+    const db2 = api.find((p) => p.id === 'db-2')!;
+    assert.ok(db2.startedAt && Date.parse(db2.startedAt) <= Date.parse(db2.connectedAt), JSON.stringify(db2));
+    assert.equal(await row.locator('[data-field=uptime] [data-started-at]').getAttribute('data-started-at'), db2.startedAt);
+    assert.match(await row.locator('[data-field=uptime]').innerText(), /^\d+s|^\d+m \d+s$/);
+    // a certificate's expiry, for the sidecar that has one; none for the others
+    const vault = api.find((p) => p.id === 'vault-1')!;
+    assert.ok(vault.certExpiry, JSON.stringify(vault));
+    const cert = page.locator('tr[data-proxy=vault-1] td:nth-child(9) .badge');
+    await cert.waitFor();
+    assert.equal(await cert.getAttribute('title'), vault.certExpiry);
+    assert.match(await cert.innerText(), /^in \d+/);
+    assert.equal(await row.locator('td:nth-child(9)').innerText(), '–');
     await mesh.stopSidecar(spare);
     await page.waitForFunction(() => document.querySelector('tr[data-proxy=db-2]')?.getAttribute('data-standing') === 'disconnected');
     assert.match(await row.innerText(), /DISCONNECTED/);
     assert.match(await page.getByTestId('proxies-summary').innerText(), /1 disconnected/);
     // the others are untouched
-    assert.equal(await page.locator('[data-testid=proxies-table] tr[data-standing=in-sync]').count(), 4);
+    assert.equal(await page.locator('[data-testid=proxies-table] tr[data-standing=in-sync]').count(), 5);
     await shot('proxies');
   });
 
