@@ -272,6 +272,9 @@ describe('the dashboard in a browser', {
 
   it('watches requests scroll in on the live tap', async () => {
     await page.goto(`${mesh.apiUrl}/#/tap`);
+    // tapping needs a token with read access in every auth mode: the admin's here, cleared below
+    await page.locator('#api-token').fill(mesh.adminTokens.get(mesh.apiUrl)!);
+    await page.locator('#api-token').press('Enter');
     await page.waitForSelector('[data-testid=tap-service] option[value=api]', { state: 'attached' });
     await page.selectOption('[data-testid=tap-service]', 'api');
     await page.click('[data-testid=tap-start]');
@@ -281,6 +284,9 @@ describe('the dashboard in a browser', {
     await shot('tap');
     // leaving the page ends the tap
     await page.goto(`${mesh.apiUrl}/#/`);
+    await page.locator('#api-token').fill('');
+    await page.locator('form.token button[type=submit]').click();
+    await page.waitForFunction(() => sessionStorage.getItem('trellis.apiToken') === null);
   });
 
   it('moves between pages with single keys, and lists them on ?', async () => {
