@@ -70,7 +70,8 @@ export class BenchChildren {
     proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => { err += chunk; });
     const exited = new Promise<ExitInfo>((resolve) => {
       proc.once('error', (error) => resolve({ code: null, signal: null, spawnError: error }));
-      proc.once('exit', (code, signal) => resolve({ code, signal, spawnError: null }));
+      // 'exit' can come before the last of stdout is read: in pipe mode wait for the pipes to close.
+      proc.once(options.output === 'pipe' ? 'close' : 'exit', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal, spawnError: null }));
     });
     const child: BenchChild = {
       name,
