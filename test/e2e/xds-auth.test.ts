@@ -90,6 +90,8 @@ describe('xDS port with --xds-auth required', () => {
       const ids = rows.filter((p) => p.connected).map((p) => p.id as string).sort();
       return ids.join(',') === 'api-1,web-1' ? true : undefined;
     }, 40_000, 'both certified sidecars to reconnect');
+    // reconnected is not yet resynced: web-1 must hold api-1's endpoint from the new control plane
+    await mesh.waitInSync(20_000, 2);
     const web = mesh.pods.get('web-1')!;
     const reply = await mesh.request(web, 'api', '/again');
     assert.equal(reply.status, 200);
