@@ -32,6 +32,8 @@ export interface BenchOptions {
   readonly h2Streams: number;
   /** Whole seconds of an HTTP/2 target's throughput run; its latency run lasts h2LatencySeconds. */
   readonly h2Duration: number;
+  /** Directory where every Trellis sidecar writes a V8 CPU profile when it stops (null = none). */
+  readonly cpuProfileDir: string | null;
 }
 
 /** Seconds of an HTTP/2 target's latency run: half its throughput run, at least 2. */
@@ -54,7 +56,10 @@ export const usage = `Usage: node dist/bench/run.js [options]
   --h2-streams N            h2load streams in flight per connection in those runs (default 10;
                             the latency run uses --latency-connections connections of 1 stream)
   --h2-duration S           whole seconds per HTTP/2 and gRPC throughput run (default half of
-                            --duration, at least 2; their latency runs last half of it, at least 2)`;
+                            --duration, at least 2; their latency runs last half of it, at least 2)
+  --cpu-prof DIR            every Trellis sidecar writes a V8 CPU profile (.cpuprofile) into DIR
+                            when the bench stops it (profiling slows the sidecars: figures of such
+                            a run are not comparable)`;
 
 /** Parses argv (without node and the script); an Error carries a message for the user. */
 export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error {
@@ -77,6 +82,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error
         'h2-connections': { type: 'string' },
         'h2-streams': { type: 'string' },
         'h2-duration': { type: 'string' },
+        'cpu-prof': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -115,6 +121,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | Error
     h2Connections: h2Connections as number,
     h2Streams: h2Streams as number,
     h2Duration: h2Duration as number,
+    cpuProfileDir: values['cpu-prof'] ?? null,
   };
 }
 

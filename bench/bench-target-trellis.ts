@@ -70,7 +70,7 @@ export function startSidecar(
   ctx: BenchContext, cli: string, dir: string, service: string, address: string, app: string, control: string, extra: readonly string[] = [],
 ): BenchChild {
   return ctx.children.spawn(`trellis-proxy-${service}`, process.execPath, [
-    cli, 'proxy', '--service', service, '--app', app, '--address', address, '--control', control,
+    ...ctx.sidecarNodeArgs, cli, 'proxy', '--service', service, '--app', app, '--address', address, '--control', control,
     '--state-dir', join(dir, `state-${service}`), '--log-level', 'warn', ...extra,
   ], { cpus: ctx.proxyCpus, output: 'log' });
 }

@@ -50,6 +50,8 @@ export interface BenchContext {
   /** taskset CPU lists: the proxy under test, and wrk + upstream. null = unpinned. */
   readonly proxyCpus: string | null;
   readonly loadCpus: string | null;
+  /** Node flags for every Trellis sidecar (the --cpu-prof option); empty normally. */
+  readonly sidecarNodeArgs: readonly string[];
   readonly tools: ReadonlyMap<ToolName, ToolLookup>;
   readonly say: (line: string) => void;
 }

@@ -110,6 +110,7 @@ async function runBench(
     children, tmpDir, repoRoot, tools, say,
     proxyCpus: pinned ? '0' : null,
     loadCpus: pinned ? '1' : null,
+    sidecarNodeArgs: options.cpuProfileDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', resolve(options.cpuProfileDir)],
   };
   say(`estimated run time ${Math.round(estimateSeconds(options) / 60 * 10) / 10} min; temp dir ${tmpDir}`);
   const upstream = await startUpstream(ctx, options.upstream);

@@ -21,7 +21,7 @@ function run(mode: 'tcp' | 'tls', repeat: number, completed: number, sidecarCpuS
 function report(newConnections: BenchReport['newConnections']): BenchReport {
   return {
     startedAt: '2025-03-04T05:06:07.891Z', finishedAt: '2025-03-04T05:11:07.891Z',
-    options: { duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 3, only: ['trellis-mesh-mtls'], upstream: 'nginx', handshakeDuration: 5, handshakeConnections: 16, h2Connections: 10, h2Streams: 10, h2Duration: 5 },
+    options: { duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 3, only: ['trellis-mesh-mtls'], upstream: 'nginx', handshakeDuration: 5, handshakeConnections: 16, h2Connections: 10, h2Streams: 10, h2Duration: 5, cpuProfileDir: null },
     environment: { node: 'v20', kernel: '6', cpuModel: 'cpu', cpuCount: 2, tools: [], commit: 'abc' },
     upstream: { kind: 'nginx', note: null }, loadAverage: { start: 0.2, end: 0.3 },
     pinning: { proxyCpus: '0', loadCpus: '1', note: null }, targets: [], newConnections,

@@ -14,7 +14,7 @@ function report(): BenchReport {
   return {
     startedAt: '2025-03-04T05:06:07.891Z',
     finishedAt: '2025-03-04T05:11:07.891Z',
-    options: { duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 1, only: ['direct', 'nginx', 'haproxy'], upstream: 'nginx', handshakeDuration: 5, handshakeConnections: 16, h2Connections: 10, h2Streams: 10, h2Duration: 5 },
+    options: { duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 1, only: ['direct', 'nginx', 'haproxy'], upstream: 'nginx', handshakeDuration: 5, handshakeConnections: 16, h2Connections: 10, h2Streams: 10, h2Duration: 5, cpuProfileDir: null },
     environment: { node: 'v20', kernel: '6', cpuModel: 'cpu', cpuCount: 2, tools: ['nginx version: nginx/1.22.1'], commit: 'abc' },
     upstream: { kind: 'nginx', note: null },
     loadAverage: { start: 0.2, end: 1.4 },
