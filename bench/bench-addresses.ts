@@ -15,6 +15,8 @@ export const benchAddresses = {
   telemetry: { control: '127.0.40.30', appPod: '127.0.40.31', clientPod: '127.0.40.32', collector: '127.0.40.33' },
   /** `trellis-mesh-telemetry-off`, its baseline: its own control plane and sidecars without request metrics. */
   telemetryOff: { control: '127.0.40.34', appPod: '127.0.40.35', clientPod: '127.0.40.36' },
+  /** `trellis-mesh-h2-upgrade`: its own control plane (MeshConfig h2UpgradePolicy UPGRADE) and sidecars. */
+  h2Upgrade: { control: '127.0.40.37', appPod: '127.0.40.38', clientPod: '127.0.40.39' },
   /**
    * `trellis-mesh-mtls`: its own control plane (MeshConfig mtls strict) and sidecars with
    * workload certificates. The new-connection runs connect from `handshakeSources` addresses

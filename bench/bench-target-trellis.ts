@@ -59,7 +59,7 @@ export async function startTrellisTargets(ctx: BenchContext, upstream: Upstream,
         () => exitedProblem(clientSidecar, control) ?? exitedProblem(appSidecar, control));
       results.push(problem !== null
         ? { name: 'trellis-mesh', skipped: `mesh path does not work: ${problem}` }
-        : { name: 'trellis-mesh', url, hostHeader: meshServiceName, hops: 2, proxyPids: [clientSidecar.pid, appSidecar.pid], note: 'CPU and RSS are the sum of both sidecars' });
+        : { name: 'trellis-mesh', url, hostHeader: meshServiceName, hops: 2, proxyPids: [clientSidecar.pid, appSidecar.pid], note: 'CPU and RSS are the sum of both sidecars; HTTP/1.1 between them (h2UpgradePolicy DO_NOT_UPGRADE, the default)' });
     }
   }
   return results;

@@ -21,6 +21,7 @@ import { startNginxTarget } from './bench-target-nginx.js';
 import { startTrellisTargets } from './bench-target-trellis.js';
 import { startTrellisMtlsTargets } from './bench-target-trellis-mtls.js';
 import { startTrellisTelemetryTarget } from './bench-target-trellis-telemetry.js';
+import { startTrellisUpgradeTarget } from './bench-target-trellis-upgrade.js';
 import { ensureTools, type ToolName } from './bench-tools.js';
 import { startUpstream } from './bench-upstream.js';
 
@@ -124,6 +125,7 @@ async function runBench(
   if (wanted.has('trellis-1-hop') || wanted.has('trellis-mesh')) {
     started.push(...await startTrellisTargets(ctx, upstream, { oneHop: wanted.has('trellis-1-hop'), mesh: wanted.has('trellis-mesh') }));
   }
+  if (wanted.has('trellis-mesh-h2-upgrade')) started.push(await startTrellisUpgradeTarget(ctx, upstream));
   let newConnections: NewConnectionSetup | { skipped: string } | null = null;
   if (wanted.has('trellis-mesh-mtls') || wanted.has('trellis-mesh-mtls-new-conn')) {
     const mtls = await startTrellisMtlsTargets(ctx, upstream, { mesh: wanted.has('trellis-mesh-mtls'), newConn: wanted.has('trellis-mesh-mtls-new-conn') });

@@ -5,7 +5,7 @@ import { h2LatencySeconds, parseBenchOptions, targetNames, usage } from '../../b
 test('defaults follow shared/PERFORMANCE.md', () => {
   assert.deepEqual(parseBenchOptions([]), {
     duration: 10, connections: 50, latencyDuration: 5, latencyConnections: 8, warmup: 1, repeats: 3, only: [...targetNames], upstream: 'nginx',
-    handshakeDuration: 5, handshakeConnections: 16, h2Connections: 10, h2Streams: 10, h2Duration: 5,
+    handshakeDuration: 5, handshakeConnections: 16, h2Connections: 10, h2Streams: 10, h2Duration: 5, cpuProfileDir: null,
   });
 });
 
