@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isIPv4 } from 'node:net';
 import { metadataSchema } from './metadata.js';
-import { durationMs, durationSchema } from './resilience-policy.js';
+import { durationMs, durationSchema, h2UpgradePolicySchema } from './resilience-policy.js';
 
 function isServiceCidr(v: string): boolean {
   const m = /^([0-9.]+)\/(\d+)$/.exec(v);
@@ -35,10 +35,17 @@ export const meshConfigSchema = z.object({
     protocolDetectionTimeout: durationSchema
       .refine((v) => !/^\d+(ms|s|m|h)$/.test(v) || (durationMs(v) > 0 && durationMs(v) <= 3_600_000), 'must be more than 0 and at most 1h (mark a port protocol: tcp to skip detection)')
       .default('10s'),
+    // Whether sidecars carry HTTP/1.1 requests to each other as HTTP/2 streams (Istio's MeshConfig
+    // h2UpgradePolicy, same default): DO_NOT_UPGRADE keeps each request in the protocol it came
+    // in (HTTP/1.1 on keep-alive connections, h2c and gRPC on HTTP/2 sessions), which costs the
+    // sidecar less CPU per request in Node (bench/README.md); UPGRADE multiplexes everything on a
+    // few HTTP/2 sessions per peer. A ResiliencePolicy's connectionPool.h2UpgradePolicy overrides it per Service.
+    h2UpgradePolicy: h2UpgradePolicySchema.default('DO_NOT_UPGRADE'),
   }).strict().default({
     trustDomain: 'cluster.local', mtls: { mode: 'permissive' }, accessLog: { format: 'off', filter: 'all' },
-    tracing: { samplingRate: 0 }, defaultAuthorization: 'allow', serviceCidr: '10.96.0.0/16', protocolDetectionTimeout: '10s',
+    tracing: { samplingRate: 0 }, defaultAuthorization: 'allow', serviceCidr: '10.96.0.0/16', protocolDetectionTimeout: '10s', h2UpgradePolicy: 'DO_NOT_UPGRADE',
   }),
 }).strict();
 
 export type MeshConfig = z.infer<typeof meshConfigSchema>;
+export type H2UpgradePolicy = MeshConfig['spec']['h2UpgradePolicy'];

@@ -82,9 +82,14 @@ const outlierDetectionSchema = z.object({
   }).strict().optional(),
 }).strict();
 
-// Istio's connectionPool.http.maxRequestsPerConnection: 1 turns keep-alive to the service off
+export const h2UpgradePolicySchema = z.enum(['UPGRADE', 'DO_NOT_UPGRADE']);
+
+// Istio's connectionPool.http settings: maxRequestsPerConnection 1 turns keep-alive to the
+// service off; h2UpgradePolicy overrides the MeshConfig's for requests to this Service (DEFAULT
+// or absent: the mesh's).
 const connectionPoolSchema = z.object({
   maxRequestsPerConnection: z.number().int('must be a whole number').min(1, 'must be at least 1 (leave it out for no limit)').max(4_294_967_295).optional(),
+  h2UpgradePolicy: z.enum(['DEFAULT', 'UPGRADE', 'DO_NOT_UPGRADE']).optional(),
 }).strict();
 
 const faultsSchema = z.object({

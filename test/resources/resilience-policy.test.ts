@@ -100,6 +100,7 @@ outlierDetection: { enabled: false }
     refusedAt(doc('targetRef: { kind: HTTPRoute, name: api }\nconnectionPool: { maxRequestsPerConnection: 1 }'), 'spec.connectionPool', /target the Service/);
     refusedAt(doc('targetRef: { kind: Service, name: api }\nconnectionPool: { maxRequestsPerConnection: 0 }'), 'spec.connectionPool.maxRequestsPerConnection', /at least 1 \(leave it out for no limit\)/);
     refusedAt(doc('targetRef: { kind: Service, name: api }\nconnectionPool: { maxConnections: 5 }'), 'spec.connectionPool', /maxConnections/);
+    refusedAt(doc('targetRef: { kind: Service, name: api }\nconnectionPool: { h2UpgradePolicy: ALWAYS }'), 'spec.connectionPool.h2UpgradePolicy', /DEFAULT.*UPGRADE.*DO_NOT_UPGRADE|Invalid enum/);
     refusedAt(doc('targetRef: { kind: HTTPRoute, name: api }\nfaults: { delay: { percent: 101, duration: 1s } }'), 'spec.faults.delay.percent', /between 0 and 100/);
     refusedAt(doc('targetRef: { kind: HTTPRoute, name: api }\nfaults: { abort: { percent: 1, httpStatus: 42 } }'), 'spec.faults.abort.httpStatus', /HTTP status/);
     refusedAt(doc('targetRef: { kind: Service, name: api }\nretry: { attempts: 1 }'), 'spec', /retry/);

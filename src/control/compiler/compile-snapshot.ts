@@ -120,7 +120,7 @@ function sharedView(index: MeshIndex, node: NodeInfo, proxyless: boolean, securi
   for (const svc of scope.services) {
     const secured = !proxyless && hasCertifiedMember(svc, security);
     clusters.set(svc.key, cache.get(`cds\0${svc.key}\0${proxyless}\0${clusterPrint(index, svc, proxyless, secured, security)}`, () => {
-      const [cluster] = compileClusters([svc], { ...node, app: undefined }, policies, proxyless);
+      const [cluster] = compileClusters([svc], { ...node, app: undefined }, policies, proxyless, undefined, index.h2UpgradePolicy);
       return secured ? secureCluster(cluster, svc, security) : cluster;
     }));
   }
@@ -214,7 +214,7 @@ function nodeInTarget(index: MeshIndex, node: NodeInfo, name: string): boolean {
 /** What a service's cluster depends on: its policy and, with mTLS, the identities its peers may hold. */
 function clusterPrint(index: MeshIndex, svc: MeshService, proxyless: boolean, secured: boolean, security: SecurityInput): string {
   const policy = proxyless ? null : index.policies.services.get(svc.key) ?? null;
-  return digestKey(JSON.stringify([policy, secured ? expectedIdentities(svc, security) : null]));
+  return digestKey(JSON.stringify([policy, secured ? expectedIdentities(svc, security) : null, index.h2UpgradePolicy]));
 }
 
 /** `greeter`, `greeter:50051`, `greeter.ns`, `greeter.ns.svc[.cluster.local]` → that service. */

@@ -1,5 +1,6 @@
 import type { AuthorizationPolicy } from '../../resources/authorization-policy.js';
 import type { ExternalService } from '../../resources/external-service.js';
+import type { H2UpgradePolicy } from '../../resources/mesh-config.js';
 import type { Instance } from '../registry.js';
 import { meshConfigOf } from './compile-authorization.js';
 import type { MeshState } from './compile-snapshot.js';
@@ -31,6 +32,8 @@ export interface MeshIndex {
   readonly telemetry: XdsObject;
   /** MeshConfig protocolDetectionTimeout: the detecting listeners' listener_filters_timeout. */
   readonly detectionTimeoutMs: number;
+  /** MeshConfig h2UpgradePolicy: how HTTP/1.1 requests travel between sidecars (compile-upstream-protocol.ts). */
+  readonly h2UpgradePolicy: H2UpgradePolicy;
   readonly authorizationPolicies: readonly AuthorizationPolicy[];
   readonly cache: CompileCache;
   readonly certified: ReadonlySet<string>;
@@ -90,6 +93,7 @@ export function indexMesh(state: MeshState, cache = new CompileCache()): MeshInd
     telemetry: compileHcmTelemetry(resources),
     // a MeshConfig stored before the field existed has none
     detectionTimeoutMs: meshConfig?.spec.protocolDetectionTimeout ? durationMs(meshConfig.spec.protocolDetectionTimeout) : DEFAULT_DETECTION_TIMEOUT_MS,
+    h2UpgradePolicy: meshConfig?.spec.h2UpgradePolicy ?? 'DO_NOT_UPGRADE',
     authorizationPolicies: resources.filter((r): r is AuthorizationPolicy => r.kind === 'AuthorizationPolicy'),
     members,
     membersPrint: (svc) => print(`m\0${svc.key}`, () => JSON.stringify(members(svc).map((i) => [

@@ -1,6 +1,7 @@
 // The mesh's resilience when no ResiliencePolicy says otherwise (docs/xds.md, "Resilience"):
 // Linkerd's balancer and retry budget, Envoy's circuit breakers and outlier detection, and
 // Istio-like retries of idempotent requests. A policy overrides these field by field.
+import type { H2UpgradePolicy } from '../../resources/mesh-config.js';
 import type { CircuitBreakers, LbPolicy, OutlierDetection, RetryBudget, RetryPolicy } from '../../proxy/config/proxy-config.js';
 
 export interface ClusterResilience {
@@ -8,6 +9,8 @@ export interface ClusterResilience {
   idleTimeoutMs: number;
   /** Requests per upstream connection; absent = no limit (keep-alive as long as the peer allows). */
   maxRequestsPerConnection?: number;
+  /** From the Service's policy; absent = the MeshConfig's h2UpgradePolicy. */
+  h2UpgradePolicy?: H2UpgradePolicy;
   lbPolicy: LbPolicy;
   circuitBreakers: CircuitBreakers;
   retryBudget: RetryBudget;

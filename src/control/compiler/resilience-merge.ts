@@ -23,6 +23,8 @@ export function clusterResilience(policy: ResiliencePolicy | undefined): Cluster
   out.connectTimeoutMs = ms(s.timeouts?.connect, out.connectTimeoutMs);
   out.idleTimeoutMs = ms(s.timeouts?.idle, out.idleTimeoutMs);
   if (s.connectionPool?.maxRequestsPerConnection !== undefined) out.maxRequestsPerConnection = s.connectionPool.maxRequestsPerConnection;
+  const upgrade = s.connectionPool?.h2UpgradePolicy;
+  if (upgrade !== undefined && upgrade !== 'DEFAULT') out.h2UpgradePolicy = upgrade;
   if (s.circuitBreaker) out.circuitBreakers = { ...out.circuitBreakers, ...s.circuitBreaker };
   if (s.retryBudget) {
     out.retryBudget = {

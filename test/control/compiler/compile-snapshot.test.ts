@@ -76,3 +76,47 @@ describe('compileSnapshot', () => {
     assert.equal(serviceForTarget('api', svcs, 'other'), undefined);
   });
 });
+
+describe('h2UpgradePolicy: the protocol of a mesh cluster', () => {
+  const upstreamProtocolOf = (extra: string): string => {
+    const snap = compileSnapshot({ resources: resources(`
+apiVersion: trellis.dev/v1alpha1
+kind: Service
+metadata: { name: api }
+spec: {}
+${extra}`), instances }, node);
+    const cluster = snap.get(typeUrls.cluster)!.get('api.default') as Record<string, any>;
+    const options = unpackAny(cluster.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']) as Record<string, any>;
+    if (options.use_downstream_protocol_config) return 'downstream';
+    if (options.explicit_http_config?.http2_protocol_options) return 'h2';
+    throw new Error(`unexpected options ${JSON.stringify(options)}`);
+  };
+  const meshConfig = (policy: string) => `---
+apiVersion: trellis.dev/v1alpha1
+kind: MeshConfig
+metadata: { name: mesh }
+spec: { h2UpgradePolicy: ${policy} }
+`;
+  const policy = (value: string) => `---
+apiVersion: trellis.dev/v1alpha1
+kind: ResiliencePolicy
+metadata: { name: api }
+spec: { targetRef: { kind: Service, name: api }, connectionPool: { h2UpgradePolicy: ${value} } }
+`;
+
+  it('keeps each request in its own protocol by default (Istio: DO_NOT_UPGRADE)', () => {
+    assert.equal(upstreamProtocolOf(''), 'downstream');
+    assert.equal(upstreamProtocolOf(meshConfig('DO_NOT_UPGRADE')), 'downstream');
+  });
+
+  it('upgrades everything to HTTP/2 with MeshConfig UPGRADE', () => {
+    assert.equal(upstreamProtocolOf(meshConfig('UPGRADE')), 'h2');
+  });
+
+  it("lets a Service's ResiliencePolicy override the mesh either way; DEFAULT defers to it", () => {
+    assert.equal(upstreamProtocolOf(meshConfig('UPGRADE') + policy('DO_NOT_UPGRADE')), 'downstream');
+    assert.equal(upstreamProtocolOf(meshConfig('DO_NOT_UPGRADE') + policy('UPGRADE')), 'h2');
+    assert.equal(upstreamProtocolOf(policy('UPGRADE')), 'h2');
+    assert.equal(upstreamProtocolOf(meshConfig('UPGRADE') + policy('DEFAULT')), 'h2');
+  });
+});

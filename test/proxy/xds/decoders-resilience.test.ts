@@ -89,7 +89,7 @@ const policyNamed = (n: string): ResiliencePolicy => mesh.find((r) => r.kind ===
 test('round trip: each cluster decodes to exactly the typed settings the policy resolves to', () => {
   for (const [name, policy] of [['api.default', policyNamed('api')], ['db.default', policyNamed('db')]] as const) {
     const got = decodeBytes(clusterKind, encoded.resources.get(typeUrls.cluster)!.get(name)!.value);
-    const expected: ClusterConfig = { name, edsServiceName: name, ...clusterResilience(policy), upstreamProtocol: 'h2', http2: defaultHttp2Options };
+    const expected: ClusterConfig = { name, edsServiceName: name, ...clusterResilience(policy), upstreamProtocol: 'downstream', http2: defaultHttp2Options };
     assert.deepEqual(got, expected);
   }
   const api = decodeBytes(clusterKind, encoded.resources.get(typeUrls.cluster)!.get('api.default')!.value);
@@ -102,7 +102,7 @@ test('round trip: each cluster decodes to exactly the typed settings the policy 
 test('round trip: a cluster without a policy gets the defaults, peak-EWMA included', () => {
   const plain = encodeSnapshot(compileSnapshot({ resources: parse('apiVersion: trellis.dev/v1alpha1\nkind: Service\nmetadata: { name: api }\n'), instances: [] }, node));
   const got = decodeBytes(clusterKind, plain.resources.get(typeUrls.cluster)!.get('api.default')!.value);
-  assert.deepEqual(got, { name: 'api.default', edsServiceName: 'api.default', ...clusterResilience(undefined), upstreamProtocol: 'h2', http2: defaultHttp2Options });
+  assert.deepEqual(got, { name: 'api.default', edsServiceName: 'api.default', ...clusterResilience(undefined), upstreamProtocol: 'downstream', http2: defaultHttp2Options });
   assert.deepEqual(got.lbPolicy, { kind: 'peak-ewma', decayMs: 10_000, defaultRttMs: 30 });
   const table = decodeBytes(routeKind, plain.resources.get(typeUrls.routeConfiguration)!.get('outbound')!.value);
   const route = table.virtualHosts.find((v) => v.name === 'api.default')!.routes[0];
