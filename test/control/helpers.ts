@@ -110,6 +110,11 @@ export class AdsTestClient {
     this.stream.write(req);
   }
 
+  /** The responses received and not yet taken by next(), taken now. */
+  takeQueued(): DiscoveryResponse[] {
+    return this.queue.splice(0);
+  }
+
   next(timeoutMs = 5000): Promise<DiscoveryResponse> {
     const queued = this.queue.shift();
     if (queued) return Promise.resolve(queued);
