@@ -174,6 +174,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<RunningProxy>
         await intercept?.close();
         await drain();
         await admin.close();
+        runtime.metrics.close();
         logger.info('proxy stopped');
         logger.flush();
       })();

@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Mesh, waitFor, type Pod } from './mesh-harness.js';
+import { parsePromText } from '../../src/control/telemetry/prom-text-parser.js';
 
 const net = '127.0.60';
 const promAddress = `${net}.2:9090`;
@@ -170,4 +171,47 @@ test('a stock Prometheus with the generated config scrapes every sidecar and cou
     await exited;
     clearTimeout(killer);
   }
+});
+
+const promtoolBin = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).stdout.trim();
+
+test('every sidecar\'s /metrics, with traffic flowing, passes promtool check metrics and reads back in the control plane\'s parser', {
+  skip: promtoolBin ? false : 'promtool is not installed (Debian package `prometheus`)',
+}, async () => {
+  // after the tests above, which count exactly `sent` requests: traffic flowing while the sidecars are scraped: histograms, connections and bytes move
+  const flowing = load(web, 'slow', 40, 2);
+  try {
+    for (const pod of mesh.pods.values()) {
+      const res = await fetch(`http://${pod.address}:15000/metrics`);
+      assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+      const text = await res.text();
+      const check = spawnSync(promtoolBin, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 20_000 });
+      // Exit 1 is a format error; exit 3 is lint advice, allowed only for the gauges named `_total` that
+      // the sidecar inherited from prom-client's default process metrics (their names are kept as they were).
+      const advice = `${check.stdout}${check.stderr}`.split('\n').filter((l) => l.trim() !== '');
+      const inherited = advice.filter((l) => /^trellis_proxy_nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/.test(l));
+      assert.ok(check.status === 0 || (check.status === 3 && inherited.length === advice.length),
+        `promtool on ${pod.id}'s /metrics, exit ${check.status}: ${advice.join('; ')}`);
+      const parsed = parsePromText(text);
+      assert.ok(parsed.ok, parsed.ok ? '' : `${pod.id}: ${parsed.error}`);
+      const families = new Set(parsed.samples.map((x) => x.name));
+      for (const name of ['trellis_requests_total', 'trellis_request_duration_seconds_bucket', 'trellis_xds_connected',
+        'trellis_downstream_connections_total', 'trellis_proxy_process_start_time_seconds', 'trellis_proxy_process_resident_memory_bytes']) {
+        assert.ok(families.has(name), `${pod.id} exposes ${name}`);
+      }
+      assert.equal(parsed.types.get('trellis_request_duration_seconds'), 'histogram');
+    }
+  } finally {
+    await flowing;
+  }
+  // what the sidecar of slow counted is what was sent (the earlier load, plus this one)
+  const text = await fetch(`http://${net}.200:15000/metrics`).then((r) => r.text());
+  const parsed = parsePromText(text);
+  assert.ok(parsed.ok);
+  const inbound = parsed.samples.filter((x) => x.name === 'trellis_requests_total' && x.labels.direction === 'inbound');
+  assert.equal(inbound.reduce((a, x) => a + x.value, 0), sent + 40);
+  const count = parsed.samples.filter((x) => x.name === 'trellis_request_duration_seconds_count' && x.labels.direction === 'inbound');
+  const inf = parsed.samples.filter((x) => x.name === 'trellis_request_duration_seconds_bucket' && x.labels.direction === 'inbound' && x.labels.le === '+Inf');
+  assert.equal(count.reduce((a, x) => a + x.value, 0), sent + 40);
+  assert.equal(inf.reduce((a, x) => a + x.value, 0), sent + 40);
 });

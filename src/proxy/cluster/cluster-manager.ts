@@ -3,7 +3,7 @@
 import type { ClusterConfig, EndpointConfig, ProxyConfig } from '../config/proxy-config.js';
 import { Cluster, type ClusterOptions } from './cluster.js';
 import type { ConnectionStats } from './pool/connection-pool.js';
-import type { Registry } from 'prom-client';
+import type { MetricRegistry } from '../telemetry/metric-registry.js';
 import { endpointMetricsFor, type EndpointMetrics } from '../telemetry/endpoint-metrics.js';
 import { dnsMetricsFor, type DnsMetrics } from '../telemetry/dns-metrics.js';
 import { StrictDnsResolver, type HostLookup } from './strict-dns-resolver.js';
@@ -13,7 +13,7 @@ export interface ClusterManagerOptions extends Omit<ClusterOptions, 'stats' | 'e
   /** Connection counters per cluster name. */
   statsFor?: (cluster: string) => ConnectionStats;
   /** Where the per-endpoint metrics (ejections, in-flight, EWMA, ejected) and DNS lookups are exposed. */
-  registry?: Registry;
+  registry?: MetricRegistry;
   /** Resolves STRICT_DNS clusters' host names (tests pass their own). */
   dnsLookup?: HostLookup;
   /** Schedules DNS refreshes (tests pass a manual clock). */

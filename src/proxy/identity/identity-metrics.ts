@@ -1,17 +1,12 @@
-import { Gauge, type Registry } from 'prom-client';
+import { ScrapeFamily } from '../telemetry/metric-families.js';
+import type { MetricRegistry } from '../telemetry/metric-registry.js';
 import type { WorkloadIdentity } from './workload-identity.js';
 
 /** `trellis_certificate_expiry_timestamp_seconds`: when the held certificate expires (absent without one). */
-export function registerIdentityMetrics(registry: Registry, identity: WorkloadIdentity): void {
-  new Gauge({
-    name: 'trellis_certificate_expiry_timestamp_seconds',
-    help: 'Expiry (unix seconds) of the workload certificate this sidecar holds',
-    labelNames: ['spiffe_id'],
-    registers: [registry],
-    collect() {
-      this.reset();
+export function registerIdentityMetrics(registry: MetricRegistry, identity: WorkloadIdentity): void {
+  registry.registerMetric(new ScrapeFamily('trellis_certificate_expiry_timestamp_seconds',
+    'Expiry (unix seconds) of the workload certificate this sidecar holds', 'gauge', ['spiffe_id'], (emit) => {
       const m = identity.current();
-      if (m) this.set({ spiffe_id: m.spiffeId }, m.notAfter.getTime() / 1000);
-    },
-  });
+      if (m) emit(m.notAfter.getTime() / 1000, m.spiffeId);
+    }));
 }

@@ -11,7 +11,7 @@
 //   - anything else → passthrough: a plain TCP connection to the original destination.
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { isIP } from 'node:net';
-import type { Registry } from 'prom-client';
+import type { MetricRegistry } from '../telemetry/metric-registry.js';
 import type { Logger } from '../../common/log.js';
 import type { RouteTable } from '../config/proxy-config.js';
 import { CounterFamily, type CounterCell } from '../telemetry/metric-families.js';
@@ -31,7 +31,7 @@ export interface InterceptListenerOptions {
   outbound: () => InterceptTarget | undefined;
   /** The outbound TCP listener of a cluster's tcp port, if the config has one. */
   tcp?: (cluster: string, port: number) => { acceptConnection(socket: Socket): void } | undefined;
-  registry: Registry;
+  registry: MetricRegistry;
   logger?: Logger;
   /** How long a passthrough connection may take to connect. */
   connectTimeoutMs?: number;
@@ -52,10 +52,10 @@ export class InterceptMetrics {
   private readonly failures = new CounterFamily('trellis_passthrough_connect_failures_total',
     'Passthrough connections whose original destination could not be reached.', []);
 
-  constructor(registry: Registry) {
+  constructor(registry: MetricRegistry) {
     this.passthroughFailures = this.failures.cell();
-    registry.registerMetric(this.connections as any);
-    registry.registerMetric(this.failures as any);
+    registry.registerMetric(this.connections);
+    registry.registerMetric(this.failures);
   }
 }
 

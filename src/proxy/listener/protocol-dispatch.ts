@@ -4,7 +4,7 @@
 // The detecting listener of a Service port without a protocol (tcp-listener.ts) calls accept()
 // with each socket, whether it accepted it or interception handed it over.
 import type { Socket } from 'node:net';
-import type { Registry } from 'prom-client';
+import type { MetricRegistry } from '../telemetry/metric-registry.js';
 import { defaultDetectTimeoutMs, detectProtocol, type DetectedProtocol, type Detection } from './protocol-detect.js';
 import { detectionMetricsFor } from '../telemetry/detection-metrics.js';
 
@@ -35,7 +35,7 @@ export interface ProtocolDispatchOptions {
   labels?: (destination: OriginalDestination | null) => { cluster: string; port: string };
   /** Read per connection, so a new config applies to the next one. */
   timeoutMs?: () => number;
-  registry?: Registry;
+  registry?: MetricRegistry;
 }
 
 export class ProtocolDispatch {

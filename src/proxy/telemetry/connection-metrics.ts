@@ -3,13 +3,7 @@
 // is counted when it opens and when it closes; active counts and bytes are read from the live
 // sockets when Prometheus scrapes, so nothing is written per request or per read.
 import type { Socket } from 'node:net';
-
-type Labels = Record<string, string>;
-
-interface MetricValue {
-  labels: Labels;
-  value: number;
-}
+import { ScrapeFamily } from './metric-families.js';
 
 /** The sockets of one label value (a direction or a cluster). */
 export class ConnectionTracker {
@@ -63,44 +57,22 @@ function onTrackedClose(this: Socket): void {
   ((this as any)[kTracker] as ConnectionTracker).closed(this);
 }
 
-/** A family whose values are read from trackers at scrape time (prom-client's metric shape). */
-class ScrapeFamily {
-  readonly aggregator = 'sum';
-  readonly labelNames: readonly string[];
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly type: 'counter' | 'gauge',
-    private readonly label: string,
-    private readonly trackers: ReadonlyMap<string, ConnectionTracker>,
-    private readonly value: (t: ConnectionTracker) => number,
-  ) {
-    this.labelNames = [label];
-  }
-
-  get(): Promise<{ name: string; help: string; type: string; values: MetricValue[]; aggregator: string }> {
-    const values: MetricValue[] = [];
-    for (const [v, t] of this.trackers) values.push({ labels: { [this.label]: v }, value: this.value(t) });
-    return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator });
-  }
-
-  reset(): void {}
-}
-
 /** One side's five families over its trackers (one tracker per label value, made on first use). */
 export class ConnectionFamilies {
   private readonly trackers = new Map<string, ConnectionTracker>();
   readonly families: readonly ScrapeFamily[];
 
   constructor(names: { opened: string; closed: string; active: string; bytesIn: string; bytesOut: string }, side: string, label: string) {
-    const t = this.trackers;
+    const family = (name: string, help: string, type: 'counter' | 'gauge', value: (t: ConnectionTracker) => number) =>
+      new ScrapeFamily(name, help, type, [label], (emit) => {
+        for (const [v, t] of this.trackers) emit(value(t), v);
+      });
     this.families = [
-      new ScrapeFamily(names.opened, `${side} TCP connections opened.`, 'counter', label, t, (x) => x.openedCount),
-      new ScrapeFamily(names.closed, `${side} TCP connections closed.`, 'counter', label, t, (x) => x.closedCount),
-      new ScrapeFamily(names.active, `${side} TCP connections open now.`, 'gauge', label, t, (x) => x.active),
-      new ScrapeFamily(names.bytesIn, `Bytes the sidecar received on ${side.toLowerCase()} connections (on the wire, TLS included).`, 'counter', label, t, (x) => x.bytesIn),
-      new ScrapeFamily(names.bytesOut, `Bytes the sidecar sent on ${side.toLowerCase()} connections (on the wire, TLS included).`, 'counter', label, t, (x) => x.bytesOut),
+      family(names.opened, `${side} TCP connections opened.`, 'counter', (x) => x.openedCount),
+      family(names.closed, `${side} TCP connections closed.`, 'counter', (x) => x.closedCount),
+      family(names.active, `${side} TCP connections open now.`, 'gauge', (x) => x.active),
+      family(names.bytesIn, `Bytes the sidecar received on ${side.toLowerCase()} connections (on the wire, TLS included).`, 'counter', (x) => x.bytesIn),
+      family(names.bytesOut, `Bytes the sidecar sent on ${side.toLowerCase()} connections (on the wire, TLS included).`, 'counter', (x) => x.bytesOut),
     ];
   }
 

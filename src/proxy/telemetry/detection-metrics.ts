@@ -1,7 +1,7 @@
 // Counters of protocol detection (listener/protocol-detect.ts): what each sniffed connection
 // turned out to be and why, so a port whose clients keep hitting the timeout (a
 // server-speaks-first protocol on a port not marked opaque) shows up.
-import type { Registry } from 'prom-client';
+import type { MetricRegistry } from './metric-registry.js';
 import { CounterFamily, type CounterCell } from './metric-families.js';
 import type { DetectedProtocol, DetectionOutcome } from '../listener/protocol-detect.js';
 
@@ -16,14 +16,14 @@ export class DetectionMetrics {
   }
 }
 
-const byRegistry = new WeakMap<Registry, DetectionMetrics>();
+const byRegistry = new WeakMap<MetricRegistry, DetectionMetrics>();
 
 /** One set per registry (one per proxy), registered on first use. */
-export function detectionMetricsFor(registry: Registry): DetectionMetrics {
+export function detectionMetricsFor(registry: MetricRegistry): DetectionMetrics {
   let m = byRegistry.get(registry);
   if (!m) {
     m = new DetectionMetrics();
-    registry.registerMetric(m.detections as any);
+    registry.registerMetric(m.detections);
     byRegistry.set(registry, m);
   }
   return m;

@@ -1,20 +1,12 @@
 // Metric families whose label sets are bound once: the data path holds a cell and bumps plain
-// numbers in it, with no label hashing or validation per request (prom-client's own
-// counter.labels() re-hashes on every inc). They implement prom-client's metric shape, so they
-// sit in a prom-client Registry next to its process metrics and share its text exposition.
+// numbers in it, with no label hashing or validation per request (prom-client's
+// counter.labels() re-hashes on every inc). A MetricRegistry reads them at scrape time.
+import type { MetricFamily } from './metric-registry.js';
+import { formatSampleValue, type Labels, type MetricSample, type MetricType } from './prom-exposition.js';
 
-type Labels = Record<string, string>;
-
-interface MetricValue {
-  labels: Labels;
-  value: number;
-  metricName?: string;
-}
-
-abstract class Family<Cell> {
+abstract class Family<Cell> implements MetricFamily {
   protected readonly cells = new Map<string, { labels: Labels; cell: Cell }>();
-  readonly aggregator = 'sum';
-  abstract readonly type: string;
+  abstract readonly type: MetricType;
 
   constructor(readonly name: string, readonly help: string, readonly labelNames: readonly string[]) {}
 
@@ -23,8 +15,11 @@ abstract class Family<Cell> {
     const key = values.join('\u0000');
     let entry = this.cells.get(key);
     if (!entry) {
-      const labels: Labels = {};
-      this.labelNames.forEach((n, i) => (labels[n] = values[i] ?? ''));
+      if (values.length !== this.labelNames.length) {
+        throw new Error(`label values of ${this.name}: ${values.length} given for ${this.labelNames.length} labels (${this.labelNames.join(', ')})`);
+      }
+      const labels: Record<string, string> = {};
+      this.labelNames.forEach((n, i) => (labels[n] = values[i]));
       entry = { labels, cell: this.newCell() };
       this.cells.set(key, entry);
     }
@@ -32,7 +27,7 @@ abstract class Family<Cell> {
   }
 
   protected abstract newCell(): Cell;
-  abstract get(): Promise<{ name: string; help: string; type: string; values: MetricValue[]; aggregator: string }>;
+  abstract collect(): MetricSample[];
 
   reset(): void {
     this.cells.clear();
@@ -51,10 +46,10 @@ export class CounterFamily extends Family<CounterCell> {
   protected newCell(): CounterCell {
     return new CounterCell();
   }
-  async get() {
-    const values: MetricValue[] = [];
-    for (const { labels, cell } of this.cells.values()) values.push({ labels, value: cell.value });
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  collect(): MetricSample[] {
+    const samples: MetricSample[] = [];
+    for (const { labels, cell } of this.cells.values()) samples.push({ labels, value: cell.value });
+    return samples;
   }
 }
 
@@ -76,10 +71,10 @@ export class GaugeFamily extends Family<GaugeCell> {
   protected newCell(): GaugeCell {
     return new GaugeCell();
   }
-  async get() {
-    const values: MetricValue[] = [];
-    for (const { labels, cell } of this.cells.values()) values.push({ labels, value: cell.value });
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  collect(): MetricSample[] {
+    const samples: MetricSample[] = [];
+    for (const { labels, cell } of this.cells.values()) samples.push({ labels, value: cell.value });
+    return samples;
   }
 }
 
@@ -108,23 +103,60 @@ export class HistogramFamily extends Family<HistogramCell> {
   readonly type = 'histogram';
   constructor(name: string, help: string, labelNames: readonly string[], readonly buckets: readonly number[]) {
     super(name, help, labelNames);
+    buckets.forEach((b, i) => {
+      if (!Number.isFinite(b) || (i > 0 && b <= buckets[i - 1])) {
+        throw new Error(`buckets of ${name}: must be finite and increasing (+Inf is implied), got [${buckets.join(', ')}]`);
+      }
+    });
   }
   protected newCell(): HistogramCell {
     return new HistogramCell(this.buckets);
   }
-  async get() {
-    const values: MetricValue[] = [];
+  collect(): MetricSample[] {
+    const samples: MetricSample[] = [];
     const bucketName = `${this.name}_bucket`;
+    const les = this.buckets.map(formatSampleValue);
     for (const { labels, cell } of this.cells.values()) {
+      // Cumulative: each bucket counts every observation at or below its bound.
       let acc = 0;
-      for (let i = 0; i < this.buckets.length; i++) {
+      for (let i = 0; i < les.length; i++) {
         acc += cell.counts[i];
-        values.push({ labels: { ...labels, le: String(this.buckets[i]) }, value: acc, metricName: bucketName });
+        samples.push({ labels: { ...labels, le: les[i] }, value: acc, metricName: bucketName });
       }
-      values.push({ labels: { ...labels, le: '+Inf' }, value: cell.count, metricName: bucketName });
-      values.push({ labels, value: cell.sum, metricName: `${this.name}_sum` });
-      values.push({ labels, value: cell.count, metricName: `${this.name}_count` });
+      samples.push({ labels: { ...labels, le: '+Inf' }, value: cell.count, metricName: bucketName });
+      samples.push({ labels, value: cell.sum, metricName: `${this.name}_sum` });
+      samples.push({ labels, value: cell.count, metricName: `${this.name}_count` });
     }
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+    return samples;
+  }
+}
+
+/** Called by a ScrapeFamily's reader once per sample: the value, then the label values in order. */
+export type EmitSample = (value: number, ...labelValues: string[]) => void;
+
+/**
+ * A counter or gauge whose samples are read from elsewhere when Prometheus scrapes (live sockets,
+ * the xDS client's counters, the process), so nothing is written for it in between.
+ */
+export class ScrapeFamily implements MetricFamily {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'gauge',
+    readonly labelNames: readonly string[],
+    private readonly read: (emit: EmitSample) => void,
+  ) {}
+
+  collect(): MetricSample[] {
+    const samples: MetricSample[] = [];
+    this.read((value, ...labelValues) => {
+      if (labelValues.length !== this.labelNames.length) {
+        throw new Error(`label values of ${this.name}: ${labelValues.length} given for ${this.labelNames.length} labels (${this.labelNames.join(', ')})`);
+      }
+      const labels: Record<string, string> = {};
+      this.labelNames.forEach((n, i) => (labels[n] = labelValues[i]));
+      samples.push({ labels, value });
+    });
+    return samples;
   }
 }

@@ -1,7 +1,6 @@
 // The sidecar's Prometheus metrics, in their own registry (never the global one, so tests and
 // several proxies in one process stay apart). Labels are bounded: route and cluster names,
 // status codes and error codes, never paths.
-import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { ProxyError } from '../errors.js';
 import { noErrorLabel } from '../errors.js';
 import type { ConnectionStats } from '../cluster/pool/connection-pool.js';
@@ -9,6 +8,8 @@ import { CounterFamily, GaugeFamily, HistogramFamily, type CounterCell, type His
 import { ClusterResilienceStats, FaultStats, type ResilienceFamilies } from './resilience-stats.js';
 import { ProxyTelemetry, type DirectionTelemetry, type LocalWorkload } from './request-telemetry.js';
 import { ConnectionFamilies, type ConnectionTracker } from './connection-metrics.js';
+import { MetricRegistry } from './metric-registry.js';
+import { registerProcessMetrics } from './process-metrics.js';
 import { connectionOf, peerIdentity } from '../tls/peer-identity.js';
 import { grpcStatusLabels } from '../http/grpc.js';
 import type { IncomingMessage } from 'node:http';
@@ -169,7 +170,7 @@ function localService(local: LocalWorkload | null): string {
 const peerLabelNames = ['method', 'classification', 'source_service', 'destination_service', 'source_identity', 'destination_identity'] as const;
 
 export class ProxyMetrics implements ResilienceFamilies {
-  readonly registry = new Registry();
+  readonly registry = new MetricRegistry();
   readonly requests = new CounterFamily('trellis_requests_total', 'Requests handled by the sidecar.', [
     'direction', 'route', 'cluster', 'status_code', 'error', ...peerLabelNames,
   ]);
@@ -207,6 +208,7 @@ export class ProxyMetrics implements ResilienceFamilies {
   private readonly routeStats = new Map<string, RouteStats>();
   private readonly clusterResilience = new Map<string, ClusterResilienceStats>();
   private readonly faultStats = new Map<string, FaultStats>();
+  private stopProcessMetrics = () => {};
 
   /** Per-request telemetry beyond metrics; reached by the data path through RouteStats.observer. */
   readonly telemetry: ProxyTelemetry;
@@ -224,9 +226,9 @@ export class ProxyMetrics implements ResilienceFamilies {
       this.retries, this.retryBudgetExhausted, this.circuitBreakerRejections, this.timeouts, this.faultsInjected, this.grpcRequests,
       ...this.upstreamConnections.families, ...this.downstreamConnections.families,
     ]) {
-      this.registry.registerMetric(m as any);
+      this.registry.registerMetric(m);
     }
-    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'trellis_proxy_' });
+    if (opts.processMetrics !== false) this.stopProcessMetrics = registerProcessMetrics(this.registry, 'trellis_proxy_');
   }
 
   /** Cached per label tuple; callers cache the result further (per compiled route). */
@@ -272,8 +274,13 @@ export class ProxyMetrics implements ResilienceFamilies {
     this.configVersion.cell(version, source).set(1);
   }
 
-  text(): Promise<string> {
+  text(): string {
     return this.registry.metrics();
+  }
+
+  /** Stops the process metrics' samplers (event-loop delay, GC observer). */
+  close(): void {
+    this.stopProcessMetrics();
   }
 
   get contentType(): string {

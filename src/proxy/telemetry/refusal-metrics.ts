@@ -4,7 +4,7 @@
 // one query shows what is being refused and why. `direction` is the listener's (inbound or
 // outbound); `reason` is a short kebab-case word from a bounded set (docs/telemetry.md lists
 // them), never text from the peer. Reasons about upstream responses start with `response-`.
-import type { Registry } from 'prom-client';
+import type { MetricRegistry } from './metric-registry.js';
 import { CounterFamily, type CounterCell } from './metric-families.js';
 
 export type RefusalDirection = 'inbound' | 'outbound';
@@ -34,15 +34,15 @@ export class RefusalMetrics {
   }
 }
 
-const byRegistry = new WeakMap<Registry, RefusalMetrics>();
+const byRegistry = new WeakMap<MetricRegistry, RefusalMetrics>();
 
 /** One set per registry (one per proxy), registered on first use. */
-export function refusalMetricsFor(registry: Registry): RefusalMetrics {
+export function refusalMetricsFor(registry: MetricRegistry): RefusalMetrics {
   let m = byRegistry.get(registry);
   if (!m) {
     m = new RefusalMetrics();
-    registry.registerMetric(m.refused as any);
-    registry.registerMetric(m.idleClosed as any);
+    registry.registerMetric(m.refused);
+    registry.registerMetric(m.idleClosed);
     byRegistry.set(registry, m);
   }
   return m;

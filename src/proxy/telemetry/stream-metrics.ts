@@ -1,7 +1,7 @@
 // Counters of the byte streams the sidecar carries outside request/response exchanges: HTTP/1.1
 // upgrades (WebSocket and others) and TCP proxying. Requests that upgrade are also counted in
 // trellis_requests_total (status 101); these say what happened to the stream afterwards.
-import type { Registry } from 'prom-client';
+import type { MetricRegistry } from './metric-registry.js';
 import { CounterFamily, GaugeFamily, type CounterCell, type GaugeCell } from './metric-families.js';
 import type { PipeCounters, PipeEnd } from '../listener/byte-pipe.js';
 
@@ -91,15 +91,15 @@ export class StreamMetrics {
   }
 }
 
-const byRegistry = new WeakMap<Registry, StreamMetrics>();
+const byRegistry = new WeakMap<MetricRegistry, StreamMetrics>();
 
 /** One set per registry (one per proxy), registered on first use. */
-export function streamMetricsFor(registry: Registry): StreamMetrics {
+export function streamMetricsFor(registry: MetricRegistry): StreamMetrics {
   let m = byRegistry.get(registry);
   if (!m) {
     m = new StreamMetrics();
     for (const f of [m.upgrades, m.upgradeBytes, m.upgradesActive, m.upgradeEnds, m.tcpConnections, m.tcpBytes, m.tcpActive, m.tcpEnds]) {
-      registry.registerMetric(f as any);
+      registry.registerMetric(f);
     }
     byRegistry.set(registry, m);
   }

@@ -3,20 +3,20 @@
 // It opens only with a tap grant from the control plane (tap-grant-verifier.ts); refusals are
 // counted in `trellis_admin_tap_refused_total{reason}`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Registry } from 'prom-client';
+import type { MetricRegistry } from './metric-registry.js';
 import { tapGrantScheme } from '../../xds/tap-grant.js';
 import { CounterFamily } from './metric-families.js';
 import { parseStatusFilter, type TapFilter, type TapHub } from './tap-hub.js';
 import type { TapGrantVerifier } from './tap-grant-verifier.js';
 
-const refusalsByRegistry = new WeakMap<Registry, CounterFamily>();
+const refusalsByRegistry = new WeakMap<MetricRegistry, CounterFamily>();
 
 /** The refusal counter of one sidecar's registry, registered on first use. */
-export function tapRefusalsFor(registry: Registry): CounterFamily {
+export function tapRefusalsFor(registry: MetricRegistry): CounterFamily {
   let family = refusalsByRegistry.get(registry);
   if (!family) {
     family = new CounterFamily('trellis_admin_tap_refused_total', 'Admin /tap requests refused for want of a valid grant from the control plane, by reason.', ['reason']);
-    registry.registerMetric(family as any);
+    registry.registerMetric(family);
     refusalsByRegistry.set(registry, family);
   }
   return family;

@@ -1,7 +1,7 @@
 // Counters of mesh TLS: how many plaintext connections still reach the inbound listener (the
 // figure that says when it is safe to go strict), failed handshakes, and handshakes by side and
 // resumption (new-connection cost shows up here, not in request counters).
-import type { Registry } from 'prom-client';
+import type { MetricRegistry } from '../telemetry/metric-registry.js';
 import { CounterFamily, type CounterCell } from '../telemetry/metric-families.js';
 
 export class TlsMetrics {
@@ -20,14 +20,14 @@ export class TlsMetrics {
   readonly outboundResumed: CounterCell = this.handshakes.cell('outbound', 'true');
 }
 
-const byRegistry = new WeakMap<Registry, TlsMetrics>();
+const byRegistry = new WeakMap<MetricRegistry, TlsMetrics>();
 
 /** One set per registry (one per proxy), registered on first use. */
-export function tlsMetricsFor(registry: Registry): TlsMetrics {
+export function tlsMetricsFor(registry: MetricRegistry): TlsMetrics {
   let m = byRegistry.get(registry);
   if (!m) {
     m = new TlsMetrics();
-    for (const f of [m.plaintext, m.handshakeFailures, m.handshakes]) registry.registerMetric(f as any);
+    for (const f of [m.plaintext, m.handshakeFailures, m.handshakes]) registry.registerMetric(f);
     byRegistry.set(registry, m);
   }
   return m;

@@ -4,7 +4,7 @@
 // The lookups are the test's own; the system resolver is exercised with `localhost` at the end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Registry } from 'prom-client';
+import { MetricRegistry } from '../../../src/proxy/telemetry/metric-registry.js';
 import { ClusterManager } from '../../../src/proxy/cluster/cluster-manager.js';
 import { pickFamily, StrictDnsResolver, systemLookup, type HostLookup } from '../../../src/proxy/cluster/strict-dns-resolver.js';
 import type { DnsDiscovery, ProxyConfig } from '../../../src/proxy/config/proxy-config.js';
@@ -98,7 +98,7 @@ test('lookup families: v4-preferred falls back to v6, auto prefers v6, all keeps
 test('the cluster manager keeps a STRICT_DNS cluster\'s hosts in step with its names, and counts lookups in /metrics', async () => {
   const answers: Record<string, string[] | Error> = { 'partner.test': ['10.0.0.1'] };
   const clock = new ManualClock();
-  const registry = new Registry();
+  const registry = new MetricRegistry();
   const manager = new ClusterManager({ registry, dnsLookup: fakeDns(answers), dnsClock: clock });
   const config: ProxyConfig = {
     version: '1', listeners: [], routes: new Map(), endpoints: new Map(),
@@ -126,7 +126,7 @@ test('the cluster manager keeps a STRICT_DNS cluster\'s hosts in step with its n
     clock.advance(30_000);
     await manager.dnsResolver('partner.default')!.settled();
     assert.deepEqual(hosts(), ['10.0.0.1:443', '10.0.0.2:443']);
-    const text = await registry.metrics();
+    const text = registry.metrics();
     assert.match(text, /trellis_dns_lookups_total\{cluster="partner.default"\} 3/);
     assert.match(text, /trellis_dns_lookup_failures_total\{cluster="partner.default"\} 1/);
 

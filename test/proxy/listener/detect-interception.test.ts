@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net, { type Socket } from 'node:net';
-import { Registry } from 'prom-client';
+import { MetricRegistry } from '../../../src/proxy/telemetry/metric-registry.js';
 import { ProxyRuntime } from '../../../src/proxy/proxy-runtime.js';
 import { InterceptListener } from '../../../src/proxy/listener/intercept-listener.js';
 import type { ListenerConfig, ProxyConfig } from '../../../src/proxy/config/proxy-config.js';
@@ -58,7 +58,7 @@ test('an intercepted connection to a virtual IP at an auto port is detected: HTT
   assert.equal(rt.ready, true, 'a listener that binds nothing does not hold readiness back');
   assert.equal(rt.activeListeners().get(detecting.name)?.address, null, 'nothing bound at 6380');
   const intercept = new InterceptListener({
-    address, port: 0, registry: new Registry(),
+    address, port: 0, registry: new MetricRegistry(),
     outbound: () => rt.httpListener('outbound'),
     tcp: (cluster, port) => rt.tcpListenerFor(cluster, port),
     originalDestination: (): OriginalDestination => ({ address: vip, port: 6380, family: 4 }),
@@ -86,7 +86,7 @@ test('an intercepted connection to a virtual IP at an auto port is detected: HTT
     assert.ok(binary.got.includes('tcp \x00\x01ping'), `unrecognized bytes go to the TCP proxy at once (${JSON.stringify(binary.got)})`);
     const silent = await talk(null, (g) => g.includes('220 ready'));
     assert.ok(silent.ms >= 250, `a silent client waits out the 300ms detection timeout (${silent.ms} ms)`);
-    const text = await rt.metrics.registry.metrics();
+    const text = rt.metrics.registry.metrics();
     for (const [protocol, outcome] of [['http1', 'matched'], ['tcp', 'unrecognized'], ['tcp', 'timeout']]) {
       assert.match(text, new RegExp(`trellis_protocol_detections_total\\{direction="outbound",cluster="cache.default",port="6380",protocol="${protocol}",outcome="${outcome}"\\} 1`));
     }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import net, { type Socket } from 'node:net';
 import http from 'node:http';
 import { once } from 'node:events';
-import { Registry } from 'prom-client';
+import { MetricRegistry } from '../../../src/proxy/telemetry/metric-registry.js';
 import { InterceptListener, meshDestinations, type InterceptTarget } from '../../../src/proxy/listener/intercept-listener.js';
 import type { RouteTable } from '../../../src/proxy/config/proxy-config.js';
 import type { OriginalDestination } from '../../../src/proxy/listener/original-destination.js';
@@ -51,7 +51,7 @@ describe('InterceptListener', () => {
     const afterEndPort = (afterEnd.address() as net.AddressInfo).port;
     // the destination the next client "was going to" (dials run one after another)
     let next: OriginalDestination | null | Error = null;
-    const registry = new Registry();
+    const registry = new MetricRegistry();
     // the "TCP listener" of db's tcp port 5432: echoes what it gets, prefixed
     const tcpServer = net.createServer({ allowHalfOpen: true }, (s) => {
       s.resume();
@@ -102,7 +102,7 @@ describe('InterceptListener', () => {
   });
 
   it('resets a connection that loops back to it (the sidecar not running as the excluded uid) instead of passing it through again', async () => {
-    const registry = new Registry();
+    const registry = new MetricRegistry();
     let self: OriginalDestination | null = null;
     const listener = new InterceptListener({ address: host, port: 0, outbound: () => undefined, registry, originalDestination: () => self });
     const { port } = await listener.listen();

@@ -8,7 +8,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { Registry } from 'prom-client';
+import { MetricRegistry } from '../../../src/proxy/telemetry/metric-registry.js';
 import { classifyFirstBytes, detectProtocol, type Detection } from '../../../src/proxy/listener/protocol-detect.js';
 import { ProtocolDispatch } from '../../../src/proxy/listener/protocol-dispatch.js';
 import { withTimeout } from '../proxy-test-support.js';
@@ -187,7 +187,7 @@ test('a request line split over several reads is waited for; a silent client fal
 });
 
 test('ProtocolDispatch hands each protocol to its handler, unknown ones to TCP, and counts every decision', async () => {
-  const registry = new Registry();
+  const registry = new MetricRegistry();
   const seen: string[] = [];
   const dispatch = new ProtocolDispatch({
     direction: 'outbound',
