@@ -1,16 +1,16 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { LogLevel } from '../common/log.js';
+import { packagePath } from '../common/package-root.js';
 import { ports } from '../common/ports.js';
 import { ProcessGroup, waitForHttp } from '../common/process-group.js';
 import { parseResources } from '../resources/validate.js';
 import { appPort, demoPods, demoResources, ingressAddress, ingressPort } from './topology.js';
 import { describeStats, TrafficGenerator } from './traffic-generator.js';
 
-const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-const demoApp = fileURLToPath(new URL('./demo-app.js', import.meta.url));
+const cli = packagePath('dist', 'src', 'cli', 'main.js');
+const demoApp = packagePath('dist', 'src', 'demo', 'demo-app.js');
 const controlAddress = '127.0.0.1';
 const apiUrl = `http://${controlAddress}:${ports.controlApi}`;
 

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { packagePath } from '../common/package-root.js';
 import type * as Protobuf from 'protobufjs';
 
 // protobufjs/light: reflection without the .proto parser; the descriptor was resolved at
@@ -11,7 +12,8 @@ let root: Protobuf.Root | undefined;
 
 export function xdsRoot(): Protobuf.Root {
   if (!root) {
-    const json = JSON.parse(readFileSync(new URL('./envoy-descriptor.json', import.meta.url), 'utf8'));
+    // From the package root rather than this module: the CLI runs bundled, from another directory.
+    const json = JSON.parse(readFileSync(packagePath('dist', 'src', 'xds', 'envoy-descriptor.json'), 'utf8'));
     root = protobuf.Root.fromJSON(json);
   }
   return root;

@@ -6,8 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../common/log.js';
+import { packagePath } from '../../common/package-root.js';
 
 /** What each event of the stream carries: the body of that GET, as the JSON API answers it. */
 export const dashboardTopics = {
@@ -46,7 +46,7 @@ const contentTypes: Record<string, string> = {
 // Styles: uPlot and cytoscape size their elements through inline style attributes.
 const csp = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-const defaultStaticDir = fileURLToPath(new URL('../../../dashboard/', import.meta.url));
+const defaultStaticDir = packagePath('dist', 'dashboard');
 
 // A quiet stream still writes this often, so idle proxies and browsers keep the connection.
 const keepAliveMs = 15_000;
