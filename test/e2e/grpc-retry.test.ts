@@ -9,7 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { Mesh, waitFor, type Pod } from './mesh-harness.js';
+import { Mesh, waitFor, type Pod, sidecarMetric as metric } from './mesh-harness.js';
 import { encode, meshClient, startEchoServer, unary, type EchoServerLog } from './grpc-echo.js';
 
 const calls = 40;
@@ -40,13 +40,6 @@ spec:
 ${retries}`;
 }
 
-async function metric(pod: Pod, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`http://${pod.address}:15000/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (pattern.test(line)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
-}
-
 const retriedUnavailable = /^trellis_retries_total\{[^}]*reason="unavailable"/;
 
 describe('gRPC retries on UNAVAILABLE through the mesh', () => {
@@ -75,11 +68,7 @@ describe('gRPC retries on UNAVAILABLE through the mesh', () => {
   before(async () => {
     await mesh.startControl();
     assert.equal((await mesh.apply(services)).code, 0);
-    const token = async (service: string) => {
-      const r = await mesh.cli(['token', 'create', '--service', service, '-o', 'json']);
-      assert.equal(r.code, 0, r.stderr);
-      return (JSON.parse(r.stdout) as { token: string }).token;
-    };
+    const token = (service: string) => mesh.joinToken(service);
     const echoToken = await token('echo');
     await mesh.addPod('echo-1', 'echo', {}, {
       token: echoToken,

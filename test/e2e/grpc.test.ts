@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { execFile } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
-import { Mesh, waitFor, type Pod } from './mesh-harness.js';
+import { Mesh, waitFor, type Pod, sidecarMetric as metric } from './mesh-harness.js';
 import { encode, meshClient, startEchoServer, unary, type EchoServerLog } from './grpc-echo.js';
 
 const resources = `
@@ -22,13 +22,6 @@ apiVersion: trellis.dev/v1alpha1
 kind: Service
 metadata: { name: client }
 `;
-
-async function metric(pod: Pod, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`http://${pod.address}:15000/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (pattern.test(line)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
-}
 
 function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -81,11 +74,7 @@ describe('gRPC and HTTP/2 through the mesh', () => {
   before(async () => {
     await mesh.startControl();
     assert.equal((await mesh.apply(resources)).code, 0);
-    const token = async (service: string) => {
-      const r = await mesh.cli(['token', 'create', '--service', service, '-o', 'json']);
-      assert.equal(r.code, 0, r.stderr);
-      return (JSON.parse(r.stdout) as { token: string }).token;
-    };
+    const token = (service: string) => mesh.joinToken(service);
     server = await mesh.addPod('echo-1', 'echo', {}, {
       token: await token('echo'),
       app: async (address, port) => {

@@ -6,7 +6,7 @@
 // concurrent requests, and what the app behind the other sidecar received.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Mesh, waitFor, type Pod } from './mesh-harness.js';
+import { Mesh, waitFor, type Pod, sidecarMetric as metric } from './mesh-harness.js';
 
 const services = `
 apiVersion: trellis.dev/v1alpha1
@@ -23,13 +23,6 @@ kind: MeshConfig
 metadata: { name: mesh }
 spec: { mtls: { mode: strict }, h2UpgradePolicy: ${policy} }
 `;
-
-async function metric(pod: Pod, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`http://${pod.address}:15000/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (pattern.test(line)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
-}
 
 async function apiCluster(pod: Pod): Promise<Record<string, any>> {
   const dump = (await (await fetch(`http://${pod.address}:15000/config_dump`, { signal: AbortSignal.timeout(5000) })).json()) as { clusters: Record<string, any>[] };
@@ -68,11 +61,7 @@ describe('h2UpgradePolicy: how HTTP/1.1 travels between sidecars', () => {
   before(async () => {
     await mesh.startControl();
     assert.equal((await mesh.apply(services)).code, 0);
-    const token = async (service: string) => {
-      const r = await mesh.cli(['token', 'create', '--service', service, '-o', 'json']);
-      assert.equal(r.code, 0, r.stderr);
-      return (JSON.parse(r.stdout) as { token: string }).token;
-    };
+    const token = (service: string) => mesh.joinToken(service);
     await mesh.addPod('api-1', 'api', {}, { token: await token('api') });
     web = await mesh.addPod('web-1', 'web', {}, { token: await token('web') });
     assert.equal((await mesh.apply(meshConfig('DO_NOT_UPGRADE'), 'mesh.yaml')).code, 0);

@@ -127,6 +127,13 @@ export class Mesh {
     });
   }
 
+  /** A join token for a workload of `service` (`trellis token create`), for a sidecar's --token. */
+  async joinToken(service: string): Promise<string> {
+    const r = await this.cli(['token', 'create', '--service', service, '-o', 'json']);
+    if (r.code !== 0) throw new Error(`trellis token create --service ${service} failed (${r.code}): ${r.stderr}`);
+    return (JSON.parse(r.stdout) as { token: string }).token;
+  }
+
   /** Runs the real CLI against this mesh's control plane, with its admin token unless `token` says otherwise (null: none). */
   cli(args: string[], stdin?: string, apiUrl = this.apiUrl, token?: string | null): Promise<CliResult> {
     return new Promise((resolve) => {
@@ -181,6 +188,14 @@ export class Mesh {
     await Promise.all([...this.pods.values()].map((p) => p.stopApp ? p.stopApp() : new Promise<void>((resolve) => { p.app.closeAllConnections(); p.app.close(() => resolve()); })));
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The sum of a sidecar's /metrics samples whose line matches `pattern`. */
+export async function sidecarMetric(pod: Pod, pattern: RegExp): Promise<number> {
+  const text = await (await fetch(`http://${pod.address}:15000/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (pattern.test(line)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
 }
 
 /** Polls `probe` every 100 ms until it returns a value; throws after `timeoutMs` naming what it waited for. */

@@ -5,7 +5,7 @@
 // Authorization lives in this file too: one e2e file per address range (127.0.65.0/24).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Mesh, SteadyLoad, waitFor, type Pod } from './mesh-harness.js';
+import { Mesh, SteadyLoad, waitFor, type Pod, sidecarMetric as metric } from './mesh-harness.js';
 
 const services = `
 apiVersion: trellis.dev/v1alpha1
@@ -25,13 +25,6 @@ async function configDump(pod: Pod): Promise<Record<string, any>> {
   return (await (await fetch(`http://${pod.address}:15000/config_dump`, { signal: AbortSignal.timeout(5000) })).json()) as Record<string, any>;
 }
 
-async function metric(pod: Pod, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`http://${pod.address}:15000/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (pattern.test(line)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
-}
-
 describe('mTLS and authorization between sidecars', () => {
   const mesh = new Mesh('127.0.65');
   let api: Pod;
@@ -41,11 +34,7 @@ describe('mTLS and authorization between sidecars', () => {
   before(async () => {
     await mesh.startControl({ args: ['--cert-ttl', '1m'] });
     assert.equal((await mesh.apply(services)).code, 0);
-    const token = async (service: string) => {
-      const r = await mesh.cli(['token', 'create', '--service', service, '-o', 'json']);
-      assert.equal(r.code, 0, r.stderr);
-      return (JSON.parse(r.stdout) as { token: string }).token;
-    };
+    const token = (service: string) => mesh.joinToken(service);
     api = await mesh.addPod('api-1', 'api', {}, { token: await token('api') });
     web = await mesh.addPod('web-1', 'web', {}, { token: await token('web') });
     plain = await mesh.addPod('plain-1', 'plain');

@@ -17,7 +17,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { Mesh, waitFor, type AppStarter, type Pod } from './mesh-harness.js';
+import { Mesh, waitFor, type AppStarter, type Pod, sidecarMetric as metric } from './mesh-harness.js';
 
 const webPort = 9000;
 const securePort = 9443;
@@ -150,13 +150,6 @@ function curl(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('curl', ['-sS', '--max-time', '10', ...args], { timeout: 15_000 }, (err, stdout, stderr) => (err ? reject(new Error(`curl ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout)));
   });
-}
-
-async function metric(pod: Pod, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`http://${pod.address}:15000/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (pattern.test(line)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
 }
 
 async function dump(pod: Pod): Promise<Record<string, any>> {

@@ -8,17 +8,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { Mesh, waitFor, type Pod } from './mesh-harness.js';
+import { Mesh, waitFor, type Pod, sidecarMetric as metric } from './mesh-harness.js';
 
 const echoPort = 7000;
 const bannerPort = 7100;
-
-async function metric(pod: Pod, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`http://${pod.address}:15000/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (pattern.test(line)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
-}
 
 /** A TCP app on a pod's address: echoes, and on the client's FIN answers `|done` and ends (half-close). */
 function echoServer(address: string): Promise<net.Server> {
@@ -77,11 +70,7 @@ apiVersion: trellis.dev/v1alpha1
 kind: Service
 metadata: { name: web }
 `)).code, 0);
-    const token = async (service: string) => {
-      const r = await mesh.cli(['token', 'create', '--service', service, '-o', 'json']);
-      assert.equal(r.code, 0, r.stderr);
-      return (JSON.parse(r.stdout) as { token: string }).token;
-    };
+    const token = (service: string) => mesh.joinToken(service);
     echo1 = await mesh.addPod('echo-1', 'echo', {}, { token: await token('echo') });
     echo2 = await mesh.addPod('echo-2', 'echo', {}, { token: await token('echo') });
     banner = await mesh.addPod('banner-1', 'banner', {}, { token: await token('banner') });

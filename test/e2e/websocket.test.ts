@@ -5,14 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { Mesh, waitFor, type Pod } from './mesh-harness.js';
-
-async function metric(pod: Pod, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`http://${pod.address}:15000/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (pattern.test(line)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
-}
+import { Mesh, waitFor, type Pod, sidecarMetric as metric } from './mesh-harness.js';
 
 function opened(ws: WebSocket): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -46,11 +39,7 @@ describe('WebSocket through client sidecar ⇒ mTLS ⇒ server sidecar', () => {
   before(async () => {
     await mesh.startControl();
     assert.equal((await mesh.apply('apiVersion: trellis.dev/v1alpha1\nkind: Service\nmetadata: { name: api }\n---\napiVersion: trellis.dev/v1alpha1\nkind: Service\nmetadata: { name: web }\n')).code, 0);
-    const token = async (service: string) => {
-      const r = await mesh.cli(['token', 'create', '--service', service, '-o', 'json']);
-      assert.equal(r.code, 0, r.stderr);
-      return (JSON.parse(r.stdout) as { token: string }).token;
-    };
+    const token = (service: string) => mesh.joinToken(service);
     api = await mesh.addPod('api-1', 'api', {}, { token: await token('api') });
     web = await mesh.addPod('web-1', 'web', {}, { token: await token('web') });
     // The api app speaks WebSocket beside its JSON answers: echo, close codes on request, and a refusal.
