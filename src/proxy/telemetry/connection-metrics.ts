@@ -9,6 +9,8 @@ import { ScrapeFamily } from './metric-families.js';
 export class ConnectionTracker {
   openedCount = 0;
   closedCount = 0;
+  /** Connections that took their last request under maxRequestsPerConnection (upstream only). */
+  maxRequestsCount = 0;
   private closedBytesIn = 0;
   private closedBytesOut = 0;
   private readonly live = new Set<Socket>();
@@ -23,6 +25,10 @@ export class ConnectionTracker {
     this.closedCount++;
     this.closedBytesIn += socket.bytesRead;
     this.closedBytesOut += socket.bytesWritten;
+  }
+
+  maxRequestsReached(): void {
+    this.maxRequestsCount++;
   }
 
   get active(): number {
@@ -57,23 +63,39 @@ function onTrackedClose(this: Socket): void {
   ((this as any)[kTracker] as ConnectionTracker).closed(this);
 }
 
-/** One side's five families over its trackers (one tracker per label value, made on first use). */
+export interface ConnectionFamilyNames {
+  opened: string;
+  closed: string;
+  active: string;
+  bytesIn: string;
+  bytesOut: string;
+  /** Upstream: connections closed for maxRequestsPerConnection. */
+  maxRequests?: string;
+}
+
+/** One side's families over its trackers (one tracker per label value, made on first use). */
 export class ConnectionFamilies {
   private readonly trackers = new Map<string, ConnectionTracker>();
   readonly families: readonly ScrapeFamily[];
 
-  constructor(names: { opened: string; closed: string; active: string; bytesIn: string; bytesOut: string }, side: string, label: string) {
+  constructor(names: ConnectionFamilyNames, side: string, label: string) {
     const family = (name: string, help: string, type: 'counter' | 'gauge', value: (t: ConnectionTracker) => number) =>
       new ScrapeFamily(name, help, type, [label], (emit) => {
         for (const [v, t] of this.trackers) emit(value(t), v);
       });
-    this.families = [
+    const families = [
       family(names.opened, `${side} TCP connections opened.`, 'counter', (x) => x.openedCount),
       family(names.closed, `${side} TCP connections closed.`, 'counter', (x) => x.closedCount),
       family(names.active, `${side} TCP connections open now.`, 'gauge', (x) => x.active),
       family(names.bytesIn, `Bytes the sidecar received on ${side.toLowerCase()} connections (on the wire, TLS included).`, 'counter', (x) => x.bytesIn),
       family(names.bytesOut, `Bytes the sidecar sent on ${side.toLowerCase()} connections (on the wire, TLS included).`, 'counter', (x) => x.bytesOut),
     ];
+    if (names.maxRequests !== undefined) {
+      families.push(family(names.maxRequests,
+        `${side} connections (HTTP/1.1 sockets, HTTP/2 sessions) that carried maxRequestsPerConnection requests and closed after them.`,
+        'counter', (x) => x.maxRequestsCount));
+    }
+    this.families = families;
   }
 
   tracker(value: string): ConnectionTracker {

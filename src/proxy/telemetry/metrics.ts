@@ -183,7 +183,7 @@ export class ProxyMetrics implements ResilienceFamilies {
   readonly upstreamConnections = new ConnectionFamilies({
     opened: 'trellis_upstream_connections_total', closed: 'trellis_upstream_connections_closed_total',
     active: 'trellis_upstream_connections_active', bytesIn: 'trellis_upstream_received_bytes_total',
-    bytesOut: 'trellis_upstream_sent_bytes_total',
+    bytesOut: 'trellis_upstream_sent_bytes_total', maxRequests: 'trellis_upstream_connections_max_requests_total',
   }, 'Upstream', 'cluster');
   readonly downstreamConnections = new ConnectionFamilies({
     opened: 'trellis_downstream_connections_total', closed: 'trellis_downstream_connections_closed_total',

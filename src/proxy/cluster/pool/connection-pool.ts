@@ -15,9 +15,11 @@ import type { UpstreamStream } from './upstream-stream.js';
 export interface ConnectionStats {
   opened(socket: Socket): void;
   closed(socket: Socket): void;
+  /** A socket or HTTP/2 session took its last request under maxRequestsPerConnection. */
+  maxRequestsReached(): void;
 }
 
-export const nullConnectionStats: ConnectionStats = { opened() {}, closed() {} };
+export const nullConnectionStats: ConnectionStats = { opened() {}, closed() {}, maxRequestsReached() {} };
 
 export interface ConnectionPoolOptions {
   connectTimeoutMs: number;
@@ -27,7 +29,7 @@ export interface ConnectionPoolOptions {
   now?: () => number;
   /** mTLS to this endpoint (a peer sidecar with a certificate); null = plaintext. */
   tls?: UpstreamTlsPolicy | null;
-  /** Requests one socket may carry before it closes (1 = no keep-alive); 0 or absent = no limit. */
+  /** Requests (HTTP/2: streams) one socket or session may carry before it closes (1 = a connection per request); 0 or absent = no limit. */
   maxRequestsPerConnection?: number;
   /** Size and count limits of response heads; Envoy's defaults without. */
   responseLimits?: ResponseLimits;
@@ -54,8 +56,7 @@ export class ConnectionPool implements ConnectionOwner, H2PoolHost {
   /** The cluster's breaker once a request went through acquireWithin; counts our sockets. */
   private breaker: CircuitBreaker | null = null;
   tlsTarget: { policy: UpstreamTlsPolicy; slot: TlsSessionSlot } | null = null;
-  /** Applies to the next request of every socket, new or idle (a lowered limit closes a busy one after its exchange). */
-  maxRequestsPerConnection: number;
+  private maxRequests: number;
   private readonly responseLimits: ResponseLimits | undefined;
   protocol: UpstreamProtocol;
   h2Options: Http2Options;
@@ -70,7 +71,7 @@ export class ConnectionPool implements ConnectionOwner, H2PoolHost {
     this.stats = opts.stats ?? nullConnectionStats;
     this.now = opts.now ?? Date.now;
     this.tls = opts.tls ?? null;
-    this.maxRequestsPerConnection = opts.maxRequestsPerConnection ?? 0;
+    this.maxRequests = opts.maxRequestsPerConnection ?? 0;
     this.responseLimits = opts.responseLimits;
     this.protocol = opts.protocol ?? 'http1';
     this.h2Options = opts.http2 ?? defaultHttp2Options;
@@ -84,6 +85,25 @@ export class ConnectionPool implements ConnectionOwner, H2PoolHost {
     this.h2Options = h2Options;
     this.h2?.closeAll();
     this.closeIdle();
+  }
+
+  /**
+   * Requests per HTTP/1.1 socket or streams per HTTP/2 session; 0 = no limit. Applies to the
+   * next request of every socket, new or idle (a lowered limit closes a busy one after its
+   * exchange), and at once to HTTP/2 sessions that already carried as many (they drain).
+   */
+  get maxRequestsPerConnection(): number {
+    return this.maxRequests;
+  }
+
+  set maxRequestsPerConnection(n: number) {
+    if (n === this.maxRequests) return;
+    this.maxRequests = n;
+    this.h2?.applyStreamLimit();
+  }
+
+  maxRequestsReached(): void {
+    this.stats.maxRequestsReached();
   }
 
   get tls(): UpstreamTlsPolicy | null {
@@ -127,22 +147,35 @@ export class ConnectionPool implements ConnectionOwner, H2PoolHost {
   /** An idle HTTP/1.1 connection, or a new one (writes are buffered until it connects). */
   acquire(fresh = false): UpstreamConnection {
     if (!fresh) {
-      const idle = this.idle;
-      while (idle.length > 0) {
-        const conn = idle.pop()!;
-        if (conn.usable && (conn.secure || !this.tlsReady)) {
-          conn.reused = true;
-          conn.maxRequests = this.maxRequestsPerConnection;
-          return conn;
-        }
-        conn.destroy();
-      }
+      const conn = this.takeIdle();
+      if (conn !== null) return conn;
     }
     const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs, this.tlsTarget, this.responseLimits);
-    conn.maxRequests = this.maxRequestsPerConnection;
+    conn.maxRequests = this.maxRequests;
     this.all.add(conn);
     this.stats.opened(conn.socket);
     return conn;
+  }
+
+  /**
+   * The newest idle socket still fit to carry a request; the others close: broken, plaintext
+   * once mTLS is ready, or already past a maxRequestsPerConnection lowered since.
+   */
+  private takeIdle(): UpstreamConnection | null {
+    const idle = this.idle;
+    const limit = this.maxRequests;
+    while (idle.length > 0) {
+      const conn = idle.pop()!;
+      const spent = limit > 0 && conn.requests >= limit;
+      if (conn.usable && (conn.secure || !this.tlsReady) && !spent) {
+        conn.reused = true;
+        conn.maxRequests = limit;
+        return conn;
+      }
+      if (spent) this.stats.maxRequestsReached();
+      conn.destroy();
+    }
+    return null;
   }
 
   /**
@@ -170,21 +203,13 @@ export class ConnectionPool implements ConnectionOwner, H2PoolHost {
       return this.sessions.acquire(breaker, fresh);
     }
     if (!fresh) {
-      const idle = this.idle;
-      while (idle.length > 0) {
-        const conn = idle.pop()!;
-        if (conn.usable && (conn.secure || !this.tlsReady)) {
-          conn.reused = true;
-          conn.maxRequests = this.maxRequestsPerConnection;
-          return conn;
-        }
-        conn.destroy();
-      }
+      const conn = this.takeIdle();
+      if (conn !== null) return conn;
     }
     this.trackBreaker(breaker);
     if (!breaker.tryOpenConnection()) return null;
     const conn = new UpstreamConnection(this, this.address, this.port, this.connectTimeoutMs, this.tlsTarget, this.responseLimits);
-    conn.maxRequests = this.maxRequestsPerConnection;
+    conn.maxRequests = this.maxRequests;
     conn.limiter = breaker;
     this.all.add(conn);
     this.stats.opened(conn.socket);

@@ -2,9 +2,11 @@
 // request is a stream on one of a few sessions. A new session opens only when each open one is
 // at the peer's SETTINGS_MAX_CONCURRENT_STREAMS (or going away), and it counts against the
 // cluster's connection limit like an HTTP/1.1 socket. A session that received GOAWAY takes no
-// new streams and closes once its last one ends; one that does not answer a PING within the
-// keepalive timeout is declared dead and destroyed (its streams fail and may be retried); the
-// next request simply opens a new one.
+// new streams and closes once its last one ends; so does one that has carried the cluster's
+// maxRequestsPerConnection streams (Envoy's max_requests_per_connection: 1 = a session per
+// request), counted as it reaches it. One that does not answer a PING within the keepalive
+// timeout is declared dead and destroyed (its streams fail and may be retried); the next request
+// simply opens a new one.
 import http2 from 'node:http2';
 import net from 'node:net';
 import type tls from 'node:tls';
@@ -22,7 +24,11 @@ export interface H2PoolHost {
   readonly idleTimeoutMs: number;
   readonly tlsTarget: { policy: UpstreamTlsPolicy; slot: TlsSessionSlot } | null;
   readonly h2Options: Http2Options;
+  /** Streams one session may carry in its life; 0 = no limit. Read at every acquire (a lowered limit applies to open sessions). */
+  readonly maxRequestsPerConnection: number;
   socketOpened(socket: net.Socket): void;
+  /** A session carried its last allowed stream and now drains (the metric Envoy calls upstream_cx_max_requests). */
+  maxRequestsReached(): void;
   socketClosed(socket: net.Socket): void;
   /** The last session closed (the endpoint's pool may be waiting to retire). */
   sessionsGone(): void;
@@ -45,6 +51,8 @@ export class H2Session {
   readonly socket: net.Socket;
   /** Streams reserved or open on this session. */
   active = 0;
+  /** Streams given out on this session in its life, against maxRequestsPerConnection. */
+  started = 0;
   maxStreams = assumedMaxStreams;
   connected = false;
   /** GOAWAY received or sent, or closed: no new streams. */
@@ -102,6 +110,24 @@ export class H2Session {
   destroy(): void {
     this.closing = true;
     this.session.destroy();
+  }
+
+  /** Reserves a stream slot; the one that reaches `limit` (> 0) is the session's last. */
+  take(limit: number): void {
+    this.active++;
+    this.started++;
+    if (limit > 0 && this.started >= limit) this.drain();
+  }
+
+  /**
+   * Carried its share of streams: no new ones, and it closes once its last ends (idle: now).
+   * Like a GOAWAY'd session, so the streams in flight finish.
+   */
+  drain(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.pool.host.maxRequestsReached();
+    if (this.active === 0) this.session.close();
   }
 
   /** A stream of this session ended; the pool may hand its slot to a waiting request. */
@@ -220,6 +246,7 @@ export class H2SessionPool {
     if (!fresh) {
       const list = this.sessions;
       const wanted = this.wantedGeneration();
+      const limit = this.host.maxRequestsPerConnection;
       for (let i = 0; i < list.length; i++) {
         const s = list[i];
         if (s.generation !== wanted && !s.closing) {
@@ -229,7 +256,12 @@ export class H2SessionPool {
           continue;
         }
         if (s.available) {
-          s.active++;
+          if (limit > 0 && s.started >= limit) {
+            // the limit was lowered after this session carried more
+            s.drain();
+            continue;
+          }
+          s.take(limit);
           return new H2UpstreamStream(s);
         }
       }
@@ -240,8 +272,15 @@ export class H2SessionPool {
     this.sessions.push(s);
     this.host.socketOpened(s.socket);
     this.startSweep();
-    s.active++;
+    s.take(this.host.maxRequestsPerConnection);
     return new H2UpstreamStream(s);
+  }
+
+  /** A new maxRequestsPerConnection: sessions that already carried as many drain (idle ones close now). */
+  applyStreamLimit(): void {
+    const limit = this.host.maxRequestsPerConnection;
+    if (limit <= 0) return;
+    for (const s of [...this.sessions]) if (s.started >= limit) s.drain();
   }
 
   /** The generation a new session would get: the identity's when mTLS applies and a certificate is held. */

@@ -77,6 +77,8 @@ function protocolReason(err: { code?: string; reason?: string }): string {
 export interface ConnectionOwner {
   release(conn: UpstreamConnection): void;
   remove(conn: UpstreamConnection): void;
+  /** The connection sent the last request its maxRequests allows (counted where Envoy counts it). */
+  maxRequestsReached(): void;
 }
 
 const enum State { Connecting, Ready, Closed }
@@ -185,6 +187,7 @@ export class UpstreamConnection implements UpstreamStream {
       // answering instead of holding a socket no one will reuse. Hop-by-hop `connection`
       // headers were already removed from the forwarded head.
       head = head.slice(0, -2) + 'connection: close\r\n\r\n';
+      this.owner.maxRequestsReached();
     }
     this.socket.write(head, 'latin1');
   }

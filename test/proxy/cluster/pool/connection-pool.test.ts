@@ -124,3 +124,28 @@ test('maxRequestsPerConnection: the last request a socket may carry says connect
     await up.close();
   }
 });
+
+test('maxRequestsPerConnection lowered below what an idle socket carried: it closes instead of carrying more, and counts', async () => {
+  const sockets = new Set<unknown>();
+  const up = await httpUpstream('127.0.95.10', (req, res) => {
+    sockets.add(req.socket);
+    res.end('ok');
+  });
+  let reached = 0;
+  const stats = { opened() {}, closed() {}, maxRequestsReached: () => void reached++ };
+  const pool = new ConnectionPool(up.address, up.port, { connectTimeoutMs: 1000, stats });
+  try {
+    for (let i = 0; i < 3; i++) await roundTrip(pool.acquire());
+    assert.equal(sockets.size, 1);
+    pool.maxRequestsPerConnection = 2;
+    await roundTrip(pool.acquire());
+    assert.equal(sockets.size, 2, 'the socket that carried 3 was not reused under a limit of 2');
+    assert.equal(reached, 1);
+    await roundTrip(pool.acquire());
+    assert.equal(reached, 2, 'the new socket reached the limit on its second request');
+    assert.equal(pool.size, 0);
+  } finally {
+    pool.destroy();
+    await up.close();
+  }
+});
