@@ -5,7 +5,9 @@
 // path must prove it is mTLS: the app sidecar counts inbound handshakes and refuses plaintext.
 // `trellis-mesh-mtls-new-conn` is the same path to a Service over the same sidecar whose
 // ResiliencePolicy sets connectionPool.maxRequestsPerConnection 1 (keep-alive off, as Istio's):
-// the client sidecar opens a new mTLS connection per request (resuming its TLS session).
+// the client sidecar opens a new mTLS connection per request (resuming its TLS session), an
+// HTTP/1.1 socket or an HTTP/2 session, whichever the hop between sidecars speaks: the limit
+// bounds both, and the check before measuring holds for both.
 // It also prepares what the new-connection runs need (bench-new-connections.ts): a certificate
 // of its own for `bench-client`, obtained like a sidecar's, and the app sidecar's inbound listener.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,7 +17,7 @@ import type { BenchChild } from './bench-children.js';
 import { ControlApi } from './bench-control-api.js';
 import { expectStatus, expectUpstreamBody, httpGet, pollHttp } from './bench-http-probe.js';
 import type { NewConnectionSetup } from './bench-new-connections.js';
-import { counter, inboundHandshakes, outboundHandshakes, waitIdentity } from './bench-sidecar-admin.js';
+import { adminDump, counter, inboundHandshakes, outboundHandshakes, waitIdentity } from './bench-sidecar-admin.js';
 import type { BenchContext, StartedTarget, Upstream } from './bench-target.js';
 import { exitedProblem, startSidecar, waitReady } from './bench-target-trellis.js';
 import { ports } from '../src/common/ports.js';
@@ -70,17 +72,33 @@ async function provesMtls(a: typeof benchAddresses.mtls): Promise<string | null>
   return null;
 }
 
-/** Requests to the keep-alive-off Service make one outbound handshake each (the client sidecar's counters). */
+/** The client sidecar's connections to the keep-alive-off Service closed for maxRequestsPerConnection. */
+const newConnSpent = `trellis_upstream_connections_max_requests_total{cluster="${newConnServiceName}.default"}`;
+
+/**
+ * Requests to the keep-alive-off Service make one outbound handshake each and spend one
+ * connection each (the client sidecar's counters): the limit at work, not failures.
+ */
 async function provesConnectionPerRequest(a: typeof benchAddresses.mtls, url: string): Promise<string | null> {
-  const before = await counter(a.clientPod, outboundHandshakes);
+  const handshakesBefore = await counter(a.clientPod, outboundHandshakes);
+  const spentBefore = await counter(a.clientPod, newConnSpent);
   const requests = 5;
   for (let i = 0; i < requests; i++) {
     const r = await httpGet(url, newConnServiceName, 2000);
     const problem = r instanceof Error ? r.message : expectUpstreamBody(upstreamBodyBytes)(r);
     if (problem !== null) return `request ${i + 1}: ${problem}`;
   }
-  const made = (await counter(a.clientPod, outboundHandshakes)) - before;
-  return made >= requests ? null : `${requests} requests made ${made} mTLS handshakes: the connections were reused`;
+  const made = (await counter(a.clientPod, outboundHandshakes)) - handshakesBefore;
+  if (made < requests) return `${requests} requests made ${made} mTLS handshakes: the connections were reused`;
+  const spent = (await counter(a.clientPod, newConnSpent)) - spentBefore;
+  return spent >= requests ? null : `${requests} requests spent ${spent} connections at maxRequestsPerConnection 1 (${newConnSpent})`;
+}
+
+/** What carries the requests between the sidecars: the client sidecar's cluster for the Service (wrk speaks HTTP/1.1). */
+async function hopProtocol(a: typeof benchAddresses.mtls): Promise<string> {
+  const clusters = (await adminDump(a.clientPod)).clusters as Array<{ name?: string; upstreamProtocol?: string }> | undefined;
+  const c = clusters?.find((x) => x.name === `${newConnServiceName}.default`);
+  return c?.upstreamProtocol === 'h2' ? 'an HTTP/2 session' : 'an HTTP/1.1 socket';
 }
 
 /** The client sidecar's outbound handshakes so far, full and resumed (what a connection per request costs). */
@@ -88,7 +106,9 @@ async function outboundHandshakeCounts(): Promise<string> {
   const a = benchAddresses.mtls;
   const full = await counter(a.clientPod, `${outboundHandshakes},resumed="false"}`);
   const resumed = await counter(a.clientPod, `${outboundHandshakes},resumed="true"}`);
-  return `the client sidecar made ${full} full and ${resumed} resumed TLS handshakes over the whole bench`;
+  const spent = await counter(a.clientPod, newConnSpent);
+  return `the client sidecar made ${full} full and ${resumed} resumed TLS handshakes over the whole bench, ` +
+    `and closed ${spent} connections to ${newConnServiceName} after their one request`;
 }
 
 /** A certificate for `service` obtained as a sidecar obtains one (own key, CSR, join token); PEM files in dir. */
@@ -163,7 +183,8 @@ export async function startTrellisMtlsTargets(ctx: BenchContext, upstream: Upstr
       : {
         name: newConnName, url, hostHeader: newConnServiceName, hops: 2, proxyPids: [clientSidecar.pid, appSidecar.pid], baseline: name,
         note: `Service ${newConnServiceName} (the same instances) with connectionPool.maxRequestsPerConnection 1: a new mTLS connection ` +
-          'from the client sidecar per request (TLS session resumed); compare with trellis-mesh-mtls (keep-alive) in the same run',
+          `(${await hopProtocol(a)}) from the client sidecar per request (TLS session resumed), checked before measuring; ` +
+          'compare with trellis-mesh-mtls (keep-alive) in the same run',
         afterRuns: outboundHandshakeCounts,
       });
   }
