@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 
 // `balancer` is not a wrk target: the load-balancing scenario (bench-balancer.ts), run after the others.
 export const targetNames = [
-  'direct', 'nginx', 'haproxy', 'trellis-1-hop', 'trellis-mesh', 'trellis-mesh-h2-upgrade', 'trellis-mesh-mtls', 'trellis-mesh-mtls-new-conn', 'trellis-mesh-telemetry-off',
+  'direct', 'nginx', 'haproxy', 'trellis-1-hop', 'trellis-mesh', 'trellis-mesh-h2-upgrade', 'trellis-mesh-mtls', 'trellis-mesh-mtls-new-conn', 'trellis-mesh-mtls-new-conn-h2',
+  'trellis-mesh-telemetry-off',
   'trellis-mesh-telemetry', 'h2-direct', 'h2-mesh', 'grpc-direct', 'grpc-mesh', 'balancer',
 ] as const;
 export type TargetName = (typeof targetNames)[number];

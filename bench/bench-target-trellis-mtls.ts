@@ -3,11 +3,8 @@
 // sidecar `bench-client` outbound ⇒ mTLS (workload certificates from the control plane's CA,
 // obtained with join tokens) ⇒ sidecar `bench-app` inbound → upstream. Before it is measured the
 // path must prove it is mTLS: the app sidecar counts inbound handshakes and refuses plaintext.
-// `trellis-mesh-mtls-new-conn` is the same path to a Service over the same sidecar whose
-// ResiliencePolicy sets connectionPool.maxRequestsPerConnection 1 (keep-alive off, as Istio's):
-// the client sidecar opens a new mTLS connection per request (resuming its TLS session), an
-// HTTP/1.1 socket or an HTTP/2 session, whichever the hop between sidecars speaks: the limit
-// bounds both, and the check before measuring holds for both.
+// The `trellis-mesh-mtls-new-conn*` targets run on the same sidecars (a connection per request,
+// bench-target-trellis-mtls-new-conn.ts).
 // It also prepares what the new-connection runs need (bench-new-connections.ts): a certificate
 // of its own for `bench-client`, obtained like a sidecar's, and the app sidecar's inbound listener.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,21 +14,21 @@ import type { BenchChild } from './bench-children.js';
 import { ControlApi } from './bench-control-api.js';
 import { expectStatus, expectUpstreamBody, httpGet, pollHttp } from './bench-http-probe.js';
 import type { NewConnectionSetup } from './bench-new-connections.js';
-import { adminDump, counter, inboundHandshakes, outboundHandshakes, waitIdentity } from './bench-sidecar-admin.js';
+import { counter, inboundHandshakes, outboundHandshakes, waitIdentity } from './bench-sidecar-admin.js';
+import type { TargetName } from './bench-options.js';
 import type { BenchContext, StartedTarget, Upstream } from './bench-target.js';
+import { newConnResources, startNewConnTargets } from './bench-target-trellis-mtls-new-conn.js';
 import { exitedProblem, startSidecar, waitReady } from './bench-target-trellis.js';
 import { ports } from '../src/common/ports.js';
 import { newKeyAndCsr } from '../src/proxy/identity/identity-crypto.js';
 import { meshAlpn } from '../src/proxy/tls/mesh-tls.js';
 
 const name = 'trellis-mesh-mtls' as const;
-const newConnName = 'trellis-mesh-mtls-new-conn' as const;
-/** A Service over the `bench-app` instances whose connections carry one request each. */
-export const newConnServiceName = 'bench-app-new-conn';
 
 export interface MtlsWanted {
   readonly mesh: boolean;
-  readonly newConn: boolean;
+  /** The `trellis-mesh-mtls-new-conn*` targets wanted. */
+  readonly newConn: ReadonlySet<TargetName>;
 }
 
 export interface MtlsTargets {
@@ -45,19 +42,7 @@ kind: MeshConfig
 metadata: { name: mesh }
 spec:
   mtls: { mode: strict }
----
-apiVersion: trellis.dev/v1alpha1
-kind: Service
-metadata: { name: ${newConnServiceName} }
-spec: { selector: { app: ${meshServiceName} } }
----
-apiVersion: trellis.dev/v1alpha1
-kind: ResiliencePolicy
-metadata: { name: ${newConnServiceName} }
-spec:
-  targetRef: { kind: Service, name: ${newConnServiceName} }
-  connectionPool: { maxRequestsPerConnection: 1 }
-`;
+${newConnResources(meshServiceName)}`;
 
 /**
  * The path is mTLS and nothing else: requests went through inbound TLS handshakes made by the
@@ -70,45 +55,6 @@ async function provesMtls(a: typeof benchAddresses.mtls): Promise<string | null>
   const plain = await httpGet(`http://${a.appPod}:${ports.proxyInbound}/`, null, 2000);
   if (!(plain instanceof Error)) return `the inbound listener answered plaintext with ${plain.status}: strict mode is not in force`;
   return null;
-}
-
-/** The client sidecar's connections to the keep-alive-off Service closed for maxRequestsPerConnection. */
-const newConnSpent = `trellis_upstream_connections_max_requests_total{cluster="${newConnServiceName}.default"}`;
-
-/**
- * Requests to the keep-alive-off Service make one outbound handshake each and spend one
- * connection each (the client sidecar's counters): the limit at work, not failures.
- */
-async function provesConnectionPerRequest(a: typeof benchAddresses.mtls, url: string): Promise<string | null> {
-  const handshakesBefore = await counter(a.clientPod, outboundHandshakes);
-  const spentBefore = await counter(a.clientPod, newConnSpent);
-  const requests = 5;
-  for (let i = 0; i < requests; i++) {
-    const r = await httpGet(url, newConnServiceName, 2000);
-    const problem = r instanceof Error ? r.message : expectUpstreamBody(upstreamBodyBytes)(r);
-    if (problem !== null) return `request ${i + 1}: ${problem}`;
-  }
-  const made = (await counter(a.clientPod, outboundHandshakes)) - handshakesBefore;
-  if (made < requests) return `${requests} requests made ${made} mTLS handshakes: the connections were reused`;
-  const spent = (await counter(a.clientPod, newConnSpent)) - spentBefore;
-  return spent >= requests ? null : `${requests} requests spent ${spent} connections at maxRequestsPerConnection 1 (${newConnSpent})`;
-}
-
-/** What carries the requests between the sidecars: the client sidecar's cluster for the Service (wrk speaks HTTP/1.1). */
-async function hopProtocol(a: typeof benchAddresses.mtls): Promise<string> {
-  const clusters = (await adminDump(a.clientPod)).clusters as Array<{ name?: string; upstreamProtocol?: string }> | undefined;
-  const c = clusters?.find((x) => x.name === `${newConnServiceName}.default`);
-  return c?.upstreamProtocol === 'h2' ? 'an HTTP/2 session' : 'an HTTP/1.1 socket';
-}
-
-/** The client sidecar's outbound handshakes so far, full and resumed (what a connection per request costs). */
-async function outboundHandshakeCounts(): Promise<string> {
-  const a = benchAddresses.mtls;
-  const full = await counter(a.clientPod, `${outboundHandshakes},resumed="false"}`);
-  const resumed = await counter(a.clientPod, `${outboundHandshakes},resumed="true"}`);
-  const spent = await counter(a.clientPod, newConnSpent);
-  return `the client sidecar made ${full} full and ${resumed} resumed TLS handshakes over the whole bench, ` +
-    `and closed ${spent} connections to ${newConnServiceName} after their one request`;
 }
 
 /** A certificate for `service` obtained as a sidecar obtains one (own key, CSR, join token); PEM files in dir. */
@@ -128,7 +74,7 @@ async function clientCertificate(api: ControlApi, service: string, dir: string):
 
 export async function startTrellisMtlsTargets(ctx: BenchContext, upstream: Upstream, wanted: MtlsWanted): Promise<MtlsTargets> {
   const skip = (reason: string): MtlsTargets => ({
-    targets: [...(wanted.mesh ? [{ name, skipped: reason }] : []), ...(wanted.newConn ? [{ name: newConnName, skipped: reason }] : [])],
+    targets: [...(wanted.mesh ? [{ name, skipped: reason }] : []), ...[...wanted.newConn].map((n) => ({ name: n, skipped: reason }))],
     newConnections: { skipped: `the mTLS mesh did not start: ${reason}` },
   });
   const cli = join(ctx.repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -175,19 +121,9 @@ export async function startTrellisMtlsTargets(ctx: BenchContext, upstream: Upstr
       note: `mTLS strict between the sidecars (${ids[1]} → ${ids[0]}, TLS 1.3, ALPN ${meshAlpn.join(',')}); compare with trellis-mesh (plaintext) in the same run`,
     });
   }
-  if (wanted.newConn) {
-    const ready = await pollHttp(url, newConnServiceName, 20_000, expectUpstreamBody(upstreamBodyBytes), () => exitedProblem(clientSidecar, control));
-    const perRequest = ready ?? await provesConnectionPerRequest(a, url);
-    targets.push(perRequest !== null
-      ? { name: newConnName, skipped: `no new connection per request: ${perRequest}` }
-      : {
-        name: newConnName, url, hostHeader: newConnServiceName, hops: 2, proxyPids: [clientSidecar.pid, appSidecar.pid], baseline: name,
-        note: `Service ${newConnServiceName} (the same instances) with connectionPool.maxRequestsPerConnection 1: a new mTLS connection ` +
-          `(${await hopProtocol(a)}) from the client sidecar per request (TLS session resumed), checked before measuring; ` +
-          'compare with trellis-mesh-mtls (keep-alive) in the same run',
-        afterRuns: outboundHandshakeCounts,
-      });
-  }
+  targets.push(...await startNewConnTargets({
+    addresses: a, url, proxyPids: [clientSidecar.pid, appSidecar.pid], exited: () => exitedProblem(clientSidecar, control), baseline: name,
+  }, wanted.newConn));
   const certs = await clientCertificate(api, clientServiceName, dir);
   const sources = Array.from({ length: a.handshakeSources }, (_, i) => `${a.handshakeSourceBase}${a.handshakeSourceFirst + i}`);
   return {

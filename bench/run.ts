@@ -20,6 +20,7 @@ import { startHaproxyTarget } from './bench-target-haproxy.js';
 import { startNginxTarget } from './bench-target-nginx.js';
 import { startTrellisTargets } from './bench-target-trellis.js';
 import { startTrellisMtlsTargets } from './bench-target-trellis-mtls.js';
+import { newConnVariants } from './bench-target-trellis-mtls-new-conn.js';
 import { startTrellisTelemetryTarget } from './bench-target-trellis-telemetry.js';
 import { startTrellisUpgradeTarget } from './bench-target-trellis-upgrade.js';
 import { ensureTools, type ToolName } from './bench-tools.js';
@@ -127,8 +128,9 @@ async function runBench(
   }
   if (wanted.has('trellis-mesh-h2-upgrade')) started.push(await startTrellisUpgradeTarget(ctx, upstream));
   let newConnections: NewConnectionSetup | { skipped: string } | null = null;
-  if (wanted.has('trellis-mesh-mtls') || wanted.has('trellis-mesh-mtls-new-conn')) {
-    const mtls = await startTrellisMtlsTargets(ctx, upstream, { mesh: wanted.has('trellis-mesh-mtls'), newConn: wanted.has('trellis-mesh-mtls-new-conn') });
+  const newConn = new Set(newConnVariants.map((v) => v.name).filter((n) => wanted.has(n)));
+  if (wanted.has('trellis-mesh-mtls') || newConn.size > 0) {
+    const mtls = await startTrellisMtlsTargets(ctx, upstream, { mesh: wanted.has('trellis-mesh-mtls'), newConn });
     started.push(...mtls.targets);
     if (wanted.has('trellis-mesh-mtls')) newConnections = mtls.newConnections;
     if (newConnections !== null && 'skipped' in newConnections) say(`new-connection runs skipped: ${newConnections.skipped}`);
