@@ -6,7 +6,7 @@
 // Addresses: 127.0.95.100 and up (the pool's own tests use the bottom of 127.0.95.0/24).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Mesh, waitFor, type Pod } from './mesh-harness.js';
+import { Mesh, waitFor, type Pod, sidecarMetric as metric } from './mesh-harness.js';
 import { encode, meshClient, startEchoServer, unary } from './grpc-echo.js';
 
 const services = `
@@ -35,13 +35,6 @@ spec:
   targetRef: { kind: Service, name: echo }
   connectionPool: { maxRequestsPerConnection: ${limit} }
 `;
-
-async function metric(pod: Pod, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`http://${pod.address}:15000/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (pattern.test(line)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
-}
 
 async function configDump(pod: Pod): Promise<Record<string, any>> {
   return (await (await fetch(`http://${pod.address}:15000/config_dump`, { signal: AbortSignal.timeout(5000) })).json()) as Record<string, any>;
@@ -85,11 +78,7 @@ describe('maxRequestsPerConnection on the HTTP/2 hop between sidecars (gRPC, mTL
   before(async () => {
     await mesh.startControl();
     assert.equal((await mesh.apply(services + '---' + policy(3))).code, 0);
-    const token = async (service: string) => {
-      const r = await mesh.cli(['token', 'create', '--service', service, '-o', 'json']);
-      assert.equal(r.code, 0, r.stderr);
-      return (JSON.parse(r.stdout) as { token: string }).token;
-    };
+    const token = (service: string) => mesh.joinToken(service);
     server = await mesh.addPod('echo-1', 'echo', {}, {
       token: await token('echo'),
       app: async (address, port) => (await startEchoServer(address, port, 'echo-1')).stop,
