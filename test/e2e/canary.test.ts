@@ -60,6 +60,11 @@ describe('canary and blue/green rollouts', () => {
     if (r.code !== 0) throw new Error(`canary status failed: ${r.stderr}`);
     return JSON.parse(r.stdout) as RolloutState;
   };
+  const apiStatus = async (): Promise<RolloutState> => {
+    const res = await fetch(`${mesh.apiUrl}/api/v1/rollouts/default/reviews`, { headers: { authorization: `Bearer ${mesh.adminTokens.get(mesh.apiUrl)}` }, signal: AbortSignal.timeout(5000) });
+    if (!res.ok) throw new Error(`GET rollout: ${res.status} ${await res.text()}`);
+    return (await res.json()) as RolloutState;
+  };
   const phase = (want: string, timeoutMs: number) => waitFor(async () => {
     const s = await status();
     return s.phase === want ? s : undefined;
@@ -118,8 +123,9 @@ describe('canary and blue/green rollouts', () => {
     const start = await mesh.cli(['canary', 'reviews', '--to', 'reviews-v2', '--steps', '10,50,100', '--interval', '2s', '--min-requests', '5', '--max-p99-ratio', '1000']);
     assert.equal(start.code, 0, start.stderr);
     const seen = new Set<number>();
+    // polled through the API the CLI reads (a CLI process per poll may take longer than a step on a busy machine)
     const done = await waitFor(async () => {
-      const s = await status();
+      const s = await apiStatus();
       seen.add(s.stepIndex);
       return s.phase === 'completed' ? s : s.phase === 'progressing' ? undefined : Promise.reject(new Error(`rollout ${s.phase}: ${JSON.stringify(s.events)}`));
     }, 45_000, 'the rollout to complete');

@@ -415,7 +415,8 @@ describe('the dashboard in a browser', {
       assert.match(await live.locator('tr[data-role=old]').innerText(), /old: api-v1\s+\d+\s+[\d.]+ rps\s+100\.00%/);
 
       // step 2: the first verdict, with the figures it judged, and the new weights
-      await page.waitForFunction(() => document.querySelector('article[data-rollout=api] li[data-step="2"]')?.getAttribute('data-state') === 'current', undefined, { timeout: 30_000 });
+      // a step lasts its interval plus whatever grace the judge needs to see enough requests on a busy machine
+      await page.waitForFunction(() => document.querySelector('article[data-rollout=api] li[data-step="2"]')?.getAttribute('data-state') === 'current', undefined, { timeout: 60_000 });
       const state = JSON.parse((await mesh.cli(['canary', 'status', 'api', '-o', 'json'])).stdout) as RolloutState;
       const judged = state.history.find((h) => h.step === 1 && h.verdict === 'pass');
       assert.ok(judged, JSON.stringify(state.history));

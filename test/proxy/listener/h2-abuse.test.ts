@@ -127,9 +127,14 @@ describe('HTTP/2 abuse against both sidecar listeners', () => {
       }
       assert.ok(await c.waitClosed(10_000), 'the sidecar closed the connection');
       const tookMs = Date.now() - started;
-      assert.equal(c.goaways[0]?.errorCode, ErrorCode.ENHANCE_YOUR_CALM, 'GOAWAY ENHANCE_YOUR_CALM');
-      // the guard trips on the reset after maxClientResets; streams after that one were never processed
-      assert.ok(c.goaways[0].lastStreamId <= 2 * (defaultAbuseLimits.maxClientResets + 1) + 1, `GOAWAY last stream ${c.goaways[0].lastStreamId}`);
+      // a reset (the client still flooding when the sidecar closed) may drop the GOAWAY before it is
+      // read; the refusal count below says the guard tripped either way
+      assert.ok(c.goaways.length > 0 || c.resetByPeer, 'GOAWAY, or a reset that may have dropped it');
+      if (c.goaways.length > 0) {
+        assert.equal(c.goaways[0].errorCode, ErrorCode.ENHANCE_YOUR_CALM, 'GOAWAY ENHANCE_YOUR_CALM');
+        // the guard trips on the reset after maxClientResets; streams after that one were never processed
+        assert.ok(c.goaways[0].lastStreamId <= 2 * (defaultAbuseLimits.maxClientResets + 1) + 1, `GOAWAY last stream ${c.goaways[0].lastStreamId}`);
+      }
       // how many the client got written before the GOAWAY reached it is the kernel's buffering, not
       // the sidecar's bound: that is the GOAWAY's last stream id and what the app saw
       assert.ok(sent > defaultAbuseLimits.maxClientResets, `sent ${sent}`);
@@ -173,7 +178,8 @@ describe('HTTP/2 abuse against both sidecar listeners', () => {
       for (; sent < 10_000 && !c.ended; sent++) await c.send(ping(sent));
       assert.ok(sent < 10_000, `GOAWAY came before all PINGs were sent (sent ${sent})`);
       assert.ok(await c.waitClosed(10_000), 'the sidecar closed the connection');
-      assert.equal(c.goaways[0]?.errorCode, ErrorCode.ENHANCE_YOUR_CALM);
+      assert.ok(c.goaways.length > 0 || c.resetByPeer, 'GOAWAY, or a reset that may have dropped it');
+      if (c.goaways.length > 0) assert.equal(c.goaways[0].errorCode, ErrorCode.ENHANCE_YOUR_CALM);
       const acks = c.frames.filter((f) => f.type === 0x6).length;
       assert.ok(acks <= defaultAbuseLimits.maxPings + 1, `the sidecar answered ${acks} PINGs`);
       assert.equal(await sc.refused(direction, 'h2-ping-flood'), before + 1);
@@ -188,7 +194,8 @@ describe('HTTP/2 abuse against both sidecar listeners', () => {
     for (; sent < 10_000 && !c.ended; sent++) await c.send(settings([[0x4, 65_535 + sent]]));
     assert.ok(sent < 10_000, `GOAWAY came before all SETTINGS were sent (sent ${sent})`);
     assert.ok(await c.waitClosed(10_000), 'the sidecar closed the connection');
-    assert.equal(c.goaways[0]?.errorCode, ErrorCode.ENHANCE_YOUR_CALM);
+    assert.ok(c.goaways.length > 0 || c.resetByPeer, 'GOAWAY, or a reset that may have dropped it');
+    if (c.goaways.length > 0) assert.equal(c.goaways[0].errorCode, ErrorCode.ENHANCE_YOUR_CALM);
     const acks = c.frames.filter((f) => f.type === 0x4 && (f.flags & Flag.ACK) !== 0).length;
     // the first SETTINGS of the connection plus maxSettings more at most
     assert.ok(acks <= defaultAbuseLimits.maxSettings + 2, `the sidecar acknowledged ${acks} SETTINGS`);

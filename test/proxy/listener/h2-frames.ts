@@ -129,6 +129,11 @@ export class RawH2Connection {
   /** Every GOAWAY the sidecar sent, in order. */
   readonly goaways: GoAway[] = [];
   closed = false;
+  /**
+   * The sidecar's kernel answered with a reset (ECONNRESET): it closed while bytes the test wrote
+   * were still unread, so what it sent last (its GOAWAY) may be dropped before it is read here.
+   */
+  resetByPeer = false;
   /** Bytes written by the test so far (the socket may be cut before all of them leave). */
   written = 0;
   private buf: Buffer = Buffer.alloc(0);
@@ -139,7 +144,9 @@ export class RawH2Connection {
   constructor(address: string, port: number, private readonly ackSettings = true) {
     this.socket = net.connect(port, address);
     this.socket.setNoDelay(true);
-    this.socket.on('error', () => undefined);
+    this.socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') this.resetByPeer = true;
+    });
     this.socket.on('data', (d: Buffer) => this.onData(d));
     this.socket.on('close', () => {
       this.closed = true;
