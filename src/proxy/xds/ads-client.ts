@@ -5,7 +5,7 @@
 // its replica stops answering keep-alive PINGs, quotes the versions it holds on every new stream so
 // that only changed types are sent again, and saves accepted resources so a restart can start from them.
 import type { Logger } from '../../common/log.js';
-import { messageType } from '../../xds/descriptor.js';
+import { sidecarDescriptor } from '../../xds/descriptor.js';
 import { encodeNode, type NodeInfo } from '../../xds/node.js';
 import type { ClusterConfig, ClusterLoadAssignment, ListenerConfig, ProxyConfig, RouteTable } from '../config/proxy-config.js';
 import { Backoff } from './ads-backoff.js';
@@ -336,7 +336,7 @@ export class AdsClient {
     };
     if (!this.nodeSent) request.node = encodeNode(this.opts.node);
     if (ack.error !== undefined) request.error_detail = { code: invalidArgument, message: ack.error };
-    const type = messageType(requestTypeName);
+    const type = sidecarDescriptor.messageType(requestTypeName);
     stream.write(type.encode(type.fromObject(request)).finish());
     this.nodeSent = true;
     state.requested = true;
@@ -347,7 +347,7 @@ export class AdsClient {
   private onMessage(message: Buffer): void {
     let response: DiscoveryResponse;
     try {
-      const type = messageType(responseTypeName);
+      const type = sidecarDescriptor.messageType(responseTypeName);
       response = type.toObject(type.decode(message), { longs: Number, enums: String, defaults: false }) as DiscoveryResponse;
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'xds: malformed DiscoveryResponse; restarting the stream');

@@ -1,6 +1,6 @@
 // The four xDS resource types the sidecar subscribes to over ADS, each with its decoder, so the
 // client (and the saved-state loader) can treat them uniformly.
-import { messageType } from '../../xds/descriptor.js';
+import { sidecarDescriptor } from '../../xds/descriptor.js';
 import { messageNameOf, typeUrls } from '../../xds/type-urls.js';
 import type { ClusterConfig, ClusterLoadAssignment, ListenerConfig, RouteTable } from '../config/proxy-config.js';
 import { decodeCluster } from './cluster-decoder.js';
@@ -40,7 +40,7 @@ const toObjectOptions = { longs: Number, enums: String, defaults: false, oneofs:
 export function decodeResourceBytes<T>(kind: ResourceKind<T>, bytes: Uint8Array): DecodeResult<T> {
   let message: ProtoObject;
   try {
-    const type = messageType(messageNameOf(kind.typeUrl));
+    const type = sidecarDescriptor.messageType(messageNameOf(kind.typeUrl));
     message = type.toObject(type.decode(bytes), toObjectOptions);
   } catch (err) {
     return refused(`malformed ${messageNameOf(kind.typeUrl)}: ${(err as Error).message}`);

@@ -3,7 +3,8 @@
 // http2_protocol_options: HTTP/2 (over mTLS with ALPN h2, else h2c with prior knowledge);
 // with http_protocol_options, or no HttpProtocolOptions at all: HTTP/1.1. use_downstream_protocol_config
 // (an app behind a Service port without a protocol): each request in the protocol it came in.
-import { unpackAny, type AnyMessage } from '../../xds/any.js';
+import type { AnyMessage } from '../../xds/any.js';
+import { unpackAny } from './sidecar-any.js';
 import { httpProtocolOptionsKey, typeUrls } from '../../xds/type-urls.js';
 import type { Http2Options, UpstreamProtocol } from '../config/proxy-config.js';
 import { defaultHttp2Options } from '../cluster/pool/h2-session-pool.js';

@@ -1,7 +1,8 @@
 // mTLS to a cluster's peers (docs/xds.md, "mTLS"): one transport_socket_matches entry whose
 // match is tlsMode "mtls" and whose UpstreamTlsContext names the SPIFFE ids peers must present;
 // endpoints opt in with filter_metadata["envoy.transport_socket_match"].tlsMode = "mtls".
-import { unpackAny, type AnyMessage } from '../../xds/any.js';
+import type { AnyMessage } from '../../xds/any.js';
+import { unpackAny } from './sidecar-any.js';
 import { fromStruct } from '../../xds/node.js';
 import { securityTypeUrls, tlsModeKey, tlsModeMtls, tlsTransportSocketName, transportSocketMatchKey } from '../../xds/security-extensions.js';
 import type { ClusterConfig, EndpointConfig } from '../config/proxy-config.js';

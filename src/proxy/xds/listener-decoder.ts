@@ -1,7 +1,8 @@
 // Listener (LDS) → ListenerConfig: one filter chain whose only network filter is the
 // HttpConnectionManager, with routes from RDS over ADS or inline, and the Router as its last
 // HTTP filter (docs/xds.md, "Listeners").
-import { unpackAny, type AnyMessage } from '../../xds/any.js';
+import type { AnyMessage } from '../../xds/any.js';
+import { unpackAny } from './sidecar-any.js';
 import { typeUrls } from '../../xds/type-urls.js';
 import type { ListenerConfig } from '../config/proxy-config.js';
 import { decodeRouteConfiguration } from './route-config-decoder.js';

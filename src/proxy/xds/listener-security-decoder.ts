@@ -2,7 +2,8 @@
 // a TLS filter chain (DownstreamTlsContext requiring a client certificate) behind the TLS
 // inspector, optionally a plaintext chain with the same HttpConnectionManager (permissive), and
 // Envoy RBAC filters before the router. Exactly these shapes are accepted; the rest is refused.
-import { unpackAny, type AnyMessage } from '../../xds/any.js';
+import type { AnyMessage } from '../../xds/any.js';
+import { unpackAny } from './sidecar-any.js';
 import { rbacFilterName, securityTypeUrls, tlsInspectorName, tlsTransportSocketName } from '../../xds/security-extensions.js';
 import type { AuthzConfig, AuthzPolicy, PermissionRule, PrincipalRule } from '../authz/authz-config.js';
 import type { ListenerConfig } from '../config/proxy-config.js';

@@ -5,7 +5,8 @@ import type {
 } from '../config/proxy-config.js';
 import { grpcRetryOnValues, grpcStatusesOf } from '../config/grpc-retry-on.js';
 import { checkRe2 } from '../../resources/http-route-regex.js';
-import { unpackAny, type AnyMessage } from '../../xds/any.js';
+import type { AnyMessage } from '../../xds/any.js';
+import { unpackAny } from './sidecar-any.js';
 import { extensionTypeUrls, faultFilterName, trellisStructs } from '../../xds/trellis-extensions.js';
 import { checkPerFilterConfig, durationMs, findUnknownTypedExtension, fractionalPercent, structNumber, trellisStruct, wrapped } from './xds-decode-fields.js';
 import { decoded, refused, type DecodeResult, type ProtoObject } from './xds-decode-result.js';

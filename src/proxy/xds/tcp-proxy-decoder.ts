@@ -1,7 +1,8 @@
 // Envoy's tcp_proxy network filter → TcpProxyConfig (docs/protocols.md), and the inbound CONNECT
 // routes that terminate its tunnels. Exactly the fields Trellis sends are accepted; anything else
 // that would change behaviour is refused, naming the field.
-import { unpackAny, type AnyMessage } from '../../xds/any.js';
+import type { AnyMessage } from '../../xds/any.js';
+import { unpackAny } from './sidecar-any.js';
 import type { ConnectRoute, TcpProxyConfig } from '../config/proxy-config.js';
 import { durationMs } from './xds-decode-fields.js';
 import { decoded, refused, type DecodeResult, type ProtoObject } from './xds-decode-result.js';

@@ -1,6 +1,7 @@
 // Field readers shared by the resource decoders: durations, addresses, Struct labels, and the
 // check that a resource carries no typed extension this sidecar does not implement (docs/xds.md).
-import { unpackAny, type AnyMessage } from '../../xds/any.js';
+import type { AnyMessage } from '../../xds/any.js';
+import { unpackAny } from './sidecar-any.js';
 import { fromStruct } from '../../xds/node.js';
 import { extensionTypeUrls, faultFilterName, readTypedStruct, trellisStructs } from '../../xds/trellis-extensions.js';
 import { typeUrls } from '../../xds/type-urls.js';
