@@ -1,19 +1,20 @@
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { packagePath } from '../common/package-root.js';
 import type * as Protobuf from 'protobufjs';
-
 // protobufjs/light: reflection without the .proto parser; the descriptors were resolved at
-// build time (scripts/gen-xds-descriptor.mjs) and hold only the types Trellis uses.
-const require = createRequire(import.meta.url);
-const protobuf = require('protobufjs/light') as typeof Protobuf;
+// build time (scripts/gen-xds-descriptor.mjs) and hold only the types Trellis uses. Imported
+// statically (not through createRequire) so the CLI's bundle carries it minified
+// (scripts/bundle-cli.mjs) instead of a sidecar loading its ~20 CommonJS files at start.
+import protobufLight from 'protobufjs/light.js';
+
+const protobuf = protobufLight as unknown as typeof Protobuf;
 
 /** Message types of one descriptor file, loaded on first use. */
 export class XdsDescriptor {
   private root: Protobuf.Root | undefined;
   private readonly types = new Map<string, Protobuf.Type>();
 
-  constructor(private readonly file: string) {}
+  constructor(private readonly file: string, private readonly decodeOnly = false) {}
 
   /** A message type by full name, e.g. "envoy.config.listener.v3.Listener"; throws on a name the descriptor lacks. */
   messageType(fullName: string): Protobuf.Type {
@@ -23,6 +24,7 @@ export class XdsDescriptor {
         // From the package root rather than this module: the CLI runs bundled, from another directory.
         const json = JSON.parse(readFileSync(packagePath('dist', 'src', 'xds', this.file), 'utf8'));
         this.root = protobuf.Root.fromJSON(json);
+        if (this.decodeOnly) decodeOnly(this.root);
       }
       t = this.root.lookupType(fullName);
       this.types.set(fullName, t);
@@ -49,7 +51,40 @@ export const fullDescriptor = new XdsDescriptor('envoy-descriptor.json');
  * can reach a google.protobuf.Any so unknown typed extensions are still seen (scripts/xds-sidecar-fields.mjs).
  * About 2 MB less of the sidecar's memory than the full one (docs/sidecar-memory.md).
  */
-export const sidecarDescriptor = new XdsDescriptor('envoy-sidecar-descriptor.json');
+export const sidecarDescriptor = new XdsDescriptor('envoy-sidecar-descriptor.json', true);
+
+/**
+ * protobufjs generates five functions per type on first use (encode, decode, verify, fromObject,
+ * toObject); a sidecar decodes every resource type but encodes only its DiscoveryRequest. Here
+ * decode and toObject are generated alone, on first use, as Type.setup would; a type that is
+ * encoded still gets the rest from setup when first asked.
+ */
+function decodeOnly(root: Protobuf.Root): void {
+  const visit = (ns: Protobuf.NamespaceBase): void => {
+    for (const child of ns.nestedArray) {
+      if (child instanceof protobuf.Type) lazyDecoders(child);
+      if (child instanceof protobuf.Namespace || child instanceof protobuf.Type) visit(child as Protobuf.NamespaceBase);
+    }
+  };
+  visit(root);
+}
+
+function lazyDecoders(type: Protobuf.Type): void {
+  const generate = (): void => {
+    const types = type.fieldsArray.map((f) => f.resolve().resolvedType);
+    type.decode = (protobuf.decoder(type) as any)({ Reader: protobuf.Reader, types, util: protobuf.util });
+    type.toObject = (protobuf.converter.toObject(type) as any)({ types, util: protobuf.util });
+  };
+  // protobufjs 7 passes a recursion depth after the documented arguments: pass everything on
+  type.decode = function decodeSetup(...args: unknown[]) {
+    generate();
+    return (type.decode as (...a: unknown[]) => Protobuf.Message)(...args);
+  };
+  type.toObject = function toObjectSetup(...args: unknown[]) {
+    generate();
+    return (type.toObject as (...a: unknown[]) => Record<string, unknown>)(...args);
+  };
+}
 
 /** A message type of the full descriptor (the control plane's). */
 export function messageType(fullName: string): Protobuf.Type {

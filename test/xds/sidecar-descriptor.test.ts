@@ -141,3 +141,13 @@ test('a field read only in a rare config is kept: the deprecated HeaderValueOpti
   const route = r.value.virtualHosts[0].routes[0];
   assert.deepEqual(route.requestHeaders, { set: [['x-set', '1']], add: [['x-add', '2']], remove: [] });
 });
+
+test('the sidecar generates decoders alone, and a type it also encodes still round-trips (DiscoveryRequest)', () => {
+  const type = sidecarDescriptor.messageType('envoy.service.discovery.v3.DiscoveryRequest');
+  const request = { version_info: 'v1', resource_names: ['a', 'b'], type_url: typeUrls.cluster, response_nonce: 'n1', node: { id: 'p1', cluster: 'api' } };
+  const bytes = fullDescriptor.messageType('envoy.service.discovery.v3.DiscoveryRequest').encode(request).finish();
+  const opts = { longs: Number, enums: String, defaults: false } as const;
+  assert.deepEqual(type.toObject(type.decode(bytes), opts), request);
+  // encoding after decoding: protobufjs generates the encoder on first use
+  assert.deepEqual(type.toObject(type.decode(type.encode(type.fromObject(request)).finish()), opts), request);
+});
