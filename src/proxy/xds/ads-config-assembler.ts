@@ -31,7 +31,7 @@ export function rdsNamesOf(listeners: Iterable<ListenerConfig>): string[] {
  */
 export function assembleProxyConfig(version: string, accepted: AcceptedResources): DecodeResult<ProxyConfig> {
   const missing: string[] = [];
-  const listeners = [...accepted.listeners.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const listeners = [...accepted.listeners.values()].sort(byName);
   const routes = new Map<string, RouteTable>();
   for (const l of listeners) {
     if (l.tcpProxy && !l.detect) continue; // a TCP listener has no routes (a detecting one routes its HTTP)
@@ -41,7 +41,7 @@ export function assembleProxyConfig(version: string, accepted: AcceptedResources
   }
   const clusters = new Map<string, ClusterConfig>();
   const endpoints = new Map<string, ClusterLoadAssignment>();
-  for (const c of [...accepted.clusters.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const c of [...accepted.clusters.values()].sort(byName)) {
     clusters.set(c.name, c);
     if (c.staticEndpoints) {
       endpoints.set(c.name, { clusterName: c.name, endpoints: c.staticEndpoints });
@@ -69,4 +69,10 @@ export function configFingerprint(config: ProxyConfig): string {
 
 function byKey(a: [string, unknown], b: [string, unknown]): number {
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
+// Code-unit order, not localeCompare: the order only has to be stable, and the first
+// localeCompare loads ICU's collation data (+2.5 MB of the sidecar's RSS, docs/sidecar-memory.md).
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
