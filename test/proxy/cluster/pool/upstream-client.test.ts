@@ -265,7 +265,8 @@ test('no length: the body runs until the server closes', async () => {
 });
 
 test('slow reader: the socket pauses and resumes (backpressure)', async () => {
-  const big = 'x'.repeat(4 * 1024 * 1024);
+  // more than the socket buffers can hold even at their autotuning maximum (here tcp_rmem 32 MiB + tcp_wmem 4 MiB)
+  const big = 'x'.repeat(40 * 1024 * 1024);
   let serverSocket: net.Socket | undefined;
   const up = await rawUpstream(host(20), (s) => {
     serverSocket = s;
