@@ -27,6 +27,19 @@ const passthrough = {
   responseDeserialize: (b: Buffer) => b,
 };
 
+/** Services of the gRPC e2e meshes: `echo` (a grpc port 8000, the echo server's) and `client`. */
+export const echoMeshServices = `
+apiVersion: trellis.dev/v1alpha1
+kind: Service
+metadata: { name: echo }
+spec:
+  ports: [{ name: grpc, port: 8000, protocol: grpc }]
+---
+apiVersion: trellis.dev/v1alpha1
+kind: Service
+metadata: { name: client }
+`;
+
 export const echoService = {
   unary: { path: '/test.Echo/Unary', requestStream: false, responseStream: false, ...passthrough },
   serverStream: { path: '/test.Echo/ServerStream', requestStream: false, responseStream: true, ...passthrough },

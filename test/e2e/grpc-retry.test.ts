@@ -10,21 +10,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { Mesh, waitFor, type Pod, sidecarMetric as metric } from './mesh-harness.js';
-import { encode, meshClient, startEchoServer, unary, type EchoServerLog } from './grpc-echo.js';
+import { encode, meshClient, startEchoServer, unary, type EchoServerLog, echoMeshServices } from './grpc-echo.js';
 
 const calls = 40;
 
-const services = `
-apiVersion: trellis.dev/v1alpha1
-kind: Service
-metadata: { name: echo }
-spec:
-  ports: [{ name: grpc, port: 8000, protocol: grpc }]
----
-apiVersion: trellis.dev/v1alpha1
-kind: Service
-metadata: { name: client }
-`;
+const services = echoMeshServices;
 
 /** Round-robin, no ejection, a retry budget that never runs out; `retries` added when given. */
 function policy(retries: string): string {

@@ -9,19 +9,9 @@ import http2 from 'node:http2';
 import { execFile } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { Mesh, waitFor, type Pod, sidecarMetric as metric } from './mesh-harness.js';
-import { encode, meshClient, startEchoServer, unary, type EchoServerLog } from './grpc-echo.js';
+import { encode, meshClient, startEchoServer, unary, type EchoServerLog, echoMeshServices } from './grpc-echo.js';
 
-const resources = `
-apiVersion: trellis.dev/v1alpha1
-kind: Service
-metadata: { name: echo }
-spec:
-  ports: [{ name: grpc, port: 8000, protocol: grpc }]
----
-apiVersion: trellis.dev/v1alpha1
-kind: Service
-metadata: { name: client }
-`;
+const resources = echoMeshServices;
 
 function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

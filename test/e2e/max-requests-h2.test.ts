@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Mesh, waitFor, type Pod, sidecarMetric as metric } from './mesh-harness.js';
-import { encode, meshClient, startEchoServer, unary } from './grpc-echo.js';
+import { encode, meshClient, startEchoServer, unary, echoMeshServices } from './grpc-echo.js';
 
 const services = `
 apiVersion: trellis.dev/v1alpha1
@@ -16,16 +16,7 @@ metadata: { name: mesh }
 spec:
   mtls: { mode: strict }
 ---
-apiVersion: trellis.dev/v1alpha1
-kind: Service
-metadata: { name: echo }
-spec:
-  ports: [{ name: grpc, port: 8000, protocol: grpc }]
----
-apiVersion: trellis.dev/v1alpha1
-kind: Service
-metadata: { name: client }
-`;
+` + echoMeshServices;
 
 const policy = (limit: number): string => `
 apiVersion: trellis.dev/v1alpha1
