@@ -13,8 +13,9 @@ const CONNECT_TIMEOUT_MS = 1000;
 
 /**
  * One EDS cluster per mesh service, with its resilience settings and the HTTP version(s) its
- * h2UpgradePolicy gives the hop to the peer sidecars (compile-upstream-protocol.ts), plus the local app's static cluster for a node that fronts one (HTTP/2 when its
- * Service port says http2 or grpc). A proxyless gRPC client gets plain round-robin clusters:
+ * h2UpgradePolicy gives the hop to the peer sidecars (compile-upstream-protocol.ts), plus the
+ * local app's static cluster for a node that fronts one (HTTP/2 when its Service port says
+ * http2 or grpc). A proxyless gRPC client gets plain round-robin clusters:
  * grpc-js-xds refuses any other lb_policy and knows none of Trellis's extensions.
  */
 export function compileClusters(
