@@ -8,11 +8,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { chromiumPath, launchDashboardBrowser } from './dashboard-browser.js';
 import { Mesh, SteadyLoad } from './mesh-harness.js';
 
 const net = '127.0.91';
-const chromiumPath = process.env.TRELLIS_CHROMIUM ?? '/usr/bin/chromium';
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const count = 300;
 
@@ -50,16 +50,7 @@ describe('the dashboard with hundreds of services', {
     await mesh.waitInSync(20_000, 2);
     load = new SteadyLoad(mesh, web, 'api', 1);
 
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1440, height: 900 },
-    });
-    page = context.pages()[0] ?? await context.newPage();
-    page.setDefaultTimeout(20_000);
-    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`console: ${m.text()}`); });
-    page.on('pageerror', (err) => consoleErrors.push(`page error: ${err.message}`));
+    ({ context, page } = await launchDashboardBrowser(profile, 20_000, consoleErrors));
   });
 
   after(async () => {

@@ -9,12 +9,12 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { chromiumPath, launchDashboardBrowser } from './dashboard-browser.js';
 import { Mesh, waitFor, type Pod } from './mesh-harness.js';
 import type { RolloutState } from '../../src/control/rollout/rollout-state.js';
 
 const net = '127.0.62';
-const chromiumPath = process.env.TRELLIS_CHROMIUM ?? '/usr/bin/chromium';
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 // the control plane scrapes every second here, so charts and tables fill quickly (default 5 s)
@@ -97,22 +97,11 @@ describe('the dashboard in a browser', {
     await mesh.addPod('db-1', 'db');
     spare = await mesh.addPod('db-2', 'db');
     // a sidecar that joined with a token holds a mesh certificate (permissive mTLS: the others need none)
-    const token = await mesh.cli(['token', 'create', '--service', 'vault', '-o', 'json']);
-    assert.equal(token.code, 0, token.stderr);
-    await mesh.addPod('vault-1', 'vault', {}, { token: (JSON.parse(token.stdout) as { token: string }).token });
+    await mesh.addPod('vault-1', 'vault', {}, { token: await mesh.joinToken('vault') });
     await mesh.waitInSync(20_000, 6);
     loads.push(new PacedLoad(mesh, web, 'api', 40), new PacedLoad(mesh, web, 'db', 100));
 
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1440, height: 900 },
-    });
-    page = context.pages()[0] ?? await context.newPage();
-    page.setDefaultTimeout(30_000);
-    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`console: ${m.text()}`); });
-    page.on('pageerror', (err) => consoleErrors.push(`page error: ${err.message}`));
+    ({ context, page } = await launchDashboardBrowser(profile, 30_000, consoleErrors));
     mkdirSync(shots, { recursive: true });
     console.log(`dashboard screenshots: ${shots}`);
   });
