@@ -1,37 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnectionPool } from '../../../../src/proxy/cluster/pool/connection-pool.js';
-import type { ResponseSink, UpstreamConnection } from '../../../../src/proxy/cluster/pool/upstream-client.js';
+import type { UpstreamConnection } from '../../../../src/proxy/cluster/pool/upstream-client.js';
 import type { UpstreamStream } from '../../../../src/proxy/cluster/pool/upstream-stream.js';
 import { CircuitBreaker } from '../../../../src/proxy/cluster/resilience/circuit-breaker.js';
-import type { ProxyError } from '../../../../src/proxy/errors.js';
-import { httpUpstream, withTimeout } from '../../proxy-test-support.js';
+import { httpUpstream } from '../../proxy-test-support.js';
+import { CollectSink } from './collect-sink.js';
 
 const host = (n: number): string => `127.0.32.${n}`;
 
-class Sink implements ResponseSink {
-  private resolve!: () => void;
-  readonly done = withTimeout(new Promise<void>((r) => (this.resolve = r)), 5000, 'exchange');
-  error: ProxyError | null = null;
-  onUpstreamHead(): void {}
-  onUpstreamData(): boolean {
-    return true;
-  }
-  onUpstreamFlush(): boolean {
-    return true;
-  }
-  onUpstreamEnd(): void {
-    this.resolve();
-  }
-  onUpstreamError(error: ProxyError): void {
-    this.error = error;
-    this.resolve();
-  }
-  onUpstreamDrain(): void {}
-}
 
 async function roundTrip(conn: UpstreamStream): Promise<void> {
-  const sink = new Sink();
+  const sink = new CollectSink();
   conn.send('GET / HTTP/1.1\r\nhost: x\r\n\r\n', sink, false, 'none');
   await sink.done;
   assert.equal(sink.error, null);

@@ -7,47 +7,20 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { ConnectionPool, type ConnectionStats } from '../../../../src/proxy/cluster/pool/connection-pool.js';
-import type { ResponseSink } from '../../../../src/proxy/cluster/pool/upstream-client.js';
 import type { UpstreamStream } from '../../../../src/proxy/cluster/pool/upstream-stream.js';
-import type { ProxyError } from '../../../../src/proxy/errors.js';
-import { withTimeout } from '../../proxy-test-support.js';
+import { CollectSink } from './collect-sink.js';
 
 const host = (n: number): string => `127.0.95.${n}`;
 
-class Sink implements ResponseSink {
-  private resolve!: () => void;
-  readonly done = withTimeout(new Promise<void>((r) => (this.resolve = r)), 5000, 'exchange');
-  status = 0;
-  body = '';
-  error: ProxyError | null = null;
-  onUpstreamHead(status: number): void {
-    this.status = status;
-  }
-  onUpstreamData(chunk: Buffer): boolean {
-    this.body += chunk.toString('latin1');
-    return true;
-  }
-  onUpstreamFlush(): boolean {
-    return true;
-  }
-  onUpstreamEnd(): void {
-    this.resolve();
-  }
-  onUpstreamError(error: ProxyError): void {
-    this.error = error;
-    this.resolve();
-  }
-  onUpstreamDrain(): void {}
-}
 
 /** Starts one GET on `stream`; its sink resolves when the exchange ends. */
-function start(stream: UpstreamStream, path = '/'): Sink {
-  const sink = new Sink();
+function start(stream: UpstreamStream, path = '/'): CollectSink {
+  const sink = new CollectSink();
   stream.send(`GET ${path} HTTP/1.1\r\nhost: app\r\n\r\n`, sink, false, 'none');
   return sink;
 }
 
-async function ok(sink: Sink): Promise<void> {
+async function ok(sink: CollectSink): Promise<void> {
   await sink.done;
   assert.equal(sink.error, null, `exchange failed: ${sink.error?.name}`);
   assert.equal(sink.status, 200);

@@ -2,62 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { ConnectionPool } from '../../../../src/proxy/cluster/pool/connection-pool.js';
-import type { ResponseSink, UpstreamConnection } from '../../../../src/proxy/cluster/pool/upstream-client.js';
-import { errors, isConnectFailure, type ProxyError } from '../../../../src/proxy/errors.js';
+import type { UpstreamConnection } from '../../../../src/proxy/cluster/pool/upstream-client.js';
+import { errors, isConnectFailure } from '../../../../src/proxy/errors.js';
 import { host, onRequestHeads, rawUpstream, withTimeout } from '../../proxy-test-support.js';
+import { CollectSink } from './collect-sink.js';
 import { unacceptingListener } from '../../unaccepting-listener.js';
 
-/** Records one exchange; `done` settles on end or error. */
-class CollectSink implements ResponseSink {
-  status = 0;
-  headers: string[] = [];
-  chunks: Buffer[] = [];
-  trailers: string[] | null = null;
-  error: ProxyError | null = null;
-  detail = '';
-  retryable = false;
-  heads = 0;
-  pauseAfterFirst = false;
-  drains = 0;
-  private resolve!: () => void;
-  private readonly settled = new Promise<void>((r) => (this.resolve = r));
-  /** Bounded wait for the end of the exchange (the timer starts only when a test waits). */
-  get done(): Promise<void> {
-    return withTimeout(this.settled, 5000, 'exchange');
-  }
-  onUpstreamHead(status: number, _msg: string, raw: string[]): void {
-    this.heads++;
-    this.status = status;
-    this.headers = raw;
-  }
-  onUpstreamData(chunk: Buffer): boolean {
-    this.chunks.push(chunk);
-    return !(this.pauseAfterFirst && this.chunks.length === 1);
-  }
-  onUpstreamEnd(trailers: string[] | null): void {
-    this.trailers = trailers;
-    this.resolve();
-  }
-  onUpstreamError(error: ProxyError, detail: string, retryable: boolean): void {
-    this.error = error;
-    this.detail = detail;
-    this.retryable = retryable;
-    this.resolve();
-  }
-  onUpstreamFlush(): boolean {
-    return true;
-  }
-  onUpstreamDrain(): void {
-    this.drains++;
-  }
-  get body(): string {
-    return Buffer.concat(this.chunks).toString();
-  }
-  header(name: string): string | undefined {
-    for (let i = 0; i < this.headers.length; i += 2) if (this.headers[i].toLowerCase() === name) return this.headers[i + 1];
-    return undefined;
-  }
-}
 
 const get = (path = '/') => `GET ${path} HTTP/1.1\r\nhost: t\r\n\r\n`;
 
