@@ -2,7 +2,8 @@
 // sends `Host: app` to its own inbound listener, which hands requests to a recording app (a
 // Node http server, strict like any real one) — so a request sent to the outbound port crosses
 // both listeners and the upstream client twice. `Host: raw` goes to a raw TCP app that answers
-// whatever a test scripts (malformed responses). Addresses: 127.0.73.0/24 (this suite's range).
+// whatever a test scripts (malformed responses). Addresses: 127.0.73.0/24 (this suite's range;
+// a suite that reuses the sidecar passes an address of its own).
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -20,26 +21,41 @@ export interface Recorded {
   body: string;
   /** The whole body arrived (not cut by the sidecar). */
   complete: boolean;
+  /** The chunked body's trailer fields as received, name and value alternating. */
+  rawTrailers: string[];
 }
 
-/** The app behind the inbound listener: records every request head it parses, and its body. */
+/**
+ * How the app answers one request, called as its head arrives (the body is recorded meanwhile).
+ * The default answers `ok METHOD URL` once the body is in, and never answers `/stall...`.
+ */
+export type AppResponder = (req: http.IncomingMessage, res: http.ServerResponse, rec: Recorded) => void;
+
+const answerOk: AppResponder = (req, res) => {
+  req.on('end', () => {
+    if (req.url?.startsWith('/stall')) return; // never answers: the upstream side of a stream idle timeout
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end(`ok ${req.method} ${req.url}\n`);
+  });
+};
+
+/** The app behind the inbound listener: records every request head it parses, its body and trailers. */
 export class RecordingApp {
   readonly requests: Recorded[] = [];
   readonly server: http.Server;
   port = 0;
-  constructor(readonly address: string) {
+  constructor(readonly address: string, respond: AppResponder = answerOk) {
     this.server = http.createServer((req, res) => {
-      const rec: Recorded = { method: req.method ?? '', url: req.url ?? '', body: '', complete: false };
+      const rec: Recorded = { method: req.method ?? '', url: req.url ?? '', body: '', complete: false, rawTrailers: [] };
       this.requests.push(rec);
-      req.setEncoding('latin1');
-      req.on('data', (c: string) => (rec.body += c));
+      // latin1 per chunk keeps every byte, and leaves the stream in Buffer mode for a responder that pipes it
+      req.on('data', (c: Buffer) => (rec.body += c.toString('latin1')));
       req.on('error', () => undefined);
       req.on('end', () => {
         rec.complete = true;
-        if (req.url?.startsWith('/stall')) return; // never answers: the upstream side of a stream idle timeout
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end(`ok ${req.method} ${req.url}\n`);
+        rec.rawTrailers = req.rawTrailers;
       });
+      respond(req, res, rec);
     });
     this.server.on('clientError', (_err, socket) => socket.destroy());
   }
@@ -111,9 +127,9 @@ export interface Sidecar {
   close(): Promise<void>;
 }
 
-/** Starts the app, the scripted app and the sidecar on `address`, with these limits. */
-export async function startSidecar(address: string, limits: Partial<ProxyLimits> = {}): Promise<Sidecar> {
-  const app = new RecordingApp(address);
+/** Starts the app (answering with `respond`), the scripted app and the sidecar on `address`, with these limits. */
+export async function startSidecar(address: string, limits: Partial<ProxyLimits> = {}, respond?: AppResponder): Promise<Sidecar> {
+  const app = new RecordingApp(address, respond);
   const raw = new ScriptedApp(address);
   await Promise.all([app.listen(), raw.listen()]);
   const outboundPort = await freePort(address);
