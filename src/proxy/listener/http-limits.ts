@@ -1,19 +1,18 @@
-// What an HTTP/1 listener refuses before routing, and how. Node's server (llhttp in strict mode)
+// What an HTTP/1 listener refuses before routing, and how. The parser (llhttp in strict mode)
 // already refuses most malformed framing: both Content-Length and Transfer-Encoding, duplicate
 // Content-Length, bad chunk sizes, chunk extensions over 16 KiB, obsolete line folding, bare CR
 // or LF, NUL and other control bytes, invalid header names, a head over maxHeaderSize. What it
 // lets through is checked here, once per request, on the raw header list:
-//   - more than maxHeaders header fields (Node truncates silently; 431 here)
+//   - more than maxHeaders header fields (431)
 //   - a request line over maxRequestLineBytes (414)
 //   - Transfer-Encoding other than exactly `chunked` (`gzip, chunked`, `x` + `chunked` in two
-//     headers) or on an HTTP/1.0 request, a second Host header or an invalid one (400)
+//     headers) or on an HTTP/1.0 request; a missing Host (HTTP/1.1), a second one or an invalid one (400)
 //   - an HTTP version other than 1.0 and 1.1 (0.9 and "2.0" over HTTP/1 framing: 505)
 // and every refusal is answered (while the client can still read one) with `connection: close`,
 // the connection closed after a grace second (Envoy's delayed close) and requests pipelined after
 // it dropped, so nothing behind a refused request ever reaches the app. Each refusal is counted in
-// trellis_refused_total by reason. Timeouts (header, idle, stream idle) are set on the server here.
+// trellis_refused_total by reason. Timeouts (header, idle, stream idle) are answered here.
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { badRequestError, errorHeader, errors, type ProxyError } from '../errors.js';
@@ -25,11 +24,8 @@ import type { CounterCell } from '../telemetry/metric-families.js';
 import { kExchange, type HttpExchange } from './http-exchange.js';
 import { onlyChunked } from '../http/transfer-coding.js';
 import { maxHeaderListBytes } from './h2-hardening.js';
-
-// Node starts its connection tracking (header timeouts, closeAllConnections) when a server
-// listens; an inbound server fed by the TLS front never does, so it is started here. Internal
-// but exported by Node's http server module since v18.
-const { setupConnectionsTracking } = createRequire(import.meta.url)('_http_server') as { setupConnectionsTracking?: (this: http.Server) => void };
+import type { Http1ServerOptions } from './http1/http1-server.js';
+import type { Http1Response } from './http1/http1-response.js';
 
 export interface Refusal {
   /** The `reason` label of trellis_refused_total. */
@@ -161,37 +157,17 @@ export class HttpLimits {
     this.idleClosed = opts.metrics.idleClosed.cell(opts.direction);
   }
 
-  /** Options for http.createServer. */
-  serverOptions(): http.ServerOptions {
+  /** The HTTP/1 server's size limit and timeouts (http1-server.ts). */
+  get serverLimits(): Pick<Http1ServerOptions, 'maxHeaderSize' | 'headerTimeoutMs' | 'idleTimeoutMs' | 'streamIdleTimeoutMs'> {
     const l = this.limits;
     return {
-      noDelay: true,
-      insecureHTTPParser: false,
-      requireHostHeader: true,
-      // Node counts the request target and every header name and value against this
+      // llhttp counts the request target and every header name and value against this
       maxHeaderSize: l.maxHeaderBytes,
-      headersTimeout: l.headerTimeoutMs,
-      // the whole request may take as long as it needs while it moves; the stream idle timeout
-      // (server.timeout) catches a stalled one
-      requestTimeout: 0,
-      keepAliveTimeout: l.idleTimeoutMs,
-      // how often Node looks for expired header timeouts (its default, 30 s, would let a 10 s
-      // timeout run to 40 s)
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(l.headerTimeoutMs / 4) || 1000)),
+      headerTimeoutMs: l.headerTimeoutMs,
+      idleTimeoutMs: l.idleTimeoutMs,
+      // the whole request may take as long as it needs while it moves; the stream idle timeout catches a stalled one
+      streamIdleTimeoutMs: l.streamIdleTimeoutMs,
     };
-  }
-
-  /** Installs the limits the constructor options cannot carry and the refusal handlers. */
-  attach(server: http.Server): void {
-    // one more than allowed, so a request over the limit is seen (Node drops the rest silently)
-    server.maxHeadersCount = this.limits.maxHeaders + 1;
-    // the socket inactivity timeout while a request is in flight (Node applies keepAliveTimeout
-    // between requests instead)
-    server.timeout = this.limits.streamIdleTimeoutMs;
-    server.on('clientError', this.onClientError);
-    server.on('timeout', this.onTimeout);
-    // for a server that never listens (listen() would start it again, harmlessly)
-    setupConnectionsTracking?.call(server);
   }
 
   /**
@@ -233,6 +209,8 @@ export class HttpLimits {
         if (req.httpVersionMinor === 0 || !onlyChunked(raw[i + 1])) return refusals.invalidTransferEncoding;
       }
     }
+    // RFC 9112 3.2: an HTTP/1.1 request without Host is a 400
+    if (hosts === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) return refusals.invalidHost;
     return null;
   }
 
@@ -272,8 +250,11 @@ export class HttpLimits {
     this.opts.metrics.count(this.opts.direction, reason);
   }
 
-  /** Node's parser refused the bytes (or the header timeout expired). */
-  private readonly onClientError = (err: NodeJS.ErrnoException & { reason?: string; bytesParsed?: number; rawPacket?: Buffer }, socket: Duplex): void => {
+  /**
+   * The parser refused the bytes (or the header timeout expired); `res` is the response being
+   * written on the connection, if any.
+   */
+  readonly clientError = (err: NodeJS.ErrnoException & { reason?: string; bytesParsed?: number; rawPacket?: Buffer }, socket: Duplex, res: Http1Response | null): void => {
     const code = err.code ?? '';
     if ((socket as any)[kRefused] === true) return; // answered already; the delayed close ends it
     if (code !== 'ERR_HTTP_REQUEST_TIMEOUT' && !code.startsWith('HPE_')) {
@@ -287,8 +268,7 @@ export class HttpLimits {
     else r = parseRefusal(parseErrorReason(err));
     this.count(r.reason);
     (socket as any)[kRefused] = true;
-    const res = (socket as any)._httpMessage as http.ServerResponse | null;
-    if (res) {
+    if (res !== null) {
       // A request is in flight on this connection (the error is in its body, or in one pipelined
       // after it): answer through its exchange, which also cancels the upstream side.
       const ex = (res as any)[kExchange] as HttpExchange | undefined;
@@ -304,11 +284,12 @@ export class HttpLimits {
     else socket.destroy();
   };
 
-  /** The socket was inactive for server.timeout (a request in flight) or keepAliveTimeout (none). */
-  private readonly onTimeout = (socket: Socket): void => {
-    const res = (socket as any)._httpMessage as http.ServerResponse | null;
-    const incoming = (socket as any).parser?.incoming as http.IncomingMessage | null | undefined;
-    if (res === null && (incoming === null || incoming === undefined || incoming.complete)) {
+  /**
+   * The socket was inactive for the stream idle timeout (a request in flight: `res` is the
+   * response being written, if any) or the idle timeout (none).
+   */
+  readonly timeout = (socket: Socket, res: Http1Response | null, requestComplete: boolean): void => {
+    if (res === null && requestComplete) {
       this.idleClosed.value++;
       socket.destroy();
       return;

@@ -1,5 +1,5 @@
-// The part both listeners share: a node:http server (it validates requests and handles
-// timeouts, 100-continue and HTTP/1.0) and a node:http2 one (h2-listener.ts; connections reach
+// The part both listeners share: an HTTP/1 server (http1/: Node's llhttp parser on the socket,
+// with request validation, timeouts, 100-continue, pipelining, upgrades and HTTP/1.0) and a node:http2 one (h2-listener.ts; connections reach
 // it by ALPN or the h2c preface, protocol-split.ts), whose requests go router → cluster →
 // balancer → pool.
 // The route table is swapped by reference, so a new config applies to the next request while
@@ -36,6 +36,8 @@ import { HttpLimits } from './http-limits.js';
 import { H2Listener } from './h2-listener.js';
 import { ProtocolSplit } from './protocol-split.js';
 import { respondHeadersOnly, withH2Framing } from '../http/h2-headers.js';
+import { Http1Server } from './http1/http1-server.js';
+import { asIncomingMessage, asServerResponse } from './http1/http1-api.js';
 import { grpcErrorHead, grpcStatusForError, isGrpcRequest } from '../http/grpc.js';
 
 /** The sidecar-wide protection a listener applies (both optional: Envoy's defaults, no cap). */
@@ -100,7 +102,7 @@ export class HttpListener implements ExchangeHost, ProxyListener {
   draining = false;
   private router: Router | null = null;
   private table: RouteTable | null = null;
-  private readonly server: http.Server;
+  private readonly server: Http1Server;
   private readonly clusters: ClusterManager;
   private readonly metrics: ProxyMetrics;
   readonly random: () => number;
@@ -129,17 +131,21 @@ export class HttpListener implements ExchangeHost, ProxyListener {
       limits: opts.limits ?? defaultProxyLimits, direction: this.direction, metrics: refusalMetricsFor(this.metrics.registry),
       overload: opts.overload ?? null, plaintext: () => this.front === null || !this.listenerConfig.tls,
     });
-    this.server = http.createServer(this.limits.serverOptions(), this.onRequest);
-    this.limits.attach(this.server);
+    this.server = new Http1Server({
+      ...this.limits.serverLimits,
+      onRequest: (req, res) => this.onRequest(asIncomingMessage(req), asServerResponse(res)),
+      onUpgrade: (req, socket, head) => this.onUpgrade(asIncomingMessage(req), socket, head),
+      onConnect: this.direction === 'inbound' ? (req, socket, head) => this.onConnect(asIncomingMessage(req), socket, head) : null,
+      clientError: this.limits.clientError,
+      timeout: this.limits.timeout,
+    });
     this.upgrades = new UpgradeStreams(this.direction, streamMetricsFor(this.metrics.registry));
-    this.server.on('upgrade', this.onUpgrade);
     const refusals = refusalMetricsFor(this.metrics.registry);
     const direction = this.direction;
     this.h2 = new H2Listener({ onRequest: this.onRequest, refusals: (reason) => refusals.count(direction, reason) });
     this.split = new ProtocolSplit(this.server, this.h2);
     if (this.direction === 'inbound') {
       this.connects = new ConnectTerminator(this.clusters, this.metrics, streamMetricsFor(this.metrics.registry));
-      this.server.on('connect', this.onConnect);
     }
     if (this.direction === 'inbound') {
       this.front = new InboundTlsFront(this.split.accept, () => this.listenerConfig.tls, opts.meshTls ?? null, tlsMetricsFor(this.metrics.registry));
@@ -210,9 +216,8 @@ export class HttpListener implements ExchangeHost, ProxyListener {
       acceptor.once('error', onError);
       acceptor.listen(this.config.port, this.config.address, () => {
         acceptor.removeListener('error', onError);
-        // The HTTP server never binds (its front does): 'listening' starts its connection
-        // tracking, which its request/header timeouts and closeIdleConnections() rely on.
-        this.server.emit('listening');
+        // the HTTP/1 server never binds (its front does); its timeout sweep starts now
+        this.server.start();
         resolve(acceptor.address() as AddressInfo);
       });
     });
@@ -233,7 +238,7 @@ export class HttpListener implements ExchangeHost, ProxyListener {
   async drain(ms: number): Promise<void> {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.acceptor.close(() => resolve()));
-    // The HTTP servers never listened; close() only stops their timers.
+    // The HTTP servers never listened; close() only stops their timers (and HTTP/1 keep-alive).
     this.front?.close();
     this.server.close();
     this.split.close();

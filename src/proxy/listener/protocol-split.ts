@@ -1,11 +1,11 @@
 // Which HTTP server gets a connection: a TLS one by its ALPN (h2 or HTTP/1.1), a plaintext one by
 // its first bytes (the h2c preface, else HTTP/1). The HTTP/1 server gets the bytes back by
 // unshift; the HTTP/2 one by injection into its session (h2-listener.ts).
-import type http from 'node:http';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { matchPreface } from './h2-preface.js';
 import type { H2Listener } from './h2-listener.js';
+import type { Http1Server } from './http1/http1-server.js';
 
 /** Without a header timeout on the HTTP/1 server, a client that sends nothing is cut after this long. */
 const defaultFirstBytesTimeoutMs = 10_000;
@@ -14,12 +14,12 @@ export class ProtocolSplit {
   /** Plaintext connections still being read, closed with the listener. */
   private readonly sniffing = new Set<net.Socket>();
 
-  constructor(private readonly http1: http.Server, private readonly h2: H2Listener) {}
+  constructor(private readonly http1: Http1Server, private readonly h2: H2Listener) {}
 
   readonly accept = (socket: net.Socket): void => {
     if ((socket as tls.TLSSocket).encrypted === true) {
       if ((socket as tls.TLSSocket).alpnProtocol === 'h2') this.h2.accept(socket, null);
-      else this.http1.emit('connection', socket);
+      else this.http1.accept(socket);
       return;
     }
     const sniff = new Sniff(this, socket);
@@ -51,7 +51,7 @@ export class ProtocolSplit {
       return;
     }
     socket.unshift(read);
-    this.http1.emit('connection', socket);
+    this.http1.accept(socket);
     socket.resume();
   }
 
@@ -68,8 +68,7 @@ export class ProtocolSplit {
     socket.removeListener('timeout', sniff.onTimeout);
     socket.setTimeout(0);
     const err = Object.assign(new Error('no request before the header timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
-    if (this.http1.listenerCount('clientError') > 0) this.http1.emit('clientError', err, socket);
-    else socket.destroy();
+    this.http1.clientError(err, socket);
   }
 
   /** Cuts connections that have not said what they speak yet. */
