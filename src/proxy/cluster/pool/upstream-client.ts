@@ -365,7 +365,7 @@ export class UpstreamConnection implements UpstreamStream {
       this.pendingHeaders = null;
     }
     if (this.sink === null) return 1;
-    const refused = this.checkHead(major, headers);
+    const refused = this.checkHead(major, status, headers);
     if (refused !== null) {
       // failed from inside the parser: destroying the socket ends this read's parsing too
       this.fail(errors.upstreamProtocol, refused);
@@ -410,8 +410,9 @@ export class UpstreamConnection implements UpstreamStream {
   };
 
   /** What llhttp accepts but a proxy must not relay; null when the head is fine. */
-  private checkHead(major: number, headers: string[]): string | null {
-    if (major !== 1) return 'response-invalid-start-line';
+  private checkHead(major: number, status: number, headers: string[]): string | null {
+    // llhttp reads any three digits; below 100 is no HTTP status (it would pass for a 1xx and never end)
+    if (major !== 1 || status < 100) return 'response-invalid-start-line';
     if (headers.length > this.maxHeaders * 2) return 'response-too-many-headers';
     for (let i = 0; i < headers.length; i += 2) {
       const n = headers[i];
