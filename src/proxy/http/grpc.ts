@@ -14,9 +14,17 @@ export const grpcStatusLabels: readonly string[] = [...Array.from({ length: 17 }
 /** Index of "missing" in grpcStatusLabels. */
 export const grpcStatusMissing = 17;
 
+/** A scan of the raw list: reading req.headers would build the whole header object for every request. */
 export function isGrpcRequest(req: IncomingMessage): boolean {
-  const ct = req.headers['content-type'];
-  return ct !== undefined && ct.length >= 16 && ct.startsWith('application/grpc');
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i];
+    if (n.length === 12 && n.toLowerCase() === 'content-type') {
+      const ct = raw[i + 1];
+      return ct.length >= 16 && ct.startsWith('application/grpc');
+    }
+  }
+  return false;
 }
 
 const unitMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };

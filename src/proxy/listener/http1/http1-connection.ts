@@ -1,5 +1,6 @@
-// One downstream HTTP/1 connection: llhttp parses what the socket reads into requests, each
-// request gets its response, and responses leave in request order (pipelined requests are
+// One downstream HTTP/1 connection: llhttp parses what the socket reads into requests (reading
+// the socket itself in C++ where the socket allows it, as node:http's server does, so reads skip
+// the stream machinery), each request gets its response, and responses leave in request order (pipelined requests are
 // served at once, their responses held until the ones before them are out, and reading stops
 // when too many wait). Timeouts are checked by the server's sweep against the times kept here.
 // After a request that closes the connection (`Connection: close`, HTTP/1.0 without keep-alive)
@@ -53,25 +54,36 @@ export class Http1Connection implements RequestSource, ResponseSink {
   private paused = 0;
   /** Waiting for a head since `headStart` (the connection's start or a new message's first byte). */
   private awaitingHead = true;
-  private betweenMessages = false;
   private headStart: number;
+  /** The parser reads the socket's handle itself (kOnExecute reports each read). */
+  private consumed = false;
   lastActive: number;
   /** A timeout was reported; the limits close the connection (at once or after a grace). */
   private timedOut = false;
 
   constructor(private readonly host: ConnectionHost, readonly socket: Socket) {
     const p = requestParser(host.maxHeaderSize);
+    p[HTTPParser.kOnMessageBegin] = this.onMessageBegin;
     p[HTTPParser.kOnHeaders] = this.onHeaders;
     p[HTTPParser.kOnHeadersComplete] = this.onHeadersComplete;
     p[HTTPParser.kOnBody] = this.onBody;
     p[HTTPParser.kOnMessageComplete] = this.onMessageComplete;
     this.parser = p;
     this.headStart = this.lastActive = host.now;
+    // bytes already read (put back by the protocol split) still come as 'data', and all of them
+    // do for a socket whose handle cannot be consumed
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
     socket.on('error', this.onError);
+    const handle = (socket as unknown as { _handle?: { isStreamBase?: boolean; _consumed?: boolean } | null })._handle;
+    if (handle?.isStreamBase === true && handle._consumed !== true) {
+      handle._consumed = true;
+      p[HTTPParser.kOnExecute] = this.onExecute;
+      p.consume(handle);
+      this.consumed = true;
+    }
   }
 
   /** Nothing in flight: no response owed, no request being read. */
@@ -83,21 +95,32 @@ export class Http1Connection implements RequestSource, ResponseSink {
     this.lastActive = this.host.now;
     const parser = this.parser;
     if (parser === null || this.broken || (this.closingMessage && this.reading === null)) return;
-    if (this.betweenMessages) {
-      this.betweenMessages = false;
-      this.awaitingHead = true;
-      this.headStart = this.host.now;
-    }
-    const ret = parser.execute(chunk);
+    this.parsed(parser.execute(chunk), chunk);
+  };
+
+  /** A read the consuming parser has parsed. */
+  private readonly onExecute = (ret: number | ParseError): void => {
+    this.lastActive = this.host.now;
+    if (this.parser === null || this.broken) return;
+    this.parsed(ret, null);
+  };
+
+  /** After a read is parsed: a refusal, or an upgrade that takes the socket with what followed its head. */
+  private parsed(ret: number | ParseError, chunk: Buffer | null): void {
     if (typeof ret !== 'number') {
       // llhttp refuses anything after a closing message; that is dropped, not an error
       if (ret.code === 'HPE_CLOSED_CONNECTION') return;
       this.broken = true;
-      ret.rawPacket = chunk;
+      ret.rawPacket = chunk ?? this.parser!.getCurrentBuffer();
       this.host.clientError(ret, this.socket, this.current());
       return;
     }
-    if (this.upgrading !== null) this.handOver(chunk.subarray(ret));
+    if (this.upgrading !== null) this.handOver((chunk ?? this.parser!.getCurrentBuffer()).subarray(ret));
+  }
+
+  private readonly onMessageBegin = (): void => {
+    this.awaitingHead = true;
+    this.headStart = this.host.now;
   };
 
   private readonly onHeaders = (headers: string[], url: string): void => {
@@ -118,7 +141,6 @@ export class Http1Connection implements RequestSource, ResponseSink {
       this.partialUrl = '';
     }
     this.awaitingHead = false;
-    this.betweenMessages = false;
     // the connection is closing after a response: requests read with it in the same chunk go nowhere
     if (this.broken) return 2;
     const req = new Http1Request(this.socket, this, methods[method], url, headers, major, minor);
@@ -167,7 +189,6 @@ export class Http1Connection implements RequestSource, ResponseSink {
     const req = this.reading;
     if (req === null) return;
     this.reading = null;
-    this.betweenMessages = true;
     if (this.partialHeaders.length > 0) {
       req.rawTrailers = this.partialHeaders;
       this.partialHeaders = [];
@@ -202,14 +223,20 @@ export class Http1Connection implements RequestSource, ResponseSink {
   private freeParser(): void {
     const p = this.parser;
     this.parser = null;
-    if (p !== null) p.close();
+    if (p === null) return;
+    if (this.consumed) {
+      this.consumed = false;
+      p.unconsume();
+    }
+    // not from inside one of its own callbacks (a consumed read calls in from C++)
+    setImmediate(closeParser, p);
   }
 
   /** The client finished sending: a cut message is a parse error; otherwise the connection ends (node:http's default). */
   private readonly onEnd = (): void => {
     const p = this.parser;
     if (p !== null && !this.broken) {
-      const err = (p as unknown as { finish(): ParseError | undefined }).finish();
+      const err = p.finish();
       if (err instanceof Error) {
         this.broken = true;
         this.host.clientError(err, this.socket, this.current());
@@ -312,14 +339,29 @@ export class Http1Connection implements RequestSource, ResponseSink {
   }
 
   private pause(reason: Paused): void {
-    if (this.paused === 0) this.socket.pause();
+    if (this.paused === 0) {
+      this.socket.pause();
+      // a consumed handle is read by the parser, which a paused stream does not stop
+      const h = this.consumed ? handleOf(this.socket) : null;
+      if (h !== null && h.reading) {
+        h.reading = false;
+        h.readStop();
+      }
+    }
     this.paused |= reason;
   }
 
   private resume(reason: Paused): void {
     if ((this.paused & reason) === 0) return;
     this.paused &= ~reason;
-    if (this.paused === 0 && this.parser !== null) this.socket.resume();
+    if (this.paused === 0 && this.parser !== null) {
+      const h = this.consumed ? handleOf(this.socket) : null;
+      if (h !== null && !h.reading) {
+        h.reading = true;
+        h.readStart();
+      }
+      this.socket.resume();
+    }
   }
 
   /** Called by the server's sweep with the current time. */
@@ -344,6 +386,21 @@ export class Http1Connection implements RequestSource, ResponseSink {
       this.host.timeout(this.socket, this.current(), this.reading === null);
     }
   }
+}
+
+function closeParser(p: NativeParser): void {
+  p.close();
+}
+
+/** The socket's native handle; `reading` is net.Socket's own bookkeeping of it, kept in step. */
+interface StreamHandle {
+  reading: boolean;
+  readStart(): void;
+  readStop(): void;
+}
+
+function handleOf(socket: Socket): StreamHandle | null {
+  return (socket as unknown as { _handle?: StreamHandle | null })._handle ?? null;
 }
 
 /** The Expect header's value, when the request has one (a scan of the raw list: no header object per request). */

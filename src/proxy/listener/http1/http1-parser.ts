@@ -9,6 +9,13 @@ export interface NativeParser {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
   /** Bytes parsed, or an Error with code (HPE_*), reason and bytesParsed. */
   execute(data: Buffer): number | ParseError;
+  /** The client's EOF: an Error when a message was cut. */
+  finish(): ParseError | undefined;
+  /** Reads the stream itself, in C++ (no 'data' events); kOnExecute reports each read. */
+  consume(handle: object): void;
+  unconsume(): void;
+  /** The read being parsed (what a consumed read was). */
+  getCurrentBuffer(): Buffer;
   close(): void;
   [key: number]: unknown;
 }
@@ -24,10 +31,12 @@ interface ParserModule {
   HTTPParser: {
     new (): NativeParser;
     REQUEST: number;
+    kOnMessageBegin: number;
     kOnHeaders: number;
     kOnHeadersComplete: number;
     kOnBody: number;
     kOnMessageComplete: number;
+    kOnExecute: number;
     kLenientNone: number;
   };
   methods: string[];
