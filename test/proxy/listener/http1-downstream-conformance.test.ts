@@ -207,16 +207,27 @@ for (const d of directions) {
       assert.equal(text(r), 'POST /expecting hello there');
     }));
 
-  test(`${d}: an unknown expectation gets 417 from the listener, never reaches the app, and the connection goes on`, () =>
+  test(`${d}: an unknown expectation gets 417 from the listener and never reaches the app; without a body the connection goes on`, () =>
     withClient(d, 'Expect: foo', async (c) => {
       const before = sc.app.requests.length;
-      await c.write(post('/unexpected', 'hello', 'Expect: foo\r\n'));
+      await c.write(get('/unexpected', 'Expect: foo\r\n'));
       const r = await c.response();
       assert.equal(r.statusLine, 'HTTP/1.1 417 Expectation Failed');
       assert.equal(r.body.length, 0);
       assert.deepEqual(sc.app.paths().slice(before), []);
       await c.write(get('/after-417'));
       assert.equal(text(await c.response()), 'GET /after-417 ');
+    }));
+
+  test(`${d}: a 417 given before the announced body was read closes the connection after it`, () =>
+    withClient(d, 'Expect: foo with a body', async (c) => {
+      const before = sc.app.requests.length;
+      await c.write(post('/unexpected', 'hello', 'Expect: foo\r\n'));
+      const r = await c.response();
+      assert.equal(r.statusLine, 'HTTP/1.1 417 Expectation Failed');
+      assert.match(headerOf(r, 'connection') ?? '', /^close$/i);
+      assert.equal(await c.serverClosed(), '');
+      assert.deepEqual(sc.app.paths().slice(before), []);
     }));
 
   test(`${d}: a chunked request body written in pieces with pauses arrives whole`, () =>

@@ -1,20 +1,25 @@
 // One downstream HTTP/1 connection: llhttp parses what the socket reads into requests (reading
 // the socket itself in C++ where the socket allows it, as node:http's server does, so reads skip
-// the stream machinery), each request gets its response, and responses leave in request order (pipelined requests are
-// served at once, their responses held until the ones before them are out, and reading stops
-// when too many wait). Timeouts are checked by the server's sweep against the times kept here.
+// the stream machinery), each request gets its response, and responses leave in request order
+// (pipelined requests are served at once, their responses held until the ones before them are
+// out, and reading stops when too many wait). Timeouts are checked by the process's sweep against the times kept here.
 // After a request that closes the connection (`Connection: close`, HTTP/1.0 without keep-alive)
 // whatever else the client sends is dropped, as Envoy does.
 import type { Socket } from 'node:net';
 import { HTTPParser, methods, requestParser, type NativeParser, type ParseError } from './http1-parser.js';
 import { Http1Request, type RequestSource } from './http1-request.js';
 import { Http1Response, isContinueExpectation, type ResponseSink } from './http1-response.js';
+import type { TimedConnection } from './http1-timeout-sweep.js';
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
   readonly maxHeaderSize: number;
-  /** The coarse clock of the server's sweep (ms). */
-  readonly now: number;
+  /** From a message's first byte (or the connection's start) to the end of its head; 0 = none. */
+  readonly headerTimeoutMs: number;
+  /** No byte either way between requests; 0 = none. */
+  readonly idleTimeoutMs: number;
+  /** No byte either way while a request is in flight; 0 = none. */
+  readonly streamIdleTimeoutMs: number;
   /** Closing: a connection closes after its last response. */
   readonly closing: boolean;
   onRequest(req: Http1Request, res: Http1Response): void;
@@ -37,7 +42,7 @@ const enum Paused {
   Pipeline = 2,
 }
 
-export class Http1Connection implements RequestSource, ResponseSink {
+export class Http1Connection implements RequestSource, ResponseSink, TimedConnection {
   private parser: NativeParser | null;
   /** Headers and URL llhttp handed over before the head was complete (over 32 fields), or trailers. */
   private partialHeaders: string[] = [];
@@ -69,7 +74,7 @@ export class Http1Connection implements RequestSource, ResponseSink {
     p[HTTPParser.kOnBody] = this.onBody;
     p[HTTPParser.kOnMessageComplete] = this.onMessageComplete;
     this.parser = p;
-    this.headStart = this.lastActive = host.now;
+    this.headStart = this.lastActive = Date.now();
     // bytes already read (put back by the protocol split) still come as 'data', and all of them
     // do for a socket whose handle cannot be consumed
     socket.on('data', this.onData);
@@ -92,7 +97,7 @@ export class Http1Connection implements RequestSource, ResponseSink {
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    this.lastActive = this.host.now;
+    this.lastActive = Date.now();
     const parser = this.parser;
     if (parser === null || this.broken || (this.closingMessage && this.reading === null)) return;
     this.parsed(parser.execute(chunk), chunk);
@@ -100,7 +105,7 @@ export class Http1Connection implements RequestSource, ResponseSink {
 
   /** A read the consuming parser has parsed. */
   private readonly onExecute = (ret: number | ParseError): void => {
-    this.lastActive = this.host.now;
+    this.lastActive = Date.now();
     if (this.parser === null || this.broken) return;
     this.parsed(ret, null);
   };
@@ -120,7 +125,7 @@ export class Http1Connection implements RequestSource, ResponseSink {
 
   private readonly onMessageBegin = (): void => {
     this.awaitingHead = true;
-    this.headStart = this.host.now;
+    this.headStart = Date.now();
   };
 
   private readonly onHeaders = (headers: string[], url: string): void => {
@@ -162,17 +167,15 @@ export class Http1Connection implements RequestSource, ResponseSink {
     if (responses.length === 1) res.active = true;
     else if (responses.length > maxPipelined) this.pause(Paused.Pipeline);
     this.reading = req;
-    if (major === 1 && minor === 1) {
-      const expect = expectation(headers);
-      if (expect !== null) {
-        if (isContinueExpectation(expect)) {
-          res.writeContinue();
-        } else {
-          // node:http's answer to an expectation it cannot meet
-          res.writeHead(417, ['content-length', '0']);
-          res.end();
-          return 0;
-        }
+    const expect = scanHead(req);
+    if (expect !== null && major === 1 && minor === 1) {
+      if (isContinueExpectation(expect)) {
+        res.writeContinue();
+      } else {
+        // node:http's answer to an expectation it cannot meet
+        res.writeHead(417, ['content-length', '0']);
+        res.end();
+        return 0;
       }
     }
     this.host.onRequest(req, res);
@@ -283,7 +286,7 @@ export class Http1Connection implements RequestSource, ResponseSink {
     }
     const s = this.socket;
     if (s.destroyed) return true;
-    this.lastActive = this.host.now;
+    this.lastActive = Date.now();
     if (!Array.isArray(data)) return typeof data === 'string' ? s.write(data, 'latin1') : s.write(data);
     s.cork();
     let ok = true;
@@ -293,7 +296,6 @@ export class Http1Connection implements RequestSource, ResponseSink {
   }
 
   ended(res: Http1Response): void {
-    if (!res.req.complete) res.req.dump();
     const responses = this.responses;
     if (responses[0] !== res) return; // a pipelined response done early: it leaves in its turn
     while (responses.length > 0 && responses[0].writableEnded) {
@@ -364,8 +366,9 @@ export class Http1Connection implements RequestSource, ResponseSink {
     }
   }
 
-  /** Called by the server's sweep with the current time. */
-  checkTimeouts(now: number, headerTimeoutMs: number, idleTimeoutMs: number, streamIdleTimeoutMs: number): void {
+  /** Called by the timeout sweep with the current time. */
+  checkTimeouts(now: number): void {
+    const { headerTimeoutMs, idleTimeoutMs, streamIdleTimeoutMs } = this.host;
     if (this.timedOut || this.parser === null) return;
     if (this.awaitingHead && headerTimeoutMs > 0 && now - this.headStart >= headerTimeoutMs) {
       this.timedOut = true;
@@ -403,8 +406,22 @@ function handleOf(socket: Socket): StreamHandle | null {
   return (socket as unknown as { _handle?: StreamHandle | null })._handle ?? null;
 }
 
-/** The Expect header's value, when the request has one (a scan of the raw list: no header object per request). */
-function expectation(raw: string[]): string | null {
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 6 && raw[i].toLowerCase() === 'expect') return raw[i + 1];
-  return null;
+/**
+ * One pass over the raw head (no header object per request): marks a request that announces a
+ * body, and returns its Expect value, if any.
+ */
+function scanHead(req: Http1Request): string | null {
+  const raw = req.rawHeaders;
+  let expect: string | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const len = raw[i].length;
+    if (len === 6) {
+      if (raw[i].toLowerCase() === 'expect') expect = raw[i + 1];
+    } else if (len === 14) {
+      if (raw[i + 1] !== '0' && raw[i].toLowerCase() === 'content-length') req.hasBody = true;
+    } else if (len === 17 && raw[i].toLowerCase() === 'transfer-encoding') {
+      req.hasBody = true;
+    }
+  }
+  return expect;
 }

@@ -48,6 +48,8 @@ export class Http1Request extends EventEmitter {
   rawTrailers: string[] = [];
   /** The whole message (body and trailers) has been read. */
   complete = false;
+  /** The head announced a body (Content-Length above 0, or Transfer-Encoding). */
+  hasBody = false;
   /** Set once the connection hands this request to the upgrade or CONNECT handler. */
   upgrade = false;
   private headerCache: IncomingHttpHeaders | null = null;
@@ -57,8 +59,6 @@ export class Http1Request extends EventEmitter {
   private bufferedBytes = 0;
   private ended = false;
   private flushScheduled = false;
-  /** Answered before its body was read: the rest is read and dropped, so the connection can go on. */
-  private dumped = false;
   /** This request stopped the socket being read (paused, or too much buffered). */
   private holding = false;
 
@@ -130,7 +130,6 @@ export class Http1Request extends EventEmitter {
 
   /** From the parser: a piece of the body (a view of the socket's read, which is never reused). */
   push(chunk: Buffer): void {
-    if (this.dumped) return;
     if (this.flowing && !this.paused && this.buffered === null) {
       this.emit('data', chunk);
       return;
@@ -145,16 +144,6 @@ export class Http1Request extends EventEmitter {
     this.complete = true;
     this.ended = true;
     if (this.flowing && !this.paused && this.buffered === null) this.emitEnd();
-  }
-
-  /** The response is complete while the body is still coming: drop it, keep reading. */
-  dump(): void {
-    if (this.dumped) return;
-    this.dumped = true;
-    this.buffered = null;
-    this.bufferedBytes = 0;
-    this.paused = false;
-    this.release();
   }
 
   /** Stops the socket being read for this request's sake (once, however often asked). */
@@ -181,7 +170,7 @@ export class Http1Request extends EventEmitter {
   /** Delivers what was buffered while nobody read, then the end, unless paused again meanwhile. */
   flush(): void {
     this.flushScheduled = false;
-    if (!this.flowing || this.dumped) return;
+    if (!this.flowing) return;
     const chunks = this.buffered;
     if (chunks !== null) {
       let i = 0;

@@ -1,10 +1,10 @@
 // A downstream HTTP/1 response: the subset of node:http's ServerResponse the data path uses,
 // writing straight to the connection's socket. It keeps node:http's framing rules: a body of
 // unknown length is chunked for HTTP/1.1 and close-delimited for HTTP/1.0; HEAD, 1xx, 204 and
-// 304 carry none; the connection is kept alive only when the request allowed it and the framing
-// lets the client find the end. Header names and values are validated as node:http does
-// (writeHead throws), so a value the client could not read safely never goes out. The head
-// leaves with the first piece of body in one write.
+// 304 carry none; the connection is kept alive only when the request allowed it, the framing
+// lets the client find the end and the request was read whole. Header names and values are
+// validated as node:http does (writeHead throws), so a value the client could not read safely
+// never goes out. The head leaves with the first piece of body in one write.
 import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import type { Http1Request } from './http1-request.js';
@@ -80,10 +80,6 @@ export class Http1Response extends EventEmitter {
     this.hasBody = req.method !== 'HEAD';
   }
 
-  get finished(): boolean {
-    return this.writableEnded;
-  }
-
   setHeader(name: string, value: string | number | readonly string[]): this {
     if (this.headersSent) throw invalidHeader('ERR_HTTP_HEADERS_SENT', 'Cannot set headers after they are sent to the client');
     (this.pendingHeaders ??= new Map()).set(name.toLowerCase(), [name, Array.isArray(value) ? [...value] : String(value)]);
@@ -92,10 +88,6 @@ export class Http1Response extends EventEmitter {
 
   getHeader(name: string): string | string[] | undefined {
     return this.pendingHeaders?.get(name.toLowerCase())?.[1];
-  }
-
-  removeHeader(name: string): void {
-    this.pendingHeaders?.delete(name.toLowerCase());
   }
 
   /** `writeHead(status[, reason][, headers])`; headers as a flat [name, value, ...] list or an object. */
@@ -121,6 +113,10 @@ export class Http1Response extends EventEmitter {
 
   private buildHead(status: number, reason: string, headers: HeaderInput | undefined, knownLength: number): void {
     if (status < 200 || status === 204 || status === 304) this.hasBody = false;
+    // Answered before the request's body was read (an error, or an upstream that answered
+    // early): the connection closes after it, as Envoy's does, rather than reading a body of any
+    // size (or one a client holding back for 100-continue never sends) only to drop it.
+    if (this.req.hasBody && !this.req.complete) this.last = true;
     let head = `HTTP/1.1 ${status} ${reason}\r\n`;
     let contentLength = false;
     let te = false;

@@ -1,13 +1,13 @@
 // The HTTP/1 server of a sidecar listener, on sockets its front accepted (plain, TLS, or handed
 // over by interception): node:http's server semantics without its per-request machinery
-// (shared/PERFORMANCE.md: 25–30 % of a request's CPU). One sweep per server checks the header,
-// idle and stream idle timeouts of every connection against a coarse clock, instead of timers
-// re-armed on each request.
+// (shared/PERFORMANCE.md: 25–30 % of a request's CPU). Its connections' timeouts are checked by
+// the process's timeout sweep (http1-timeout-sweep.ts).
 import type { Socket } from 'node:net';
 import { Http1Connection, type ConnectionHost } from './http1-connection.js';
 import type { ParseError } from './http1-parser.js';
 import type { Http1Request } from './http1-request.js';
 import type { Http1Response } from './http1-response.js';
+import { timeoutSweep } from './http1-timeout-sweep.js';
 
 export interface Http1ServerOptions {
   /** The request line and every header name and value together (llhttp counts them). */
@@ -29,34 +29,35 @@ export interface Http1ServerOptions {
 export class Http1Server implements ConnectionHost {
   readonly maxHeaderSize: number;
   readonly onConnect: Http1ServerOptions['onConnect'];
-  now = Date.now();
+  readonly headerTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly streamIdleTimeoutMs: number;
   closing = false;
   private readonly connections = new Set<Http1Connection>();
-  private sweep: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: Http1ServerOptions) {
     this.maxHeaderSize = opts.maxHeaderSize;
     this.onConnect = opts.onConnect;
+    this.headerTimeoutMs = opts.headerTimeoutMs;
+    this.idleTimeoutMs = opts.idleTimeoutMs;
+    this.streamIdleTimeoutMs = opts.streamIdleTimeoutMs;
   }
 
   get headersTimeout(): number {
     return this.opts.headerTimeoutMs;
   }
 
-  /** Starts the timeout sweep; a quarter of the shortest timeout, between 50 ms and 1 s. */
+  /** Its timeouts join the process's sweep. */
   start(): void {
-    if (this.sweep !== null) return;
-    const o = this.opts;
-    const shortest = Math.min(...[o.headerTimeoutMs, o.idleTimeoutMs, o.streamIdleTimeoutMs].filter((t) => t > 0), 4000);
     this.closing = false;
-    this.sweep = setInterval(this.check, Math.max(50, Math.min(1000, Math.floor(shortest / 4))));
-    this.sweep.unref();
+    timeoutSweep.join(this, [this.headerTimeoutMs, this.idleTimeoutMs, this.streamIdleTimeoutMs]);
   }
 
   /** A connection the front accepted and the protocol split gave to HTTP/1. */
   accept(socket: Socket): void {
-    this.now = Date.now();
-    this.connections.add(new Http1Connection(this, socket));
+    const c = new Http1Connection(this, socket);
+    this.connections.add(c);
+    timeoutSweep.add(c);
   }
 
   /** `res`: the response being written; none for a socket the split timed out before any request. */
@@ -78,17 +79,13 @@ export class Http1Server implements ConnectionHost {
 
   forget(conn: Http1Connection): void {
     this.connections.delete(conn);
+    timeoutSweep.delete(conn);
   }
 
-  get connectionCount(): number {
-    return this.connections.size;
-  }
-
-  /** Stops the sweep; connections finish their requests and close after their last response. */
+  /** Leaves the sweep; connections finish their requests and close after their last response. */
   close(): void {
     this.closing = true;
-    if (this.sweep !== null) clearInterval(this.sweep);
-    this.sweep = null;
+    timeoutSweep.leave(this);
   }
 
   closeIdleConnections(): void {
@@ -96,13 +93,10 @@ export class Http1Server implements ConnectionHost {
   }
 
   closeAllConnections(): void {
-    for (const c of this.connections) c.socket.destroy();
+    for (const c of this.connections) {
+      c.socket.destroy();
+      timeoutSweep.delete(c);
+    }
     this.connections.clear();
   }
-
-  private readonly check = (): void => {
-    const now = (this.now = Date.now());
-    const o = this.opts;
-    for (const c of this.connections) c.checkTimeouts(now, o.headerTimeoutMs, o.idleTimeoutMs, o.streamIdleTimeoutMs);
-  };
 }
