@@ -1,7 +1,7 @@
 // The part both listeners share: an HTTP/1 server (http1/: Node's llhttp parser on the socket,
-// with request validation, timeouts, 100-continue, pipelining, upgrades and HTTP/1.0) and a node:http2 one (h2-listener.ts; connections reach
-// it by ALPN or the h2c preface, protocol-split.ts), whose requests go router → cluster →
-// balancer → pool.
+// with request validation, timeouts, 100-continue, pipelining, upgrades and HTTP/1.0) and a
+// node:http2 one (h2-listener.ts; connections reach it by ALPN or the h2c preface,
+// protocol-split.ts), whose requests go router → cluster → balancer → pool.
 // The route table is swapped by reference, so a new config applies to the next request while
 // requests in flight keep the route and connection they started with.
 import http from 'node:http';

@@ -31,7 +31,7 @@ export class ProtocolSplit {
     // anything would otherwise hold its socket, and its connection slot, for good
     socket.on('end', sniff.onEnd);
     // a silent client meets the HTTP/1 server's header timeout, as if it had been handed over at once
-    socket.setTimeout(this.http1.headersTimeout > 0 ? this.http1.headersTimeout : defaultFirstBytesTimeoutMs);
+    socket.setTimeout(this.http1.headerTimeoutMs > 0 ? this.http1.headerTimeoutMs : defaultFirstBytesTimeoutMs);
     socket.on('timeout', sniff.onTimeout);
   };
 

@@ -43,10 +43,6 @@ export class Http1Server implements ConnectionHost {
     this.streamIdleTimeoutMs = opts.streamIdleTimeoutMs;
   }
 
-  get headersTimeout(): number {
-    return this.opts.headerTimeoutMs;
-  }
-
   /** Its timeouts join the process's sweep. */
   start(): void {
     this.closing = false;
